@@ -1,0 +1,164 @@
+"""The gps plugin API: one hook per thing a venue does.
+
+A **venue plugin** is an object (a module, a class or an instance) registered under the
+entry-point group ``gps.venues``; the entry-point name is the venue's name. It implements
+the hooks below with the :data:`hookimpl` marker::
+
+    from gps_core.hookspecs import hookimpl
+
+    class MyVenue:
+        @hookimpl
+        def gps_venue_info(self):
+            return VenueInfo(name="myvenue", ...)
+
+**One order, one venue.** A plain pluggy hook call runs *every* plugin's
+implementation; with three venues installed a leg would be placed three times. gps never
+makes such a call for the venue hooks. It calls each hook through a *per-venue caller*
+(``PluginManager.subset_hook_caller``) from which every other venue plugin is removed, so
+an implementation only ever sees calls meant for its own venue, and needs no ``venue``
+argument to filter on. All venue hooks are ``firstresult``.
+
+**Plugins that are not venues** (a risk guard, an audit sink) register under the group
+``gps.plugins``. They are never removed from the per-venue callers, so a wrapper around
+``gps_place`` sees every order on every venue and may refuse it by raising
+:class:`~gps_core.errors.OrderRejected` before it is sent (see ``examples/risk_guard``)::
+
+    @hookimpl(wrapper=True)
+    def gps_place(order):
+        if order.quantity * order.limit_price > LIMIT:
+            raise OrderRejected("over the notional limit")
+        return (yield)
+
+**Outcomes.** A hook returns on success. A definitive refusal raises
+:class:`~gps_core.errors.OrderRejected`; anything whose effect is not known raises
+:class:`~gps_core.errors.OutcomeUnknown` (the core treats any other exception from
+``gps_place`` the same way). Rate limits raise :class:`~gps_core.errors.RateLimited`
+with ``retry_after``.
+
+**Threads.** The core calls hooks from several threads at once (all legs are placed
+concurrently); implementations must be thread-safe.
+
+.. versionadded:: 1 (``HOOKSPEC_VERSION``)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .instruments import OptionKey
+    from .model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, VenueInfo, VenueInstrument
+    from .secrets import Secret
+
+PROJECT = "gps"
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: Marker for hook implementations: ``@hookimpl`` or ``@hookimpl(wrapper=True)``.
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def gps_venue_info() -> VenueInfo:
+    """Describe the venue: name, underlyings, price currencies, client-id behaviour, capabilities.
+
+    Must be cheap and must not touch the network: ``gps venues`` calls it for every
+    installed venue. ``VenueInfo.name`` must equal the entry-point name.
+
+    :returns: a :class:`~gps_core.model.VenueInfo`.
+    """
+
+
+@hookspec(firstresult=True)
+def gps_authenticate(credentials: Mapping[str, Secret]) -> AuthResult:
+    """Take the venue's credentials and check them before any private call.
+
+    Called once per process, before the first ``gps_place`` / ``gps_order_status`` /
+    ``gps_cancel``, never for public market data or ``--dry-run``.
+
+    :param credentials: the variables named in ``VenueInfo.credential_env`` that were found
+        in the environment or in ``$GPS_HOME/credentials.toml``, as
+        :class:`~gps_core.secrets.Secret` values. Call ``.reveal()`` only where a value is
+        signed or sent; never log it, put it in an exception or return it.
+    :raises AuthenticationError: when a credential is missing (name the variables in the
+        message) or the venue refuses it.
+    :returns: an :class:`~gps_core.model.AuthResult` (account name, testnet flag).
+    """
+
+
+@hookspec(firstresult=True)
+def gps_find_instrument(key: OptionKey) -> VenueInstrument | None:
+    """Find the venue's listing of an option.
+
+    Match on all of underlying, expiry date, strike and call/put, never on the strike
+    alone. May use a cached instrument list.
+
+    :param key: the option gps wants to trade.
+    :returns: the :class:`~gps_core.model.VenueInstrument` with its tick, size rules and
+        fees, or ``None`` when the venue does not list it (also for an underlying it does
+        not trade).
+    """
+
+
+@hookspec(firstresult=True)
+def gps_list_instruments(underlying: str) -> list[VenueInstrument]:
+    """List the venue's live options on ``underlying`` (``"BTC"``); ``[]`` if it has none.
+
+    Used by ``gps quote --chain`` and by the conformance suite to pick an instrument.
+    """
+
+
+@hookspec(firstresult=True)
+def gps_order_book(instrument: VenueInstrument, depth: int) -> OrderBook:
+    """Fetch the order book, public data only (no credentials).
+
+    :param instrument: as returned by ``gps_find_instrument`` for this venue.
+    :param depth: the number of levels wanted per side; return at least the best level
+        and as many as the venue gives up to ``depth``.
+    :returns: an :class:`~gps_core.model.OrderBook` in the instrument's price currency,
+        with ``usd_per_unit`` and ``index_price`` for conversion to USD.
+    """
+
+
+@hookspec(firstresult=True)
+def gps_place(order: OrderRequest) -> OrderSnapshot:
+    """Send one limit order to the venue. Send it **once**: never retry it inside the plugin.
+
+    The order must carry ``order.client_order_id`` so it can be found again (Deribit:
+    ``label``). If the venue's order id is computed before sending (Aevo's EIP-712
+    digest), call ``order.record_before_send(venue_order_id=...)`` first: the core journals
+    it durably before the request leaves.
+
+    :param order: the :class:`~gps_core.model.OrderRequest`; its price is already on the
+        tick and its quantity on the step.
+    :returns: the venue's :class:`~gps_core.model.OrderSnapshot` of the accepted order
+        (which may already be filled).
+    :raises OrderRejected: the venue definitively refused it (with the venue's reason).
+    :raises RateLimited: refused for rate; nothing was placed.
+    :raises OutcomeUnknown: the order may or may not exist (timeout, dropped connection,
+        5xx, unparsable reply). Never report such an outcome as rejected.
+    """
+
+
+@hookspec(firstresult=True)
+def gps_order_status(order: OrderRequest) -> OrderSnapshot:
+    """Look an order up at the venue.
+
+    Use ``order.venue_order_id`` when it is set; otherwise find the order by
+    ``order.client_order_id`` (and ``order.venue_data``). This is how the core settles
+    an unknown outcome, so it must work for an order whose placement reply was lost.
+
+    :raises OrderNotFound: the venue has no such order.
+    :raises OutcomeUnknown: the lookup itself failed.
+    """
+
+
+@hookspec(firstresult=True)
+def gps_cancel(order: OrderRequest) -> OrderSnapshot:
+    """Cancel a working order and return its snapshot after the cancel.
+
+    :raises OrderNotOpen: the order is no longer working (filled, cancelled, expired);
+        the core then asks ``gps_order_status``. A filled order is never "cancelled".
+    :raises OrderNotFound: the venue has no such order.
+    :raises OutcomeUnknown: the cancel may or may not have happened.
+    """

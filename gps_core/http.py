@@ -1,0 +1,62 @@
+"""HTTP plumbing shared by venue plugins: sessions and the retry policy for *safe* calls.
+
+``requests`` is imported only when a session is made, so nothing here slows down
+``gps --help``. Order placement is never retried by this module: :func:`retry_safe`
+is for reads (books, instruments, status lookups) and idempotent cancels.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Callable, TypeVar
+
+from .errors import NetworkError, OutcomeUnknown, RateLimited, VenueUnavailable
+
+T = TypeVar("T")
+RETRYABLE = (RateLimited, NetworkError, VenueUnavailable, OutcomeUnknown)
+
+
+def new_session(pool_size: int = 16):
+    """A ``requests.Session`` with a connection pool big enough for concurrent legs."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def retry_safe(
+    call: Callable[[], T],
+    *,
+    attempts: int = 5,
+    base_delay: float = 0.1,
+    max_delay: float = 2.0,
+    max_total_wait: float = 10.0,
+    retry_on: tuple[type[BaseException], ...] = RETRYABLE,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run a safe (read-only or idempotent) call, retrying retryable errors with backoff.
+
+    Exponential backoff with jitter; a :class:`RateLimited` error's ``retry_after`` is
+    honoured. The total time spent waiting never exceeds ``max_total_wait``; when the next
+    wait would pass it, the last error is raised.
+    """
+    waited = 0.0
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except retry_on as exc:
+            if attempt == attempts:
+                raise
+            delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                delay = max(delay, exc.retry_after)
+            if waited + delay > max_total_wait:
+                raise
+            sleep(delay)
+            waited += delay
+    raise AssertionError("unreachable")

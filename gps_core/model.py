@@ -1,0 +1,343 @@
+"""The data that flows between the core and the venue plugins.
+
+Everything here is plain, immutable data with ``Decimal`` numbers. Prices are in the
+instrument's ``price_currency`` (``BTC`` for Deribit BTC options, ``USD`` for Aevo);
+the order book says how many USD one unit of that currency is worth, so the core can
+compare venues in USD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import Enum
+from typing import Callable
+
+from .errors import InvalidReply
+from .instruments import OptionKey
+from .money import ZERO, Money, round_to_step
+
+#: Version of the hook API in ``gps_core.hookspecs``. A plugin declares the version it
+#: was built for in :class:`VenueInfo`; the core refuses a plugin built for another one.
+HOOKSPEC_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Side(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class TimeInForce(str, Enum):
+    GTC = "gtc"  #: good till cancelled
+    IOC = "ioc"  #: immediate or cancel
+
+
+class ClientIdKind(str, Enum):
+    """How a venue treats the client order id gps sends, so the core knows how to find a lost order."""
+
+    #: A free-form label the venue stores and can search by; not guaranteed unique (Deribit ``label``).
+    LABEL = "label"
+    #: The venue refuses a second order with the same id, for ever.
+    UNIQUE = "unique"
+    #: The venue's order id is computed from the order before it is sent (Aevo's EIP-712 digest);
+    #: the plugin records it with :meth:`OrderRequest.record_before_send`.
+    DERIVED = "derived"
+    #: The venue keeps gps's id in its own store (paper venues).
+    LOCAL = "local"
+
+
+class Capability(str, Enum):
+    GTC = "gtc"
+    IOC = "ioc"
+    POST_ONLY = "post_only"
+    REDUCE_ONLY = "reduce_only"
+    LOOKUP_BY_CLIENT_ID = "lookup_by_client_id"
+    VALID_UNTIL = "valid_until"
+    PAPER = "paper"
+
+
+@dataclass(frozen=True)
+class VenueInfo:
+    """What a venue is and how it behaves; returned by ``gps_venue_info``.
+
+    :param name: the venue's short name, the same as its entry-point name (``deribit``).
+    :param title: a human title (``Deribit``).
+    :param underlyings: underlyings it lists options on (``("BTC", "ETH")``).
+    :param price_currencies: currencies its option prices are quoted in.
+    :param client_id_kind: how it treats gps's client order ids (see :class:`ClientIdKind`).
+    :param client_id_max_length: the longest client order id it accepts.
+    :param capabilities: what it supports (see :class:`Capability`).
+    :param credential_env: the environment variables its credentials come from.
+    :param paper: ``True`` when no real money moves (the dry-run venue).
+    :param fee_note: one line on its fees, for ``gps venues``.
+    :param hookspec_version: the hook API version it was built for.
+    """
+
+    name: str
+    title: str = ""
+    underlyings: tuple[str, ...] = ()
+    price_currencies: tuple[str, ...] = ()
+    client_id_kind: ClientIdKind = ClientIdKind.LABEL
+    client_id_max_length: int = 64
+    capabilities: frozenset[Capability] = frozenset()
+    credential_env: tuple[str, ...] = ()
+    paper: bool = False
+    fee_note: str = ""
+    hookspec_version: int = HOOKSPEC_VERSION
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    """Option fees as most crypto venues charge them.
+
+    Fee per contract, in the price currency, is
+    ``min(rate * value_of_one_contract_of_underlying, premium_cap * price)``.
+
+    :param taker_rate: fraction of the underlying's value charged to takers (``0.0003``).
+    :param maker_rate: the same for makers.
+    :param premium_cap: cap as a fraction of the option price (``0.125``), or ``None``.
+    """
+
+    taker_rate: Decimal
+    maker_rate: Decimal
+    premium_cap: Decimal | None = None
+
+    def fee_per_contract(self, price: Decimal, underlying_value: Decimal, *, taker: bool = True) -> Decimal:
+        fee = (self.taker_rate if taker else self.maker_rate) * underlying_value
+        if self.premium_cap is not None:
+            fee = min(fee, self.premium_cap * price)
+        return fee
+
+
+@dataclass(frozen=True)
+class TickRule:
+    """A price tick that applies from ``above_price`` upwards (Deribit ``tick_size_steps``)."""
+
+    above_price: Decimal
+    tick: Decimal
+
+
+@dataclass(frozen=True)
+class VenueInstrument:
+    """One option as one venue lists it.
+
+    :param venue: the venue's name.
+    :param key: the venue-independent identity.
+    :param symbol: the venue's own name for it (``BTC-27MAR26-70000-C``).
+    :param price_currency: the currency of its prices (``BTC``, ``USD``).
+    :param tick_size: the base price tick.
+    :param tick_steps: larger ticks from a price up (empty when the tick is flat).
+    :param min_quantity: the smallest order, in contracts.
+    :param quantity_step: the order size step, in contracts.
+    :param contract_size: units of underlying per contract.
+    :param fees: its fee schedule.
+    :param is_active: whether it can be traded now.
+    :param expires_at: its exact expiry time.
+    :param venue_id: the venue's internal id, when orders need it (Aevo ``instrument_id``).
+    :param min_order_value: the smallest order value in the price currency, if the venue has one.
+    """
+
+    venue: str
+    key: OptionKey
+    symbol: str
+    price_currency: str
+    tick_size: Decimal
+    min_quantity: Decimal
+    quantity_step: Decimal
+    contract_size: Decimal = Decimal(1)
+    fees: FeeSchedule = FeeSchedule(ZERO, ZERO)
+    tick_steps: tuple[TickRule, ...] = ()
+    is_active: bool = True
+    expires_at: datetime | None = None
+    venue_id: str | None = None
+    min_order_value: Decimal | None = None
+
+    def tick_at(self, price: Decimal) -> Decimal:
+        """The tick that applies at ``price`` (the largest step whose ``above_price`` is below it)."""
+        tick = self.tick_size
+        for rule in sorted(self.tick_steps, key=lambda r: r.above_price):
+            if price > rule.above_price:
+                tick = rule.tick
+        return tick
+
+    def round_price(self, price: Decimal, side: "Side") -> Decimal:
+        """Snap a limit price to the tick so the bound still holds: buys down, sells up."""
+        up = side is Side.SELL
+        rounded = round_to_step(price, self.tick_at(price), up=up)
+        # Crossing a tick boundary can change the tick: snap once more at the new level.
+        return round_to_step(rounded, self.tick_at(rounded), up=up)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        moment = now or utcnow()
+        return moment >= (self.expires_at or self.key.expiry_datetime)
+
+
+@dataclass(frozen=True)
+class BookLevel:
+    price: Decimal
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class OrderBook:
+    """A venue's order book for one instrument, returned by ``gps_order_book``.
+
+    :param bids: best first (highest price first).
+    :param asks: best first (lowest price first).
+    :param usd_per_unit: USD value of one unit of the price currency (the BTC index for a
+        BTC-priced option, ``1`` for a USD-priced one).
+    :param index_price: the underlying's index in USD.
+    """
+
+    instrument: VenueInstrument
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    usd_per_unit: Decimal
+    index_price: Decimal
+    timestamp: datetime = field(default_factory=utcnow)
+
+    def side_to_take(self, side: Side) -> tuple[BookLevel, ...]:
+        """The levels a ``side`` order executes against: asks for a buy, bids for a sell."""
+        return self.asks if side is Side.BUY else self.bids
+
+    def underlying_value(self) -> Decimal:
+        """One contract's underlying, valued in the price currency."""
+        return self.index_price / self.usd_per_unit * self.instrument.contract_size
+
+
+@dataclass
+class OrderRequest:
+    """An order gps asks one venue to place; also the handle for ``gps_order_status`` / ``gps_cancel``.
+
+    :param client_order_id: gps's id for the order, unique per attempt. The venue plugin must
+        send it (Deribit ``label``) or otherwise make the order findable by it.
+    :param instrument: what to trade, as the venue lists it.
+    :param side: buy or sell.
+    :param quantity: contracts, on the instrument's step.
+    :param limit_price: in the instrument's price currency, on the tick.
+    :param time_in_force: GTC or IOC.
+    :param post_only: never take liquidity.
+    :param reduce_only: only reduce a position (unwind orders).
+    :param valid_until: the venue should drop the order if it has not processed it by then
+        (plugins with :attr:`Capability.VALID_UNTIL` send it; it closes the window in which a
+        lost request could still turn into an order).
+    :param venue_order_id: the venue's id, once known.
+    :param venue_data: facts the plugin recorded before sending (see :meth:`record_before_send`).
+    """
+
+    client_order_id: str
+    instrument: VenueInstrument
+    side: Side
+    quantity: Decimal
+    limit_price: Decimal
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    valid_until: datetime | None = None
+    venue_order_id: str | None = None
+    venue_data: dict = field(default_factory=dict)
+    before_send: Callable[["OrderRequest"], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def venue(self) -> str:
+        return self.instrument.venue
+
+    def record_before_send(self, *, venue_order_id: str | None = None, **data) -> None:
+        """Durably record what the plugin needs to find this order later, before it sends it.
+
+        A plugin whose venue computes the order id from the order (Aevo) calls this with the
+        id, and with anything else needed to rebuild the lookup (a salt, a timestamp). The
+        core writes it to the journal and fsyncs before this returns. Values must be JSON
+        serialisable and must not be secrets.
+        """
+        if venue_order_id is not None:
+            self.venue_order_id = venue_order_id
+        self.venue_data.update(data)
+        if self.before_send is not None:
+            self.before_send(self)
+
+    def with_updates(self, **changes) -> "OrderRequest":
+        return replace(self, **changes)
+
+
+class VenueOrderStatus(str, Enum):
+    """An order's status as the venue reports it."""
+
+    OPEN = "open"  #: working; may be partially filled
+    FILLED = "filled"
+    CANCELLED = "cancelled"  #: may carry a partial fill
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    """What a venue says about one order: returned by ``gps_place``, ``gps_order_status``, ``gps_cancel``.
+
+    :param average_price: average fill price in the price currency, ``None`` with no fill.
+    :param fee: fees paid so far, in the venue's fee currency.
+    :param reason: the venue's words for a reject or cancel.
+
+    Construction checks the numbers: a negative fill, a fill above the order size or a
+    ``filled`` status without the full fill raise :class:`~gps_core.errors.InvalidReply`.
+    """
+
+    client_order_id: str
+    venue_order_id: str | None
+    status: VenueOrderStatus
+    quantity: Decimal
+    filled_quantity: Decimal
+    average_price: Decimal | None = None
+    fee: Money | None = None
+    reason: str | None = None
+    updated_at: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self):
+        for name in ("quantity", "filled_quantity"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite():
+                raise InvalidReply(f"order {self.client_order_id}: {name} {value!r} is not a finite Decimal")
+        if not isinstance(self.status, VenueOrderStatus):
+            raise InvalidReply(f"order {self.client_order_id}: unknown status {self.status!r}")
+        if self.quantity <= 0 or self.filled_quantity < 0:
+            raise InvalidReply(f"order {self.client_order_id}: impossible quantities {self.quantity}/{self.filled_quantity}")
+        if self.filled_quantity > self.quantity:
+            raise InvalidReply(
+                f"order {self.client_order_id}: filled {self.filled_quantity} is more than its size {self.quantity}"
+            )
+        if self.status is VenueOrderStatus.FILLED and self.filled_quantity != self.quantity:
+            raise InvalidReply(f"order {self.client_order_id}: status filled but only {self.filled_quantity} filled")
+        if self.filled_quantity > 0:
+            price = self.average_price
+            if price is None or not isinstance(price, Decimal) or not price.is_finite() or price < 0:
+                raise InvalidReply(f"order {self.client_order_id}: fill without a valid average price")
+
+    @property
+    def is_working(self) -> bool:
+        return self.status is VenueOrderStatus.OPEN
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """What ``gps_authenticate`` learned: who we are at the venue (never a secret)."""
+
+    venue: str
+    account: str | None = None
+    testnet: bool = False
+    detail: str = ""

@@ -1,0 +1,273 @@
+"""Finding, loading and calling plugins.
+
+Venues come from the entry-point group ``gps.venues`` and other plugins (risk guards,
+audit sinks) from ``gps.plugins``. Each entry point is loaded on its own, inside
+``try``: one that fails to import, to register or to describe itself is recorded with
+its error and the others keep working. ``GPS_STRICT_PLUGINS=1`` makes such a failure
+fatal (for plugin authors). ``GPS_LOAD_PLUGINS=a,b`` loads only the named entry points,
+``GPS_DISABLE_PLUGINS=x`` skips some.
+
+Venue hooks are called through :class:`Venue`, a typed facade holding one per-venue
+hook caller per hook, from which every *other* venue plugin is removed: an order can
+only ever reach the venue it was routed to (see :mod:`gps_core.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable, Mapping
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigurationError, GpsError, OutcomeUnknown, VenueError
+from .model import HOOKSPEC_VERSION, VenueInfo
+
+VENUE_GROUP = "gps.venues"
+PLUGIN_GROUP = "gps.plugins"
+VENUE_HOOKS = (
+    "gps_venue_info",
+    "gps_authenticate",
+    "gps_find_instrument",
+    "gps_list_instruments",
+    "gps_order_book",
+    "gps_place",
+    "gps_order_status",
+    "gps_cancel",
+)
+
+
+@dataclass
+class PluginRecord:
+    """One entry point and what became of it."""
+
+    name: str
+    group: str
+    distribution: str | None
+    version: str | None
+    ok: bool = False
+    error: str | None = None
+    detail: str | None = None  # traceback, for `gps doctor` and -v
+    info: VenueInfo | None = None
+    plugin: Any = field(default=None, repr=False)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "group": self.group,
+            "distribution": self.distribution,
+            "version": self.version,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+
+def _env_list(name: str, environ: Mapping[str, str]) -> set[str] | None:
+    raw = environ.get(name)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _instantiate(obj: Any) -> Any:
+    return obj() if isinstance(obj, type) else obj
+
+
+class PluginHost:
+    """The plugin manager plus what was loaded into it."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None):
+        self.environ = os.environ if environ is None else environ
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self._venues: dict[str, Venue] = {}
+        self._lock = threading.Lock()
+
+    # --- loading -----------------------------------------------------------------------
+
+    @property
+    def strict(self) -> bool:
+        return self.environ.get("GPS_STRICT_PLUGINS", "") not in ("", "0")
+
+    def load_entry_points(self) -> None:
+        """Load every entry point of both groups, each in isolation."""
+        only = _env_list("GPS_LOAD_PLUGINS", self.environ)
+        disabled = _env_list("GPS_DISABLE_PLUGINS", self.environ) or set()
+        for group in (VENUE_GROUP, PLUGIN_GROUP):
+            for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+                if (only is not None and ep.name not in only) or ep.name in disabled:
+                    continue
+                if ep.name in self.records:
+                    self._record_duplicate(ep, group)
+                    continue
+                dist = getattr(ep, "dist", None)
+                record = PluginRecord(ep.name, group, dist.name if dist else None, dist.version if dist else None)
+                try:
+                    plugin = _instantiate(ep.load())
+                except Exception as exc:  # noqa: BLE001 - a broken plugin must not break gps
+                    self._fail(record, f"failed to import {ep.value}: {type(exc).__name__}: {exc}")
+                    continue
+                self._register(record, plugin)
+
+    def register(self, plugin: Any, name: str, *, venue: bool = True, distribution: str | None = None,
+                 version: str | None = None) -> PluginRecord:
+        """Register a plugin object directly (tests, embedding). Raises on failure."""
+        record = PluginRecord(name, VENUE_GROUP if venue else PLUGIN_GROUP, distribution, version)
+        self._register(record, _instantiate(plugin), raise_errors=True)
+        return record
+
+    def unregister(self, name: str) -> None:
+        record = self.records.pop(name, None)
+        if record and record.plugin is not None and self.pm.is_registered(record.plugin):
+            self.pm.unregister(record.plugin)
+        self._venues.clear()
+
+    def _register(self, record: PluginRecord, plugin: Any, *, raise_errors: bool = False) -> None:
+        self.records[record.name] = record
+        try:
+            self.pm.register(plugin, name=record.name)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(record, f"failed to register: {exc}", raise_errors)
+            return
+        record.plugin = plugin
+        try:
+            self.pm.check_pending()
+            if record.group == VENUE_GROUP:
+                record.info = self._describe(record)
+        except Exception as exc:  # noqa: BLE001
+            self.pm.unregister(plugin)
+            record.plugin = None
+            self._fail(record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, raise_errors)
+            return
+        record.ok = True
+        self._venues.clear()
+
+    def _describe(self, record: PluginRecord) -> VenueInfo:
+        caller = self.pm.subset_hook_caller("gps_venue_info", remove_plugins=self._other_venue_plugins(record.name))
+        info = caller()
+        if not isinstance(info, VenueInfo):
+            raise ConfigurationError(f"gps_venue_info returned {type(info).__name__}, not VenueInfo")
+        if info.name != record.name:
+            raise ConfigurationError(f"entry point {record.name!r} describes itself as {info.name!r}")
+        if info.hookspec_version != HOOKSPEC_VERSION:
+            raise ConfigurationError(
+                f"built for hook API version {info.hookspec_version}, this gps-core has version "
+                f"{HOOKSPEC_VERSION}: upgrade the plugin or gps-core"
+            )
+        return info
+
+    def _fail(self, record: PluginRecord, message: str, raise_errors: bool = False) -> None:
+        record.ok = False
+        record.error = message
+        record.detail = traceback.format_exc()
+        if raise_errors or self.strict:
+            raise ConfigurationError(f"plugin {record.name!r}: {message}")
+
+    def _record_duplicate(self, ep, group: str) -> None:
+        dist = getattr(ep, "dist", None)
+        name = f"{ep.name} ({dist.name if dist else ep.value})"
+        record = PluginRecord(name, group, dist.name if dist else None, dist.version if dist else None)
+        self.records[name] = record
+        self._fail(record, f"another installed plugin already uses the name {ep.name!r}")
+
+    # --- venues ------------------------------------------------------------------------
+
+    def _venue_plugins(self) -> list[PluginRecord]:
+        return [r for r in self.records.values() if r.group == VENUE_GROUP and r.plugin is not None]
+
+    def _other_venue_plugins(self, name: str) -> list[Any]:
+        return [r.plugin for r in self._venue_plugins() if r.name != name]
+
+    def venue_names(self) -> list[str]:
+        return sorted(r.name for r in self._venue_plugins() if r.ok)
+
+    def venue(self, name: str) -> "Venue":
+        with self._lock:
+            if name not in self._venues:
+                record = self.records.get(name)
+                if record is None or record.group != VENUE_GROUP:
+                    known = ", ".join(self.venue_names()) or "none"
+                    raise ConfigurationError(f"no venue named {name!r} is installed (installed: {known})")
+                if not record.ok:
+                    raise ConfigurationError(f"venue {name!r} is installed but broken: {record.error}")
+                others = self._other_venue_plugins(name)
+                callers = {hook: self.pm.subset_hook_caller(hook, remove_plugins=others) for hook in VENUE_HOOKS}
+                self._venues[name] = Venue(record.info, callers)
+            return self._venues[name]
+
+    def venues(self) -> list["Venue"]:
+        return [self.venue(name) for name in self.venue_names()]
+
+
+class Venue:
+    """Typed access to one venue's hooks. Errors come back tagged with the venue's name."""
+
+    def __init__(self, info: VenueInfo, callers: Mapping[str, Any]):
+        self.info = info
+        self.name = info.name
+        self._callers = dict(callers)
+        self._auth_lock = threading.Lock()
+        self.authenticated = False
+
+    def _call(self, hook: str, **kwargs):
+        try:
+            return self._callers[hook](**kwargs)
+        except VenueError as exc:
+            exc.venue = exc.venue or self.name
+            raise
+        except GpsError:
+            raise
+
+    def authenticate(self, credentials) -> Any:
+        with self._auth_lock:
+            result = self._call("gps_authenticate", credentials=credentials)
+            self.authenticated = True
+            return result
+
+    def find_instrument(self, key):
+        return self._call("gps_find_instrument", key=key)
+
+    def list_instruments(self, underlying: str):
+        return self._call("gps_list_instruments", underlying=underlying) or []
+
+    def order_book(self, instrument, depth: int = 10):
+        return self._call("gps_order_book", instrument=instrument, depth=depth)
+
+    def place(self, order):
+        """Place one order. Any unexpected exception means the outcome is unknown."""
+        try:
+            return self._call("gps_place", order=order)
+        except GpsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unknown, never rejected
+            raise OutcomeUnknown(f"unexpected {type(exc).__name__} while placing: {exc}", venue=self.name) from exc
+
+    def order_status(self, order):
+        try:
+            return self._call("gps_order_status", order=order)
+        except GpsError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise OutcomeUnknown(f"unexpected {type(exc).__name__} in status lookup: {exc}", venue=self.name) from exc
+
+    def cancel(self, order):
+        try:
+            return self._call("gps_cancel", order=order)
+        except GpsError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise OutcomeUnknown(f"unexpected {type(exc).__name__} while cancelling: {exc}", venue=self.name) from exc
+
+
+def load_host(environ: Mapping[str, str] | None = None, extra: Iterable[tuple[str, Any]] = ()) -> PluginHost:
+    """A :class:`PluginHost` with every installed entry point loaded."""
+    host = PluginHost(environ)
+    host.load_entry_points()
+    for name, plugin in extra:
+        host.register(plugin, name)
+    return host

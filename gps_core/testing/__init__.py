@@ -1,0 +1,1 @@
+"""Test helpers for gps and for venue plugins (fake servers, conformance suite)."""
