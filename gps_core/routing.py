@@ -1,0 +1,288 @@
+"""Routing: a pure function from (strategy, quotes, options) to an execution plan.
+
+For each leg it walks every venue's book for the leg's size (asks for a buy, bids for a
+sell), adds the venue's fees, converts to USD and picks the best. The limit price sent is
+the best price moved by the slippage cap and snapped to the tick in the direction that
+keeps the bound (buys down, sells up), so the venue itself enforces the cap.
+Nothing here does I/O, which keeps it easy to test table-driven.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Mapping, Sequence
+
+from .errors import RoutingError
+from .instruments import OptionType
+from .model import OrderBook, Side, VenueInstrument, utcnow
+from .money import ZERO, Money, is_multiple
+from .strategy import Leg, Strategy
+
+DEFAULT_MAX_SLIPPAGE = Decimal("0.02")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One venue's answer for one leg: its listing and book, or why it has none."""
+
+    venue: str
+    instrument: VenueInstrument | None = None
+    book: OrderBook | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The result of walking a book for a size up to a limit."""
+
+    quantity: Decimal
+    average_price: Decimal | None
+
+
+def walk_book(book: OrderBook, side: Side, quantity: Decimal, limit: Decimal | None = None) -> Fill:
+    """How much of ``quantity`` the book fills at prices no worse than ``limit``, and at what average."""
+    remaining, notional = quantity, ZERO
+    for level in book.side_to_take(side):
+        if limit is not None and (level.price > limit if side is Side.BUY else level.price < limit):
+            break
+        take = min(remaining, level.quantity)
+        notional += take * level.price
+        remaining -= take
+        if remaining <= 0:
+            break
+    filled = quantity - remaining
+    return Fill(filled, notional / filled if filled > 0 else None)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A venue's offer for one leg, with the numbers routing compares."""
+
+    venue: str
+    instrument: VenueInstrument | None
+    book: OrderBook | None
+    limit_price: Decimal | None = None
+    expected_price: Decimal | None = None
+    fee_per_contract: Decimal | None = None  # price currency
+    usd_per_contract: Decimal | None = None  # price +/- fee, in USD; lower is better for a buy
+    reason: str | None = None  # why the venue cannot take the leg
+
+    @property
+    def eligible(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class PlannedLeg:
+    """One leg of a plan: where it goes and at what price."""
+
+    index: int
+    leg: Leg
+    venue: str
+    instrument: VenueInstrument
+    limit_price: Decimal
+    expected_price: Decimal
+    expected_fee: Decimal  # total, price currency
+    usd_per_unit: Decimal
+    book: OrderBook = field(repr=False)
+    alternatives: tuple[Candidate, ...] = field(default=(), repr=False)
+
+    @property
+    def side(self) -> Side:
+        return self.leg.side
+
+    @property
+    def quantity(self) -> Decimal:
+        return self.leg.quantity
+
+    @property
+    def price_currency(self) -> str:
+        return self.instrument.price_currency
+
+    def cash_usd(self, price: Decimal) -> Decimal:
+        """USD paid (positive) or received (negative) at ``price``, fees included."""
+        fee = self.instrument.fees.fee_per_contract(price, self.book.underlying_value()) * self.quantity
+        return (self.leg.side.sign * price * self.quantity + fee) * self.usd_per_unit
+
+    @property
+    def expected_cost_usd(self) -> Decimal:
+        return self.cash_usd(self.expected_price)
+
+    @property
+    def worst_cost_usd(self) -> Decimal:
+        return self.cash_usd(self.limit_price)
+
+    @property
+    def expected_fee_usd(self) -> Decimal:
+        return self.expected_fee * self.usd_per_unit
+
+    @property
+    def reference_cost_usd(self) -> Decimal | None:
+        ref = self.leg.reference_price
+        if ref is None or ref.currency not in ("USD", "USDC", "USDT"):
+            return None
+        return self.leg.side.sign * ref.amount * self.quantity
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where every leg goes, and what the whole strategy is expected to cost."""
+
+    strategy: Strategy
+    legs: tuple[PlannedLeg, ...]
+    max_slippage: Decimal
+    max_loss_usd: Decimal | None  # the worst loss at expiry at the limit prices; None = unbounded
+
+    @property
+    def expected_cost_usd(self) -> Decimal:
+        return sum((leg.expected_cost_usd for leg in self.legs), ZERO)
+
+    @property
+    def worst_cost_usd(self) -> Decimal:
+        return sum((leg.worst_cost_usd for leg in self.legs), ZERO)
+
+    @property
+    def fees_usd(self) -> Decimal:
+        return sum((leg.expected_fee_usd for leg in self.legs), ZERO)
+
+    @property
+    def reference_cost_usd(self) -> Decimal | None:
+        refs = [leg.reference_cost_usd for leg in self.legs]
+        return None if any(r is None for r in refs) else sum(refs, ZERO)
+
+    @property
+    def venues(self) -> list[str]:
+        return sorted({leg.venue for leg in self.legs})
+
+
+def evaluate(leg: Leg, quote: Quote, max_slippage: Decimal) -> Candidate:
+    """Judge one venue's offer for one leg."""
+    def refuse(reason: str) -> Candidate:
+        return Candidate(quote.venue, quote.instrument, quote.book, reason=reason)
+
+    if quote.error:
+        return refuse(quote.error)
+    instrument, book = quote.instrument, quote.book
+    if instrument is None:
+        return refuse("does not list it")
+    if not instrument.is_active:
+        return refuse("instrument is not active")
+    if book is None:
+        return refuse("no order book")
+    if leg.quantity < instrument.min_quantity:
+        return refuse(f"quantity {leg.quantity} is below the minimum {instrument.min_quantity}")
+    if not is_multiple(leg.quantity, instrument.quantity_step):
+        return refuse(f"quantity {leg.quantity} is not a multiple of the step {instrument.quantity_step}")
+    levels = book.side_to_take(leg.side)
+    if not levels:
+        return refuse(f"no {'asks' if leg.side is Side.BUY else 'bids'} in the book")
+    best = levels[0].price
+    capped = best * (1 + max_slippage) if leg.side is Side.BUY else best * (1 - max_slippage)
+    limit = instrument.round_price(capped, leg.side)
+    if limit <= 0:
+        return refuse("the limit price would be zero")
+    fill = walk_book(book, leg.side, leg.quantity, limit)
+    if fill.quantity < leg.quantity:
+        return refuse(
+            f"only {fill.quantity} of {leg.quantity} available within {max_slippage * 100:.2f}% of the best price"
+        )
+    if instrument.min_order_value is not None and leg.quantity * limit < instrument.min_order_value:
+        return refuse(f"order value is below the minimum {instrument.min_order_value} {instrument.price_currency}")
+    assert fill.average_price is not None
+    fee = instrument.fees.fee_per_contract(fill.average_price, book.underlying_value())
+    effective = (fill.average_price + fee) if leg.side is Side.BUY else (fill.average_price - fee)
+    return Candidate(
+        quote.venue, instrument, book, limit, fill.average_price, fee, effective * book.usd_per_unit
+    )
+
+
+def plan_strategy(
+    strategy: Strategy,
+    quotes: Mapping[int, Sequence[Quote]],
+    *,
+    max_slippage: Decimal = DEFAULT_MAX_SLIPPAGE,
+    max_loss: Decimal | None = None,
+    now: datetime | None = None,
+) -> Plan:
+    """Route every leg to its best venue; raise :class:`RoutingError` when a leg cannot be routed.
+
+    :param quotes: for each leg index, the quotes of every venue considered.
+    :param max_slippage: fraction (``0.02`` = 2%) the limit may be worse than the best price.
+    :param max_loss: refuse the plan when its worst loss at expiry (USD) is larger.
+    """
+    if max_slippage < 0 or max_slippage >= 1:
+        raise RoutingError(f"--max-slippage must be between 0 and 100%, got {max_slippage * 100}%")
+    moment = now or utcnow()
+    planned = []
+    for index, leg in enumerate(strategy.legs):
+        if leg.instrument.is_expired(moment):
+            raise RoutingError(f"leg {index + 1}: {leg.instrument.name} has expired")
+        candidates = [evaluate(leg, quote, max_slippage) for quote in quotes.get(index, ())]
+        eligible = [c for c in candidates if c.eligible]
+        if not eligible:
+            why = "; ".join(f"{c.venue}: {c.reason}" for c in candidates) or "no venue was asked"
+            raise RoutingError(f"leg {index + 1} ({leg.describe()}) cannot be routed: {why}")
+        # Lowest USD cost for a buy, highest USD proceeds for a sell; ties go to the venue name.
+        best = min(eligible, key=lambda c: (leg.side.sign * c.usd_per_contract, c.venue))
+        assert best.instrument and best.book and best.limit_price and best.expected_price is not None
+        planned.append(
+            PlannedLeg(
+                index=index,
+                leg=leg,
+                venue=best.venue,
+                instrument=best.instrument,
+                limit_price=best.limit_price,
+                expected_price=best.expected_price,
+                expected_fee=(best.fee_per_contract or ZERO) * leg.quantity,
+                usd_per_unit=best.book.usd_per_unit,
+                book=best.book,
+                alternatives=tuple(candidates),
+            )
+        )
+    plan = Plan(strategy, tuple(planned), max_slippage, None)
+    plan = Plan(strategy, plan.legs, max_slippage, worst_loss_at_expiry(plan))
+    if max_loss is not None:
+        if plan.max_loss_usd is None:
+            raise RoutingError(f"the strategy's loss is unbounded (a net short call); --max-loss {max_loss} USD refuses it")
+        if plan.max_loss_usd > max_loss:
+            raise RoutingError(
+                f"worst loss at expiry is {plan.max_loss_usd:.2f} USD at the limit prices, over --max-loss {max_loss} USD"
+            )
+    return plan
+
+
+def worst_loss_at_expiry(plan: Plan) -> Decimal | None:
+    """The largest loss at expiry (USD, at the limit prices, fees included); ``None`` if unbounded.
+
+    Exact for legs on one underlying and one expiry, where the payoff is piecewise linear
+    in the underlying's price with kinks at the strikes. For mixed expiries it uses every
+    leg's intrinsic value at the first expiry, which is a bound traders use for calendars.
+    """
+    legs = plan.legs
+    if len({leg.leg.instrument.underlying for leg in legs}) > 1:
+        return None
+    cost = plan.worst_cost_usd
+
+    def payoff(spot: Decimal) -> Decimal:
+        total = ZERO
+        for planned in legs:
+            key = planned.leg.instrument
+            intrinsic = max(spot - key.strike, ZERO) if key.option_type is OptionType.CALL else max(key.strike - spot, ZERO)
+            total += planned.side.sign * planned.quantity * planned.instrument.contract_size * intrinsic
+        return total - cost
+
+    slope_above = sum(
+        (p.side.sign * p.quantity * p.instrument.contract_size for p in legs if p.leg.instrument.option_type is OptionType.CALL),
+        ZERO,
+    )
+    if slope_above < 0:
+        return None
+    points = [ZERO] + sorted({p.leg.instrument.strike for p in legs})
+    worst = min(payoff(point) for point in points)
+    return max(-worst, ZERO)
+
+
+def usd(amount: Decimal) -> Money:
+    return Money(amount, "USD")
