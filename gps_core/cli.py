@@ -1,0 +1,481 @@
+"""The ``gps`` command line.
+
+Only ``click`` is imported at start-up; the engine, plugins and venue code load when a
+command needs them, so ``gps --help`` stays fast and works with a broken plugin installed.
+
+Exit codes: 0 all legs filled (or the command succeeded), 1 the execution did not
+complete (or a venue failed), 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from decimal import Decimal, InvalidOperation
+
+import click
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+
+
+def _echo_json(data) -> None:
+    from .codec import to_jsonable
+
+    click.echo(json.dumps(to_jsonable(data), indent=2))
+
+
+def _fail(message: str, code: int) -> None:
+    from .secrets import _Registry, redact
+
+    click.echo(f"gps: error: {redact(message, _Registry.values)}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(command):
+    """Turn gps errors into one-line messages and exit codes; never a traceback for bad input."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .errors import AuthenticationError, BadInput, ConfigurationError, GpsError, RoutingError
+
+        try:
+            return command(*args, **kwargs)
+        except (BadInput, RoutingError, ConfigurationError, AuthenticationError) as exc:
+            _fail(str(exc), EXIT_USAGE)
+        except GpsError as exc:
+            _fail(str(exc), EXIT_INCOMPLETE)
+        except KeyboardInterrupt:
+            click.echo("gps: aborted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug: say so on one line; -v shows the traceback
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                import traceback
+
+                from .secrets import _Registry, redact
+
+                click.echo(redact(traceback.format_exc(), _Registry.values), err=True)
+            _fail(f"internal error ({type(exc).__name__}: {exc}); re-run with -v for details", EXIT_INCOMPLETE)
+
+    return wrapper
+
+
+def _decimal_option(name: str, value: str | None, *, percent: bool = False) -> Decimal | None:
+    if value is None:
+        return None
+    from .errors import BadInput
+
+    try:
+        number = Decimal(str(value).strip().rstrip("%"))
+    except InvalidOperation:
+        raise BadInput(f"{name}: {value!r} is not a number") from None
+    if not number.is_finite() or number < 0:
+        raise BadInput(f"{name}: must be a non-negative number, got {value!r}")
+    return number / 100 if percent else number
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return lambda message: None
+    return lambda message: click.echo(f"gps: {message}", err=True)
+
+
+def strategy_options(command):
+    """The ways to give a strategy: a file, --leg specs, --card for decision logs, --size."""
+    command = click.argument("strategy_file", required=False, type=click.Path(dir_okay=False))(command)
+    command = click.option("--leg", "legs", multiple=True, metavar="SPEC",
+                           help='A leg: "buy 1 BTC-27MAR26-70000-C" (repeatable).')(command)
+    command = click.option("--card", type=click.Choice(["best", "safer", "upside"]),
+                           help="Which card of an Options GPS decision log (default: best).")(command)
+    command = click.option("--size", default=None, metavar="N", help="Multiply every quantity by N.")(command)
+    return command
+
+
+def build_strategy(strategy_file, legs, card, size):
+    from pathlib import Path
+
+    from .errors import BadInput
+    from .strategy import load_strategy, strategy_from_specs
+
+    if strategy_file and legs:
+        raise BadInput("give either a strategy file or --leg options, not both")
+    if strategy_file:
+        strategy = load_strategy(Path(strategy_file), card)
+    elif legs:
+        if card:
+            raise BadInput("--card applies to Options GPS decision logs, not to --leg")
+        strategy = strategy_from_specs(list(legs))
+    else:
+        raise BadInput('no strategy: give a strategy file or --leg "buy 1 BTC-27MAR26-70000-C"')
+    factor = _decimal_option("--size", size)
+    if factor is not None:
+        strategy = strategy.scaled(factor)
+    return strategy
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr (secrets are masked).")
+@click.version_option(package_name="gps-core", prog_name="gps")
+def cli(verbose: bool) -> None:
+    """gps: execute multi-leg crypto option strategies on the best venues.
+
+    \b
+    Examples:
+      gps venues
+      gps quote --leg "buy 0.1 BTC-25DEC26-100000-C" --leg "sell 0.1 BTC-25DEC26-110000-C"
+      gps execute --venue dryrun --yes examples/call-spread.json
+      gps execute decision.json --card safer --size 2 --max-loss 500 --dry-run
+      gps journal
+      gps show last
+
+    State (journals, paper orders, credentials.toml) lives in $GPS_HOME.
+    """
+    if verbose:
+        from .secrets import install_log_redaction
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        install_log_redaction()
+
+
+# --- venues ------------------------------------------------------------------------------
+
+
+@cli.group("venues", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+@handles_errors
+def venues_cmd(ctx, as_json: bool) -> None:
+    """List installed venues (and broken ones, with their error).
+
+    \b
+    Example:
+      gps venues --json
+    """
+    if ctx.invoked_subcommand:
+        return
+    from .render import venues_table
+    from .service import Context
+
+    host = Context().host
+    records = []
+    for record in sorted(host.records.values(), key=lambda r: (r.group, r.name)):
+        data = record.to_json()
+        if record.info:
+            info = record.info
+            data["paper"] = info.paper
+            data["underlyings"] = list(info.underlyings)
+            data["price_currencies"] = list(info.price_currencies)
+            data["client_id_kind"] = info.client_id_kind.value
+            data["detail"] = (f"{info.title or info.name}: {'paper, ' if info.paper else ''}"
+                              f"{'/'.join(info.underlyings)} priced in {'/'.join(info.price_currencies)}")
+        records.append(data)
+    if as_json:
+        venue_records = [r for r in records if r["group"] == "gps.venues"]
+        _echo_json([{k: r.get(k) for k in ("name", "distribution", "version", "ok", "error", "paper",
+                                           "underlyings", "price_currencies", "client_id_kind")}
+                    for r in venue_records])
+    else:
+        click.echo(venues_table(records))
+
+
+# --- quote -------------------------------------------------------------------------------
+
+
+@cli.command("quote")
+@strategy_options
+@click.option("--venue", default="auto", show_default=True, help="auto, a venue name, or a comma-separated list.")
+@click.option("--max-slippage", default="2", show_default=True, metavar="PCT", help="Slippage cap for the plan, in %.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> None:
+    """Show every venue's book for each leg, and the plan gps would execute.
+
+    \b
+    Example:
+      gps quote --leg "buy 0.1 BTC-25DEC26-100000-C" --venue auto
+    """
+    from .errors import RoutingError
+    from .render import plan_text, quotes_text
+    from .report import plan_to_json
+    from .routing import plan_strategy
+    from .service import Context, fetch_quotes
+
+    strategy = build_strategy(strategy_file, legs, card, size)
+    ctx = Context()
+    quotes = fetch_quotes(strategy, ctx.select_venues(venue))
+    rows = []
+    for index, leg in enumerate(strategy.legs):
+        for q in quotes[index]:
+            row = {"leg": index + 1, "instrument": leg.instrument.name, "venue": q.venue, "note": q.error}
+            if q.book is not None:
+                bid = q.book.bids[0].price if q.book.bids else None
+                ask = q.book.asks[0].price if q.book.asks else None
+                unit = q.book.usd_per_unit
+                row.update({
+                    "price_currency": q.instrument.price_currency,
+                    "bid": None if bid is None else f"{bid.normalize():f}",
+                    "ask": None if ask is None else f"{ask.normalize():f}",
+                    "bid_usd": None if bid is None else f"{bid * unit:.2f}",
+                    "ask_usd": None if ask is None else f"{ask * unit:.2f}",
+                    "depth": [len(q.book.bids), len(q.book.asks)],
+                })
+            elif not q.error:
+                row["note"] = "not listed"
+            rows.append(row)
+    plan_json, error = None, None
+    try:
+        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=_decimal_option("--max-slippage", max_slippage, percent=True)))
+    except RoutingError as exc:
+        error = str(exc)
+    if as_json:
+        _echo_json({"quotes": rows, "plan": plan_json, "error": error})
+    else:
+        click.echo(quotes_text(rows))
+        click.echo()
+        click.echo(plan_text(plan_json) if plan_json else f"No plan: {error}")
+    sys.exit(EXIT_OK if plan_json else EXIT_INCOMPLETE)
+
+
+# --- execute -----------------------------------------------------------------------------
+
+
+@cli.command("execute")
+@strategy_options
+@click.option("--venue", default="auto", show_default=True,
+              help="auto (best venue per leg), a venue name, or a comma-separated list.")
+@click.option("--max-slippage", default="2", show_default=True, metavar="PCT",
+              help="Worst price accepted, in % from the best price; sent as the limit price.")
+@click.option("--max-loss", default=None, metavar="USD", help="Refuse a plan whose worst loss at expiry is larger.")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1, max=86400),
+              help="Seconds to wait for fills before cancelling.")
+@click.option("--on-partial", type=click.Choice(["unwind", "keep"]), default="unwind", show_default=True,
+              help="What to do with filled legs when the strategy cannot complete.")
+@click.option("--tif", type=click.Choice(["gtc", "ioc"]), default="gtc", show_default=True, help="Time in force.")
+@click.option("--sequential", is_flag=True, help="Place legs one after another (each must fill first).")
+@click.option("--dry-run", is_flag=True, help="Real venues' market data, fills simulated on paper. No credentials.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before live orders.")
+@click.option("--force", is_flag=True, help="Execute even if the decision log says no trade.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
+@handles_errors
+def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, timeout, on_partial, tif,
+                sequential, dry_run, yes, force, as_json, quiet) -> None:
+    """Price every leg on every venue, route, place, watch, cancel or unwind, and journal it.
+
+    \b
+    Examples:
+      gps execute --venue dryrun --yes --leg "buy 0.1 BTC-25DEC26-100000-C" --leg "sell 0.1 BTC-25DEC26-110000-C"
+      gps execute strategy.json --max-slippage 1 --max-loss 2000 --timeout 60
+      gps execute decision.json --card best --dry-run --json
+    """
+    from .engine import Engine, ExecutionOptions
+    from .errors import BadInput
+    from .journal import Journal, new_execution_id
+    from .model import TimeInForce
+    from .render import plan_text, report_text
+    from .report import plan_to_json, result_to_json
+    from .routing import plan_strategy
+    from .service import Context, SimulatedVenue, fetch_quotes
+
+    say = _progress(quiet)
+    strategy = build_strategy(strategy_file, legs, card, size)
+    ctx = Context()
+    venues = ctx.select_venues(venue)
+    if dry_run:
+        venues = [v if v.info.paper else SimulatedVenue(v, ctx.home) for v in venues]
+    live = any(not v.info.paper for v in venues)
+    if strategy.no_trade and not force:
+        if live:
+            raise BadInput(f"the decision log says no trade ({strategy.no_trade_reason or 'no reason given'}); "
+                           "pass --force to execute anyway")
+        say(f"warning: the decision log says no trade ({strategy.no_trade_reason or 'no reason given'})")
+    say(f"fetching quotes for {len(strategy.legs)} leg(s) from {', '.join(v.name for v in venues)}")
+    quotes = fetch_quotes(strategy, venues)
+    plan = plan_strategy(strategy, quotes, max_slippage=_decimal_option("--max-slippage", max_slippage, percent=True),
+                         max_loss=_decimal_option("--max-loss", max_loss))
+    plan_json = plan_to_json(plan)
+    if not quiet:
+        click.echo(plan_text(plan_json), err=True)
+    by_name = {v.name: v for v in venues}
+    plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
+    for v in plan_live:
+        ctx.authenticate(v)
+    if plan_live and not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("live orders need confirmation: re-run with --yes")
+        if not click.confirm(f"Send LIVE orders to {', '.join(v.name for v in plan_live)}?", default=False, err=True):
+            raise BadInput("not confirmed; nothing was sent")
+    mode = "live" if plan_live else ("dry-run" if dry_run else "paper")
+    options = ExecutionOptions(timeout=timeout, on_partial=on_partial, sequential=sequential,
+                               time_in_force=TimeInForce(tif))
+    execution_id = new_execution_id()
+    with Journal(ctx.home, execution_id) as journal:
+        journal.write("execution_started", mode=mode, strategy=strategy.to_json(),
+                      options={"venue": venue, "timeout": timeout, "on_partial": on_partial, "tif": tif,
+                               "sequential": sequential, "max_slippage": str(plan.max_slippage)})
+        journal.write("plan", **plan_json)
+        say(f"execution {execution_id}: placing {len(plan.legs)} order(s)")
+        result = Engine(by_name, journal, options, progress=say).execute(plan)
+        report = result_to_json(result, mode, str(journal.path))
+        journal.write("execution_finished", all_filled=result.all_filled, report=report)
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(report_text(report))
+    sys.exit(EXIT_OK if result.all_filled and not result.interrupted else EXIT_INCOMPLETE)
+
+
+# --- status / cancel ---------------------------------------------------------------------
+
+
+def _order_rows(results) -> list[dict]:
+    rows = []
+    for order, snapshot, error in results:
+        request = order.request
+        rows.append({
+            "client_order_id": request.client_order_id,
+            "role": order.role,
+            "venue": request.venue,
+            "instrument": request.instrument.key.name,
+            "side": request.side.value,
+            "quantity": f"{request.quantity.normalize():f}",
+            "journal_state": order.state.value,
+            "venue_status": snapshot.status.value if snapshot else None,
+            "filled": f"{snapshot.filled_quantity.normalize():f}" if snapshot else None,
+            "average_price": (f"{snapshot.average_price.normalize():f}"
+                              if snapshot and snapshot.average_price is not None else None),
+            "error": error,
+        })
+    return rows
+
+
+def _print_orders(rows: list[dict], as_json: bool, execution_id: str) -> None:
+    from .render import table
+
+    if as_json:
+        _echo_json({"execution_id": execution_id, "orders": rows})
+        return
+    click.echo(f"Execution {execution_id}:")
+    click.echo(table(["CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "VENUE STATUS", "JOURNAL", "NOTE"],
+                     [(r["client_order_id"], r["venue"], r["instrument"], r["side"], r["quantity"], r["filled"] or "-",
+                       r["venue_status"] or "-", r["journal_state"], r["error"] or "") for r in rows]))
+
+
+@cli.command("status")
+@click.argument("execution_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def status_cmd(execution_id, as_json) -> None:
+    """Ask the venues about every order of an execution (default: the last one).
+
+    \b
+    Example:
+      gps status 20261124T160405-3f9a1c
+    """
+    from .journal import find_journal
+    from .service import Context, refresh_orders
+
+    ctx = Context()
+    path = find_journal(ctx.home, execution_id)
+    rows = _order_rows(refresh_orders(ctx, path))
+    _print_orders(rows, as_json, path.stem)
+    sys.exit(EXIT_OK if all(r["error"] is None for r in rows) else EXIT_INCOMPLETE)
+
+
+@cli.command("cancel")
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def cancel_cmd(execution_id, as_json) -> None:
+    """Cancel every order of an execution that is still working.
+
+    \b
+    Example:
+      gps cancel last
+    """
+    from .journal import Journal, find_journal
+    from .service import Context, refresh_orders
+
+    ctx = Context()
+    path = find_journal(ctx.home, execution_id)
+    with Journal(ctx.home, path.stem) as journal:
+        results = refresh_orders(ctx, path, cancel=True,
+                                 on_event=lambda kind, data: journal.write("cancel_requested", **data))
+    rows = _order_rows(results)
+    _print_orders(rows, as_json, path.stem)
+    still = [r for r in rows if r["venue_status"] == "open"]
+    sys.exit(EXIT_OK if not still else EXIT_INCOMPLETE)
+
+
+# --- journal / show ----------------------------------------------------------------------
+
+
+@cli.command("journal")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def journal_cmd(limit, as_json) -> None:
+    """List recorded executions, newest first.
+
+    \b
+    Example:
+      gps journal --limit 5
+    """
+    from .config import gps_home
+    from .journal import iter_journals, summarize
+    from .render import table
+
+    summaries = [summarize(p) for p in list(iter_journals(gps_home()))[::-1][:limit]]
+    if as_json:
+        _echo_json([s.to_json() for s in summaries])
+        return
+    if not summaries:
+        click.echo("No executions yet.")
+        return
+    click.echo(table(["EXECUTION", "STARTED", "MODE", "STRATEGY", "VENUES", "LEGS", "RESULT"],
+                     [(s.execution_id, (s.started or "")[:19], s.mode or "-", s.strategy or "-", ",".join(s.venues),
+                       s.legs, ("filled" if s.all_filled else "incomplete") if s.finished else "NOT FINISHED")
+                      for s in summaries]))
+
+
+@cli.command("show")
+@click.argument("execution_id", default="last")
+@click.option("--json", "as_json", is_flag=True, help="Print the report and every journal event as JSON.")
+@handles_errors
+def show_cmd(execution_id, as_json) -> None:
+    """Print one execution from the journal (``last`` for the newest).
+
+    \b
+    Example:
+      gps show last --json
+    """
+    from .config import gps_home
+    from .journal import find_journal, read_events
+    from .render import plan_text, report_text
+
+    path = find_journal(gps_home(), execution_id)
+    events = read_events(path)
+    plan = next((e for e in events if e["event"] == "plan"), None)
+    finished = next((e for e in events if e["event"] == "execution_finished"), None)
+    if as_json:
+        _echo_json({"execution_id": path.stem, "report": finished["report"] if finished else None, "events": events})
+        return
+    if plan:
+        click.echo(plan_text(plan))
+        click.echo()
+    if finished:
+        click.echo(report_text(finished["report"]))
+    else:
+        click.echo(f"Execution {path.stem} has no final report (it was interrupted or is running); "
+                   f"run `gps status {path.stem}`.")
+
+
+def main() -> None:
+    cli(prog_name="gps")
+
+
+if __name__ == "__main__":
+    main()

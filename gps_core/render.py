@@ -1,0 +1,96 @@
+"""Human-readable tables for the CLI. Pure functions from plain data to text."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def venues_table(records: list[dict]) -> str:
+    rows = [
+        (r["name"], r.get("distribution") or "-", r.get("version") or "-", "ok" if r["ok"] else "BROKEN",
+         r.get("detail") or r.get("error") or "")
+        for r in records
+    ]
+    if not rows:
+        return "No venues installed. Install one, e.g.: pip install gps-venue-dryrun"
+    return table(["VENUE", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"], rows)
+
+
+def plan_text(plan: dict) -> str:
+    rows = []
+    for leg in plan["legs"]:
+        ref = leg["reference_price"]
+        rows.append((
+            leg["leg"], leg["venue"], leg["instrument"], leg["side"], leg["quantity"],
+            f"{leg['limit_price']} {leg['price_currency']}", f"${leg['limit_price_usd']}",
+            f"${leg['expected_fee_usd']}", f"${leg['expected_cost_usd']}",
+            f"{ref['amount']} {ref['currency']}" if ref else "-",
+        ))
+    totals = plan["totals"]
+    lines = [
+        f"Plan for {plan['strategy']['name']} ({len(plan['legs'])} legs, max slippage "
+        f"{float(plan['max_slippage']) * 100:.2f}%):",
+        table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "QTY", "LIMIT", "LIMIT USD", "FEES", "EXPECTED COST", "REFERENCE"], rows),
+        f"Expected net cost: ${totals['expected_cost_usd']} (fees ${totals['fees_usd']}); "
+        f"at the limit prices: ${totals['worst_cost_usd']}",
+    ]
+    if totals["max_loss_unbounded"]:
+        lines.append("Worst loss at expiry: UNBOUNDED (net short calls)")
+    else:
+        lines.append(f"Worst loss at expiry: ${totals['max_loss_usd']}")
+    if totals["reference_cost_usd"] is not None:
+        lines.append(f"Reference cost: ${totals['reference_cost_usd']}; expected savings ${totals['expected_savings_usd']}")
+    lines.append("(cost > 0 is paid, < 0 is received)")
+    return "\n".join(lines)
+
+
+def quotes_text(quotes: list[dict]) -> str:
+    rows = [
+        (q["leg"], q["instrument"], q["venue"], q.get("bid") or "-", q.get("ask") or "-", q.get("price_currency") or "",
+         q.get("bid_usd") or "-", q.get("ask_usd") or "-", q.get("note") or "")
+        for q in quotes
+    ]
+    return table(["LEG", "INSTRUMENT", "VENUE", "BID", "ASK", "CCY", "BID USD", "ASK USD", "NOTE"], rows)
+
+
+def report_text(report: dict) -> str:
+    rows = []
+    for o in report["legs"] + report["unwinds"]:
+        rows.append((
+            f"{o['leg']}{'u' if o['role'] == 'unwind' else ''}", o["venue"], o["instrument"], o["side"],
+            f"{o['filled']}/{o['quantity']}", o["status"].upper(),
+            f"{o['average_price']} {o['price_currency']}" if o["average_price"] else "-",
+            f"${o['fee_usd']}", o["slippage"] or "-",
+            f"{o['latency_ms']:.0f}ms" if o["latency_ms"] is not None else "-",
+            o["client_order_id"],
+        ))
+    totals = report["totals"]
+    title = "ALL LEGS FILLED" if report["all_filled"] else "EXECUTION DID NOT COMPLETE"
+    lines = [
+        f"{title} — execution {report['execution_id']} ({report['mode']})",
+        table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "FILLED", "STATUS", "AVG PRICE", "FEES", "SLIPPAGE", "LATENCY",
+               "CLIENT ORDER ID"], rows),
+        f"Net cost: ${totals['net_cost_usd']} (fees ${totals['fees_usd']}; planned ${totals['planned_cost_usd']})",
+    ]
+    if totals.get("savings_vs_reference_usd") is not None:
+        lines.append(f"Savings against the reference prices: ${totals['savings_vs_reference_usd']}")
+    if totals.get("legging_window_ms") is not None:
+        lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
+    if report["kept"]:
+        lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {', '.join(report['kept'])}")
+    if report["unsettled"]:
+        lines.append(
+            f"WARNING: orders whose state is not settled: {', '.join(report['unsettled'])}. Run `gps recover`."
+        )
+    if report.get("interrupted"):
+        lines.append("Interrupted by Ctrl-C: working orders were cancelled.")
+    if report.get("journal"):
+        lines.append(f"Journal: {report['journal']}")
+    return "\n".join(lines)

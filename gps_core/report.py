@@ -1,0 +1,149 @@
+"""Turn a plan and an execution result into plain data (for ``--json``, the journal and rendering)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .engine import ExecutionResult
+from .money import ZERO
+from .orders import OrderState, TrackedOrder
+from .routing import Plan, PlannedLeg
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value.normalize():f}"
+
+
+def _usd(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value.quantize(Decimal('0.01')):f}"
+
+
+def plan_to_json(plan: Plan) -> dict:
+    return {
+        "strategy": plan.strategy.to_json(),
+        "max_slippage": _s(plan.max_slippage),
+        "legs": [planned_leg_to_json(p) for p in plan.legs],
+        "totals": {
+            "expected_cost_usd": _usd(plan.expected_cost_usd),
+            "worst_cost_usd": _usd(plan.worst_cost_usd),
+            "fees_usd": _usd(plan.fees_usd),
+            "reference_cost_usd": _usd(plan.reference_cost_usd),
+            "expected_savings_usd": _usd(
+                None if plan.reference_cost_usd is None else plan.reference_cost_usd - plan.expected_cost_usd
+            ),
+            "max_loss_usd": _usd(plan.max_loss_usd),
+            "max_loss_unbounded": plan.max_loss_usd is None,
+        },
+    }
+
+
+def planned_leg_to_json(p: PlannedLeg) -> dict:
+    return {
+        "leg": p.index + 1,
+        "venue": p.venue,
+        "instrument": p.leg.instrument.name,
+        "venue_symbol": p.instrument.symbol,
+        "side": p.side.value,
+        "quantity": _s(p.quantity),
+        "price_currency": p.price_currency,
+        "limit_price": _s(p.limit_price),
+        "limit_price_usd": _usd(p.limit_price * p.usd_per_unit),
+        "expected_price": _s(p.expected_price),
+        "expected_price_usd": _usd(p.expected_price * p.usd_per_unit),
+        "expected_fee": _s(p.expected_fee),
+        "expected_fee_usd": _usd(p.expected_fee_usd),
+        "expected_cost_usd": _usd(p.expected_cost_usd),
+        "reference_price": p.leg.reference_price.to_json() if p.leg.reference_price else None,
+        "usd_per_unit": _s(p.usd_per_unit),
+        "alternatives": [
+            {"venue": c.venue, "usd_per_contract": _usd(c.usd_per_contract), "reason": c.reason} for c in p.alternatives
+        ],
+    }
+
+
+def _fee_usd(order: TrackedOrder, planned: PlannedLeg) -> Decimal:
+    if order.fee is None:
+        return ZERO
+    if order.fee.currency == planned.price_currency:
+        return order.fee.amount * planned.usd_per_unit
+    if order.fee.currency in ("USD", "USDC", "USDT"):
+        return order.fee.amount
+    return order.fee.amount * planned.usd_per_unit  # fee in the underlying coin
+
+
+def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
+    request = order.request
+    latency = (order.acked_at - order.sent_at).total_seconds() * 1000 if order.acked_at and order.sent_at else None
+    slippage = None
+    if order.average_price is not None and order.role == "leg":
+        slippage = (order.average_price - planned.expected_price) * request.side.sign
+    return {
+        "leg": order.leg_index + 1,
+        "role": order.role,
+        "venue": request.venue,
+        "instrument": request.instrument.key.name,
+        "venue_symbol": request.instrument.symbol,
+        "side": request.side.value,
+        "quantity": _s(request.quantity),
+        "filled": _s(order.filled),
+        "status": order.state.value,
+        "client_order_id": request.client_order_id,
+        "venue_order_id": request.venue_order_id,
+        "price_currency": request.instrument.price_currency,
+        "limit_price": _s(request.limit_price),
+        "average_price": _s(order.average_price),
+        "average_price_usd": _usd(order.average_price * planned.usd_per_unit) if order.average_price is not None else None,
+        "fee": order.fee.to_json() if order.fee else None,
+        "fee_usd": _usd(_fee_usd(order, planned)),
+        "slippage": _s(slippage),
+        "slippage_usd": _usd(slippage * order.filled * planned.usd_per_unit) if slippage is not None else None,
+        "latency_ms": None if latency is None else round(latency, 1),
+        "sent_at": order.sent_at.isoformat() if order.sent_at else None,
+        "acked_at": order.acked_at.isoformat() if order.acked_at else None,
+        "reason": order.reason,
+    }
+
+
+def cash_usd(order: TrackedOrder, planned: PlannedLeg) -> Decimal:
+    """USD paid (+) or received (-) for what ``order`` filled, fees included."""
+    if order.average_price is None or order.filled == 0:
+        return ZERO
+    gross = order.request.side.sign * order.average_price * order.filled * planned.usd_per_unit
+    return gross + _fee_usd(order, planned)
+
+
+def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None = None) -> dict:
+    by_index = {p.index: p for p in result.plan.legs}
+    legs = [order_to_json(o, by_index[o.leg_index]) for o in result.legs]
+    unwinds = [order_to_json(o, by_index[o.leg_index]) for o in result.unwinds]
+    cost = sum((cash_usd(o, by_index[o.leg_index]) for o in result.legs + result.unwinds), ZERO)
+    fees = sum((_fee_usd(o, by_index[o.leg_index]) for o in result.legs + result.unwinds), ZERO)
+    reference = None
+    if result.all_filled and result.plan.reference_cost_usd is not None:
+        reference = result.plan.reference_cost_usd
+    window = result.legging_window
+    return {
+        "execution_id": result.execution_id,
+        "mode": mode,
+        "all_filled": result.all_filled,
+        "interrupted": result.interrupted,
+        "legs": legs,
+        "unwinds": unwinds,
+        "kept": [o.client_order_id for o in result.kept],
+        "unsettled": [o.client_order_id for o in result.unsettled],
+        "totals": {
+            "net_cost_usd": _usd(cost),
+            "fees_usd": _usd(fees),
+            "planned_cost_usd": _usd(result.plan.expected_cost_usd),
+            "reference_cost_usd": _usd(reference),
+            "savings_vs_reference_usd": _usd(reference - cost) if reference is not None else None,
+            "legging_window_ms": None if window is None else round(window * 1000, 1),
+        },
+        "started_at": result.started_at.isoformat(),
+        "finished_at": result.finished_at.isoformat() if result.finished_at else None,
+        "journal": journal_path,
+    }
+
+
+def filled_state(order_json: dict) -> bool:
+    return order_json["status"] == OrderState.FILLED.value

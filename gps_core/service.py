@@ -1,0 +1,222 @@
+"""What the CLI commands do, without the CLI: pick venues, fetch quotes, plan, execute, replay.
+
+Kept apart from :mod:`gps_core.cli` so scripts can use the same steps from Python.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .codec import request_from_json, snapshot_from_json
+from .config import ensure_dir, gps_home
+from .errors import AuthenticationError, BadInput, ConfigurationError, OrderNotFound, OrderNotOpen
+from .journal import read_events
+from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, VenueInfo
+from .orders import OrderState, TrackedOrder
+from .plugins import PluginHost, Venue, load_host
+from .routing import Quote
+from .secrets import load_credentials, register_secret_values
+from .strategy import Strategy
+
+DEFAULT_DEPTH = 10
+
+
+@dataclass
+class Context:
+    """Environment, state directory and plugins for one gps process."""
+
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    _host: PluginHost | None = None
+
+    @property
+    def home(self) -> Path:
+        return gps_home(self.environ)
+
+    @property
+    def host(self) -> PluginHost:
+        if self._host is None:
+            self._host = load_host(self.environ)
+        return self._host
+
+    def select_venues(self, selection: str) -> list[Venue]:
+        """``auto`` (every working venue), one name, or a comma-separated list."""
+        if selection == "auto":
+            venues = self.host.venues()
+            if not venues:
+                raise ConfigurationError("no venue is installed: pip install gps-venue-dryrun (or deribit, aevo)")
+            return venues
+        names = [n.strip() for n in selection.split(",") if n.strip()]
+        if not names:
+            raise BadInput("--venue needs a venue name or 'auto'")
+        return [self.host.venue(name) for name in names]
+
+    def authenticate(self, venue: Venue) -> None:
+        """Give a live venue its credentials (environment, then ``credentials.toml``)."""
+        if venue.authenticated or venue.info.paper:
+            return
+        credentials = load_credentials(venue.info.credential_env, self.home, self.environ)
+        register_secret_values(credentials.values())
+        try:
+            venue.authenticate(credentials)
+        except AuthenticationError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise AuthenticationError(f"authentication failed: {exc}", venue=venue.name) from exc
+
+
+def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT_DEPTH) -> dict[int, list[Quote]]:
+    """Every leg's quote on every venue, fetched concurrently (one task per leg and venue)."""
+    tasks = [(i, leg, venue) for i, leg in enumerate(strategy.legs) for venue in venues]
+
+    def one(task) -> tuple[int, Quote]:
+        index, leg, venue = task
+        underlyings = venue.info.underlyings
+        if underlyings and leg.instrument.underlying not in underlyings:
+            return index, Quote(venue.name, error=f"does not trade {leg.instrument.underlying} options")
+        try:
+            instrument = venue.find_instrument(leg.instrument)
+            if instrument is None:
+                return index, Quote(venue.name)
+            return index, Quote(venue.name, instrument, venue.order_book(instrument, depth))
+        except Exception as exc:  # noqa: BLE001 - one venue's failure must not stop routing
+            return index, Quote(venue.name, error=f"quote failed: {exc}")
+
+    quotes: dict[int, list[Quote]] = {i: [] for i in range(len(strategy.legs))}
+    if not tasks:
+        return quotes
+    with ThreadPoolExecutor(max_workers=min(32, len(tasks)), thread_name_prefix="gps-quote") as pool:
+        for index, quote in pool.map(one, tasks):
+            quotes[index].append(quote)
+    return quotes
+
+
+class SimulatedVenue:
+    """A real venue's public market data with fills simulated by the paper engine (``--dry-run``)."""
+
+    def __init__(self, venue: Any, home: Path, faults: str | None = None):
+        from .paper import FaultPlan, PaperBroker
+
+        self.real = venue
+        self.name = venue.name
+        self.info: VenueInfo = replace(
+            venue.info, paper=True, capabilities=frozenset(venue.info.capabilities) | {Capability.PAPER}
+        )
+        plan = FaultPlan.parse(faults) if faults else None
+        self.broker = PaperBroker(ensure_dir(home / "paper") / f"{venue.name}.json", venue.name, plan)
+        self.authenticated = True
+
+    def find_instrument(self, key):
+        return self.real.find_instrument(key)
+
+    def list_instruments(self, underlying: str):
+        return self.real.list_instruments(underlying)
+
+    def order_book(self, instrument, depth: int = DEFAULT_DEPTH) -> OrderBook:
+        return self.real.order_book(instrument, depth)
+
+    def place(self, order: OrderRequest) -> OrderSnapshot:
+        return self.broker.place(order, self.real.order_book(order.instrument, DEFAULT_DEPTH))
+
+    def order_status(self, order: OrderRequest) -> OrderSnapshot:
+        return self.broker.status(order)
+
+    def cancel(self, order: OrderRequest) -> OrderSnapshot:
+        return self.broker.cancel(order)
+
+
+# --- reading executions back -------------------------------------------------------------
+
+
+@dataclass
+class JournaledOrder:
+    """One order as the journal knows it: its request and its last recorded state."""
+
+    request: OrderRequest
+    role: str
+    leg: int
+    state: OrderState
+    snapshot: OrderSnapshot | None = None
+
+    def tracked(self) -> TrackedOrder:
+        order = TrackedOrder(request=self.request, leg_index=self.leg, role=self.role, state=self.state)
+        if self.snapshot:
+            order.filled = self.snapshot.filled_quantity
+            order.average_price = self.snapshot.average_price
+            order.fee = self.snapshot.fee
+        return order
+
+
+def replay(events: Sequence[dict]) -> dict[str, JournaledOrder]:
+    """Rebuild every order of an execution from its journal events, in the order they were written."""
+    orders: dict[str, JournaledOrder] = {}
+    for event in events:
+        kind, cid = event["event"], event.get("client_order_id")
+        if kind == "order_intent":
+            request = request_from_json(event["order"])
+            orders[request.client_order_id] = JournaledOrder(request, event.get("role", "leg"), event.get("leg", 0),
+                                                              OrderState.SUBMITTED)
+        elif cid in orders:
+            order = orders[cid]
+            if kind == "order_presend":
+                order.request.venue_order_id = event.get("venue_order_id") or order.request.venue_order_id
+                order.request.venue_data.update(event.get("venue_data") or {})
+            elif kind == "order_update":
+                order.snapshot = snapshot_from_json(event["snapshot"])
+                order.state = OrderState(event["state"])
+                order.request.venue_order_id = order.snapshot.venue_order_id or order.request.venue_order_id
+            elif kind in ("order_rejected", "order_unknown", "order_denied", "order_settled"):
+                order.state = OrderState(event.get("state", OrderState.REJECTED.value))
+            elif kind == "cancel_requested" and order.state not in (OrderState.FILLED,):
+                order.state = OrderState.PENDING_CANCEL
+    return orders
+
+
+def execution_mode(events: Sequence[dict]) -> str:
+    started = next((e for e in events if e["event"] == "execution_started"), {})
+    return started.get("mode", "live")
+
+
+def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Any:
+    """The venue an order of an execution in ``mode`` lives on (simulated for dry runs)."""
+    if name not in cache:
+        venue = ctx.host.venue(name)
+        if mode == "dry-run" and not venue.info.paper:
+            venue = SimulatedVenue(venue, ctx.home)
+        else:
+            ctx.authenticate(venue)
+        cache[name] = venue
+    return cache[name]
+
+
+def refresh_orders(ctx: Context, path: Path, *, cancel: bool = False,
+                   on_event: Callable[[str, dict], None] | None = None) -> list[tuple[JournaledOrder, OrderSnapshot | None, str | None]]:
+    """Ask each venue about every order of one execution; optionally cancel the working ones.
+
+    Returns ``(order, venue snapshot or None, error text or None)`` per order.
+    """
+    events = read_events(path)
+    mode = execution_mode(events)
+    cache: dict[str, Any] = {}
+    results = []
+    for order in replay(events).values():
+        venue = venue_for(ctx, order.request.venue, mode, cache)
+        snapshot, error = None, None
+        try:
+            snapshot = venue.order_status(order.request)
+            if cancel and snapshot.is_working:
+                try:
+                    snapshot = venue.cancel(order.request)
+                except OrderNotOpen:
+                    snapshot = venue.order_status(order.request)
+                if on_event:
+                    on_event("cancelled", {"client_order_id": order.request.client_order_id})
+        except OrderNotFound:
+            error = "not found at the venue"
+        except Exception as exc:  # noqa: BLE001 - report per order, keep going
+            error = str(exc)
+        results.append((order, snapshot, error))
+    return results
