@@ -22,7 +22,7 @@ EXPIRY_TIME_UTC = time(8, 0, tzinfo=timezone.utc)
 
 _NAME = re.compile(
     r"^(?P<underlying>[A-Z][A-Z0-9_]{0,15})-(?P<day>\d{1,2})(?P<month>[A-Z]{3})(?P<year>\d{2})"
-    r"-(?P<strike>[0-9][0-9d.]*)-(?P<type>[CP])$"
+    r"-(?P<strike>[0-9][0-9D.]*)-(?P<type>[CP])$"
 )
 
 
@@ -81,7 +81,7 @@ class OptionKey:
             expiry = date(2000 + int(parts["year"]), MONTHS.index(parts["month"]) + 1, int(parts["day"]))
         except ValueError:
             raise BadInput(f"instrument {name!r}: {parts['day']}{parts['month']}{parts['year']} is not a date") from None
-        strike = parse_strike(parts["strike"].replace("d", "."), what=f"instrument {name!r}")
+        strike = parse_strike(parts["strike"].replace("D", "."), what=f"instrument {name!r}")
         return cls(parts["underlying"], expiry, strike, OptionType(parts["type"]))
 
 

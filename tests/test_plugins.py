@@ -1,0 +1,112 @@
+from decimal import Decimal as D
+
+import pytest
+
+from gps_core.errors import ConfigurationError, OrderRejected, OutcomeUnknown
+from gps_core.hookspecs import hookimpl
+from gps_core.model import OrderRequest, Side
+from gps_core.plugins import PluginHost
+
+from builders import key, usd_instrument
+from recording_venue import RecordingVenue
+
+
+@pytest.fixture
+def host():
+    h = PluginHost(environ={})
+    return h
+
+
+def request_for(venue: str) -> OrderRequest:
+    return OrderRequest("gps-t-L1-1", usd_instrument(venue, key()), Side.BUY, D(1), D(100))
+
+
+def test_an_order_reaches_exactly_one_venue(host):
+    a, b, c = RecordingVenue("a"), RecordingVenue("b"), RecordingVenue("c")
+    for v in (a, b, c):
+        host.register(v, v.name)
+    host.venue("b").place(request_for("b"))
+    assert [call for call in b.calls if call[0] == "place"] == [("place", "gps-t-L1-1")]
+    assert not [call for call in a.calls + c.calls if call[0] == "place"]
+
+
+def test_every_venue_hook_is_per_venue(host):
+    a, b = RecordingVenue("a"), RecordingVenue("b")
+    host.register(a, "a")
+    host.register(b, "b")
+    venue = host.venue("a")
+    venue.find_instrument(key())
+    venue.order_book(usd_instrument("a"), 5)
+    venue.place(request_for("a"))
+    venue.order_status(request_for("a"))
+    venue.authenticate({})
+    assert b.calls == [] and len(a.calls) == 5
+
+
+class NotionalGuard:
+    """A non-venue plugin: refuses any order over a notional, on every venue."""
+
+    def __init__(self, limit):
+        self.limit, self.seen = D(limit), []
+
+    @hookimpl(wrapper=True)
+    def gps_place(self, order):
+        self.seen.append(order.venue)
+        if order.quantity * order.limit_price > self.limit:
+            raise OrderRejected(f"notional over {self.limit}")
+        return (yield)
+
+
+def test_a_wrapper_plugin_guards_place_on_every_venue(host):
+    a, b = RecordingVenue("a"), RecordingVenue("b")
+    host.register(a, "a")
+    host.register(b, "b")
+    guard = NotionalGuard("150")
+    host.register(guard, "guard", venue=False)
+    host.venue("a").place(request_for("a"))
+    big = request_for("b").with_updates(quantity=D(2))
+    with pytest.raises(OrderRejected, match="notional"):
+        host.venue("b").place(big)
+    assert guard.seen == ["a", "b"]
+    assert not [c for c in b.calls if c[0] == "place"], "the guard stopped the order before the venue"
+    assert host.venue_names() == ["a", "b"], "a non-venue plugin is not a venue"
+
+
+def test_unexpected_exception_in_place_is_unknown_not_rejected(host):
+    class Crashing(RecordingVenue):
+        @hookimpl
+        def gps_place(self, order):
+            raise ConnectionResetError("peer reset")
+
+    host.register(Crashing("a"), "a")
+    with pytest.raises(OutcomeUnknown) as info:
+        host.venue("a").place(request_for("a"))
+    assert info.value.venue == "a"
+
+
+def test_wrong_hookspec_version_is_refused(host):
+    with pytest.raises(ConfigurationError, match="hook API version 99"):
+        host.register(RecordingVenue("old", hookspec_version=99), "old")
+    assert host.records["old"].ok is False
+    assert host.venue_names() == []
+
+
+def test_name_must_match_entry_point(host):
+    with pytest.raises(ConfigurationError, match="describes itself"):
+        host.register(RecordingVenue("x"), "y")
+
+
+def test_misspelled_hook_is_caught(host):
+    class Typo(RecordingVenue):
+        @hookimpl
+        def gps_plcae(self, order):
+            pass
+
+    with pytest.raises(ConfigurationError, match="unknown hook"):
+        host.register(Typo("t"), "t")
+    assert "t" not in host.venue_names()
+
+
+def test_unknown_and_broken_venues_give_clear_errors(host):
+    with pytest.raises(ConfigurationError, match="no venue named 'nope'"):
+        host.venue("nope")
