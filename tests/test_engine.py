@@ -1,0 +1,171 @@
+"""Engine behaviour against a scripted venue whose book of record the tests inspect."""
+
+from collections import Counter
+from decimal import Decimal as D
+
+import pytest
+
+from gps_core.engine import Engine, ExecutionOptions
+from gps_core.journal import Journal, read_events
+from gps_core.model import Side
+from gps_core.orders import OrderState
+from gps_core.routing import Quote, plan_strategy
+from gps_core.strategy import Leg, Strategy
+
+from builders import book, key, usd_instrument
+from scripted_venue import Behaviour, ScriptedVenue
+
+KEYS = [key("90000"), key("100000"), key("110000")]
+FAST = dict(timeout=0.5, poll_initial=0.01, poll_max=0.05, unknown_grace=0.3, unwind_timeout=0.5)
+
+
+def make_plan(venue, sides=("buy", "sell", "buy")):
+    legs = tuple(Leg(Side(s), D(1), k) for s, k in zip(sides, KEYS))
+    quotes = {}
+    for i, k in enumerate(KEYS[: len(legs)]):
+        inst = usd_instrument(venue.name, k)
+        quotes[i] = [Quote(venue.name, inst, book(inst, bids=[("95", "100")], asks=[("100", "100")]))]
+    return plan_strategy(Strategy(legs=legs), quotes)
+
+
+def run(tmp_path, venue, sides=("buy", "sell", "buy"), **options):
+    journal = Journal(tmp_path, "test-exec")
+    engine = Engine({venue.name: venue}, journal, ExecutionOptions(**{**FAST, **options}), sleep=lambda s: None)
+    result = engine.execute(make_plan(venue, sides))
+    journal.close()
+    return result, read_events(journal.path)
+
+
+def assert_book_of_record_is_clean(venue, result, events):
+    """No order placed twice, nothing left working unseen, every order that reached the venue journaled."""
+    counts = Counter(venue.place_calls)
+    stored = set(venue.orders)
+    assert all(n == 1 for cid, n in counts.items() if cid in stored and not cid.endswith("-rl")), counts
+    journaled = {e["order"]["client_order_id"] for e in events if e["event"] == "order_intent"}
+    assert stored <= journaled
+    assert venue.working() == [], f"orders left working: {venue.working()}"
+
+
+def test_all_legs_fill(tmp_path):
+    venue = ScriptedVenue()
+    result, events = run(tmp_path, venue)
+    assert result.all_filled and [o.state for o in result.legs] == [OrderState.FILLED] * 3
+    assert_book_of_record_is_clean(venue, result, events)
+    intents = [e for e in events if e["event"] == "order_intent"]
+    assert len(intents) == 3 and all(e["order"]["client_order_id"].startswith("gps-test-exec-L") for e in intents)
+
+
+def test_leg_two_of_three_rejected_unwinds_the_filled_legs(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(reject=True)})
+    result, events = run(tmp_path, venue)
+    assert not result.all_filled
+    assert result.legs[1].state is OrderState.REJECTED
+    assert {u.request.client_order_id for u in result.unwinds} == {"gps-test-exec-U1-1", "gps-test-exec-U3-1"}
+    for unwind, leg in zip(result.unwinds, (result.legs[0], result.legs[2])):
+        assert unwind.request.side is leg.request.side.opposite and unwind.request.reduce_only
+        assert unwind.state is OrderState.FILLED and unwind.filled == leg.filled
+    assert_book_of_record_is_clean(venue, result, events)
+
+
+def test_keep_policy_leaves_fills_and_says_so(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[2].name: Behaviour(reject=True)})
+    result, events = run(tmp_path, venue, on_partial="keep")
+    assert result.unwinds == [] and {o.client_order_id for o in result.kept} == {"gps-test-exec-L1-1", "gps-test-exec-L2-1"}
+    assert any(e["event"] == "kept" for e in events)
+
+
+def test_partial_fill_then_timeout_cancels_and_unwinds_the_partial(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[0].name: Behaviour(fill_fraction=D("0.4"))})
+    result, events = run(tmp_path, venue)
+    first = result.legs[0]
+    assert first.state is OrderState.CANCELED and first.filled == D("0.4")
+    assert len(result.unwinds) == 3  # the partial and the two full fills
+    assert result.unwinds[0].request.quantity == D("0.4")
+    assert_book_of_record_is_clean(venue, result, events)
+
+
+def test_unknown_outcome_is_settled_by_lookup_and_never_resent(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(lose_reply=True)})
+    result, events = run(tmp_path, venue)
+    assert result.all_filled
+    assert venue.place_calls.count("gps-test-exec-L2-1") == 1
+    assert any(e["event"] == "order_unknown" for e in events)
+    assert_book_of_record_is_clean(venue, result, events)
+
+
+def test_lost_before_accept_on_paper_becomes_rejected_after_lookups(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[0].name: Behaviour(lost_before_accept=True)})
+    result, events = run(tmp_path, venue)
+    assert result.legs[0].state is OrderState.REJECTED
+    assert venue.place_calls.count("gps-test-exec-L1-1") == 1, "an unknown outcome is never resent"
+    assert_book_of_record_is_clean(venue, result, events)
+
+
+def test_lost_before_accept_on_a_live_venue_stays_unknown(tmp_path):
+    venue = ScriptedVenue(paper=False, behaviours={KEYS[0].name: Behaviour(lost_before_accept=True)})
+    result, events = run(tmp_path, venue)
+    assert result.legs[0].state is OrderState.UNKNOWN
+    assert [o.client_order_id for o in result.unsettled] == ["gps-test-exec-L1-1"]
+
+
+def test_rate_limit_is_ridden_out_with_one_order(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[0].name: Behaviour(rate_limits=2)})
+    result, events = run(tmp_path, venue)
+    assert result.all_filled
+    assert venue.place_calls.count("gps-test-exec-L1-1") == 3 and len(venue.orders) == 3
+    assert sum(e["event"] == "order_not_placed" for e in events) == 2
+
+
+def test_rate_limit_storm_gives_up_without_placing(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[0].name: Behaviour(rate_limits=99)})
+    result, events = run(tmp_path, venue)
+    assert result.legs[0].state is OrderState.REJECTED and "not placed" in result.legs[0].reason
+    assert "gps-test-exec-L1-1" not in venue.orders
+
+
+def test_cancel_that_loses_the_race_reports_filled(tmp_path):
+    venue = ScriptedVenue(behaviours={k.name: Behaviour(fill_fraction=D(0), fill_on_cancel=True) for k in KEYS[:1]})
+    result, events = run(tmp_path, venue)
+    assert result.legs[0].state is OrderState.FILLED, "a filled order is never reported cancelled"
+    assert result.all_filled
+
+
+def test_resting_order_filled_while_monitoring(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[2].name: Behaviour(fill_fraction=D(0), fill_after_polls=3)})
+    result, events = run(tmp_path, venue, timeout=5)
+    assert result.all_filled and venue.cancel_calls == []
+
+
+def test_sequential_stops_at_the_first_failed_leg(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(reject=True)})
+    result, events = run(tmp_path, venue, sequential=True)
+    assert [o.state for o in result.legs] == [OrderState.FILLED, OrderState.REJECTED, OrderState.DENIED]
+    assert "gps-test-exec-L3-1" not in venue.place_calls
+    assert [u.request.client_order_id for u in result.unwinds] == ["gps-test-exec-U1-1"]
+
+
+def test_ctrl_c_while_monitoring_cancels_working_orders(tmp_path):
+    venue = ScriptedVenue(behaviours={k.name: Behaviour(fill_fraction=D(0)) for k in KEYS})
+    journal = Journal(tmp_path, "test-exec")
+    calls = {"n": 0}
+
+    def sleep(seconds):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    result = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=sleep).execute(make_plan(venue))
+    journal.close()
+    events = read_events(journal.path)
+    assert result.interrupted and venue.working() == []
+    assert [o.state for o in result.legs] == [OrderState.CANCELED] * 3
+    assert any(e["event"] == "interrupted" for e in events)
+
+
+def test_journal_has_intent_before_any_outcome(tmp_path):
+    venue = ScriptedVenue()
+    result, events = run(tmp_path, venue)
+    for order in result.legs:
+        cid = order.client_order_id
+        kinds = [e["event"] for e in events if e.get("client_order_id") == cid or e.get("order", {}).get("client_order_id") == cid]
+        assert kinds[0] == "order_intent"
