@@ -258,11 +258,13 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
 @click.option("--dry-run", is_flag=True, help="Real venues' market data, fills simulated on paper. No credentials.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before live orders.")
 @click.option("--force", is_flag=True, help="Execute even if the decision log says no trade.")
+@click.option("--allow-unsettled", is_flag=True,
+              help="Execute even though an earlier execution has orders whose state is not settled.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
 @handles_errors
 def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, timeout, on_partial, tif,
-                sequential, dry_run, yes, force, as_json, quiet) -> None:
+                sequential, dry_run, yes, force, allow_unsettled, as_json, quiet) -> None:
     """Price every leg on every venue, route, place, watch, cancel or unwind, and journal it.
 
     \b
@@ -280,9 +282,16 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     from .routing import plan_strategy
     from .service import Context, SimulatedVenue, fetch_quotes
 
+    from .recovery import unsettled_orders
+
     say = _progress(quiet)
     strategy = build_strategy(strategy_file, legs, card, size)
     ctx = Context()
+    unsettled = unsettled_orders(ctx.home)
+    if unsettled and not allow_unsettled:
+        ids = ", ".join(sorted({order.request.client_order_id for _, order in unsettled})[:5])
+        raise BadInput(f"{len(unsettled)} order(s) of earlier executions are not settled ({ids}); "
+                       "run `gps recover` first, or pass --allow-unsettled")
     venues = ctx.select_venues(venue)
     if dry_run:
         venues = [v if v.info.paper else SimulatedVenue(v, ctx.home) for v in venues]
@@ -408,6 +417,48 @@ def cancel_cmd(execution_id, as_json) -> None:
     _print_orders(rows, as_json, path.stem)
     still = [r for r in rows if r["venue_status"] == "open"]
     sys.exit(EXIT_OK if not still else EXIT_INCOMPLETE)
+
+
+@cli.command("recover")
+@click.option("--cancel-working", is_flag=True, help="Also cancel every recovered order that is still working.")
+@click.option("--settle-after", default=60.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds after sending when an order the venue does not know counts as never placed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def recover_cmd(cancel_working, settle_after, as_json) -> None:
+    """Settle orders left unsettled by a crash or a lost reply, by asking the venues.
+
+    Reads every journal, asks each venue about every order whose fate is not known (by its
+    client order id), journals the answer, and reports what is still live.
+
+    \b
+    Example:
+      gps recover --cancel-working
+    """
+    from .recovery import recover
+    from .render import table
+    from .service import Context
+
+    settlements = recover(Context(), settle_after=settle_after, cancel_working=cancel_working)
+    rows = [s.to_json() for s in settlements]
+    if as_json:
+        _echo_json({"orders": rows, "live": [r["client_order_id"] for r in rows if r["live"]]})
+    elif not rows:
+        click.echo("Nothing to recover: every journaled order is settled.")
+    else:
+        click.echo(table(["EXECUTION", "CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "WAS", "NOW",
+                          "NOTE"],
+                         [(r["execution_id"], r["client_order_id"], r["venue"], r["instrument"], r["side"],
+                           r["quantity"], r["filled"] or "-", r["before"], r["after"].upper() if r["live"] else r["after"],
+                           r["note"]) for r in rows]))
+    unsettled = [s for s in settlements if s.after not in _terminal_states()]
+    sys.exit(EXIT_OK if not unsettled else EXIT_INCOMPLETE)
+
+
+def _terminal_states():
+    from .orders import TERMINAL
+
+    return TERMINAL
 
 
 # --- journal / show ----------------------------------------------------------------------
