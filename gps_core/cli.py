@@ -181,6 +181,45 @@ def venues_cmd(ctx, as_json: bool) -> None:
         click.echo(venues_table(records))
 
 
+@venues_cmd.command("certify")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def certify_cmd(name, as_json) -> None:
+    """Run the conformance suite against an installed venue, offline, with its own fake venue.
+
+    The venue's distribution provides a test harness under the entry-point group
+    ``gps.harnesses`` (see docs/writing-a-venue.md).
+
+    \b
+    Example:
+      gps venues certify dryrun
+    """
+    from importlib import metadata
+
+    from .errors import ConfigurationError
+    from .render import table
+    from .testing.conformance import certify
+
+    found = [ep for ep in metadata.entry_points(group="gps.harnesses") if ep.name == name]
+    if not found:
+        raise ConfigurationError(f"venue {name!r} provides no conformance harness (entry-point group gps.harnesses)")
+    try:
+        harness_class = found[0].load()
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigurationError(f"harness of {name!r} failed to import: {type(exc).__name__}: {exc}") from None
+    results = certify(harness_class)
+    counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "skipped")}
+    if as_json:
+        _echo_json({"venue": name, "certified": counts["failed"] == 0, "counts": counts,
+                    "checks": [r.to_json() for r in results]})
+    else:
+        click.echo(table(["CHECK", "RESULT", "DETAIL"], [(r.id, r.outcome.upper(), r.detail) for r in results]))
+        verdict = "CERTIFIED" if counts["failed"] == 0 else "NOT CERTIFIED"
+        click.echo(f"{verdict}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    sys.exit(EXIT_OK if counts["failed"] == 0 else EXIT_INCOMPLETE)
+
+
 # --- quote -------------------------------------------------------------------------------
 
 
