@@ -500,6 +500,35 @@ def _terminal_states():
     return TERMINAL
 
 
+@cli.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def doctor_cmd(as_json) -> None:
+    """Explain what is wrong with the installation: broken plugins, conflicts, permissions.
+
+    Works even when a plugin is broken (it never lets one stop it).
+
+    \b
+    Example:
+      gps -v doctor
+    """
+    from .doctor import diagnose
+
+    findings = diagnose()
+    problems = [f for f in findings if f.level == "problem"]
+    if as_json:
+        _echo_json({"ok": not problems, "findings": [f.to_json() for f in findings]})
+    else:
+        marks = {"ok": "ok ", "warning": "WARN", "problem": "FAIL"}
+        verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+        for f in findings:
+            click.echo(f"[{marks[f.level]}] {f.topic}: {f.message}")
+            if verbose and f.detail:
+                click.echo("       " + f.detail.strip().replace("\n", "\n       "))
+        click.echo("No problems found." if not problems else f"{len(problems)} problem(s) found.")
+    sys.exit(EXIT_OK if not problems else EXIT_INCOMPLETE)
+
+
 # --- journal / show ----------------------------------------------------------------------
 
 
