@@ -529,6 +529,33 @@ def doctor_cmd(as_json) -> None:
     sys.exit(EXIT_OK if not problems else EXIT_INCOMPLETE)
 
 
+@cli.group("plugin")
+def plugin_group() -> None:
+    """Tools for plugin authors."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Where to write it (default: gps-venue-NAME).")
+@click.option("--title", help="Human name of the venue.")
+@handles_errors
+def plugin_new_cmd(name, directory, title) -> None:
+    """Generate a venue package that passes `gps venues certify` out of the box.
+
+    \b
+    Example:
+      gps plugin new myvenue && pip install -e ./gps-venue-myvenue && gps venues certify myvenue
+    """
+    from pathlib import Path
+
+    from .scaffold import new_venue_package
+
+    target = Path(directory or f"gps-venue-{name.replace('_', '-')}")
+    for path in new_venue_package(name, target, title):
+        click.echo(f"wrote {path}")
+    click.echo(f"Next: pip install -e {target} && gps venues certify {name}")
+
+
 # --- journal / show ----------------------------------------------------------------------
 
 

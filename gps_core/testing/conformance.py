@@ -87,6 +87,7 @@ class Context:
     harness: Harness
     venue: Venue
     info: VenueInfo
+    plugin: Any = None
     secrets: dict[str, Secret] = field(default_factory=dict)
     sequence: int = 0
 
@@ -97,10 +98,11 @@ class Context:
 
 def build_context(harness: Harness) -> Context:
     host = PluginHost(environ={})
-    host.register(harness.plugin(), harness.name)
+    plugin = harness.plugin()
+    host.register(plugin, harness.name)
     venue = host.venue(harness.name)
     secrets = {k: Secret(v) for k, v in harness.credentials().items()}
-    return Context(harness, venue, venue.info, secrets)
+    return Context(harness, venue, venue.info, plugin, secrets)
 
 
 def _authenticated(ctx: Context) -> Venue:
@@ -332,7 +334,7 @@ def check_no_secret_leaks(ctx: Context) -> None:
             bad.place(order.with_updates(client_order_id=ctx.client_order_id("leak2")))
         except Exception as exc:  # noqa: BLE001
             texts.append("".join(traceback.format_exception(exc)))
-        texts.append(repr(ctx.harness.plugin()))
+        texts.append(f"{ctx.plugin!r} {ctx.plugin!s} {vars(ctx.plugin) if hasattr(ctx.plugin, '__dict__') else ''}")
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
