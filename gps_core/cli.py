@@ -243,6 +243,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
     from .service import Context, fetch_quotes
 
     strategy = build_strategy(strategy_file, legs, card, size)
+    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
     ctx = Context()
     quotes = fetch_quotes(strategy, ctx.select_venues(venue))
     rows = []
@@ -266,7 +267,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
             rows.append(row)
     plan_json, error = None, None
     try:
-        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=_decimal_option("--max-slippage", max_slippage, percent=True)))
+        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=slippage))
     except RoutingError as exc:
         error = str(exc)
     if as_json:
@@ -325,6 +326,8 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
 
     say = _progress(quiet)
     strategy = build_strategy(strategy_file, legs, card, size)
+    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
+    loss_budget = _decimal_option("--max-loss", max_loss)
     ctx = Context()
     unsettled = unsettled_orders(ctx.home)
     if unsettled and not allow_unsettled:
@@ -342,8 +345,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
         say(f"warning: the decision log says no trade ({strategy.no_trade_reason or 'no reason given'})")
     say(f"fetching quotes for {len(strategy.legs)} leg(s) from {', '.join(v.name for v in venues)}")
     quotes = fetch_quotes(strategy, venues)
-    plan = plan_strategy(strategy, quotes, max_slippage=_decimal_option("--max-slippage", max_slippage, percent=True),
-                         max_loss=_decimal_option("--max-loss", max_loss))
+    plan = plan_strategy(strategy, quotes, max_slippage=slippage, max_loss=loss_budget)
     plan_json = plan_to_json(plan)
     if not quiet:
         click.echo(plan_text(plan_json), err=True)

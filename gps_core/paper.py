@@ -45,7 +45,7 @@ from .errors import (
     OutcomeUnknown,
     RateLimited,
 )
-from .model import OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueOrderStatus, utcnow
+from .model import FeeSchedule, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueOrderStatus, utcnow
 from .money import ZERO, Money, format_decimal, is_multiple, round_to_step
 
 STORE_FORMAT = 1
@@ -234,6 +234,8 @@ class PaperOrder:
     status: VenueOrderStatus
     created_at: datetime
     updated_at: datetime
+    fees: FeeSchedule = FeeSchedule(ZERO, ZERO)
+    underlying_value: Decimal = ZERO  # one contract's underlying in the price currency, at placement
     post_only: bool = False
     reduce_only: bool = False
     fills: list[PaperFill] = field(default_factory=list)
@@ -272,11 +274,12 @@ class PaperOrder:
             updated_at=self.updated_at,
         )
 
-    def fill_rest_as_maker(self, fee_per_contract: Decimal) -> None:
-        """Fill whatever is left at the limit price (a resting order being hit)."""
+    def fill_rest_as_maker(self) -> None:
+        """Fill whatever is left at the limit price (a resting order being hit), at the maker fee."""
         quantity = self.remaining
         if quantity > 0:
-            self.fills.append(PaperFill(self.limit_price, quantity, fee_per_contract * quantity, "maker"))
+            fee = self.fees.fee_per_contract(self.limit_price, self.underlying_value, taker=False) * quantity
+            self.fills.append(PaperFill(self.limit_price, quantity, fee, "maker"))
         self.status = VenueOrderStatus.FILLED
         self.updated_at = utcnow()
 
@@ -290,6 +293,9 @@ class PaperOrder:
             "limit_price": str(self.limit_price),
             "price_currency": self.price_currency,
             "time_in_force": self.time_in_force.value,
+            "fees": [str(self.fees.taker_rate), str(self.fees.maker_rate),
+                     None if self.fees.premium_cap is None else str(self.fees.premium_cap)],
+            "underlying_value": str(self.underlying_value),
             "post_only": self.post_only,
             "reduce_only": self.reduce_only,
             "status": self.status.value,
@@ -314,12 +320,21 @@ class PaperOrder:
             status=VenueOrderStatus(data["status"]),
             created_at=datetime.fromisoformat(data["created_at"]),
             updated_at=datetime.fromisoformat(data["updated_at"]),
+            fees=_fees_from_json(data.get("fees")),
+            underlying_value=Decimal(data.get("underlying_value", "0")),
             post_only=bool(data.get("post_only", False)),
             reduce_only=bool(data.get("reduce_only", False)),
             fills=[PaperFill.from_json(f) for f in data.get("fills", [])],
             reason=data.get("reason"),
             status_checks=int(data.get("status_checks", 0)),
         )
+
+
+def _fees_from_json(data: list | None) -> FeeSchedule:
+    if not data:
+        return FeeSchedule(ZERO, ZERO)
+    taker, maker, cap = data
+    return FeeSchedule(Decimal(taker), Decimal(maker), None if cap is None else Decimal(cap))
 
 
 @dataclass
@@ -411,7 +426,7 @@ class PaperBroker:
             except OrderNotFound as exc:
                 outcome: object = exc
             else:
-                self._maybe_fill_later(stored, order, fire)
+                self._maybe_fill_later(stored, fire)
                 outcome = stored.snapshot()
         return self._finish(latency, outcome)
 
@@ -479,6 +494,8 @@ class PaperBroker:
             status=VenueOrderStatus.OPEN,
             created_at=now,
             updated_at=now,
+            fees=order.instrument.fees,
+            underlying_value=book.underlying_value(),
             post_only=order.post_only,
             reduce_only=order.reduce_only,
             fills=fills,
@@ -537,17 +554,16 @@ class PaperBroker:
             fee = order.instrument.fees.fee_per_contract(level.price, underlying_value) * take
             fills.append(PaperFill(level.price, take, fee, "taker"))
             left -= take
-        self._underlying_values[order.client_order_id] = underlying_value
         return fills
 
-    def _maybe_fill_later(self, stored: PaperOrder, order: OrderRequest, fire) -> None:
+    def _maybe_fill_later(self, stored: PaperOrder, fire) -> None:
         if stored.status is not VenueOrderStatus.OPEN:
             return
         stored.status_checks += 1
         for key, rule in self.faults.keyed():
-            if rule.name == "fill_after" and rule.matches(stored.symbol) and stored.status_checks >= int(rule.value):
+            if rule.name == "fill_after" and stored.status_checks >= int(rule.value):
                 if fire("fill_after", stored.symbol, only=key):
-                    stored.fill_rest_as_maker(self._maker_fee(order, stored))
+                    stored.fill_rest_as_maker()
                     return
 
     def _cancel_locked(self, order: OrderRequest, state: _State, fire) -> object:
@@ -558,21 +574,12 @@ class PaperBroker:
         if stored.status is not VenueOrderStatus.OPEN:
             return OrderNotOpen(f"order {stored.client_order_id} is {stored.status.value}", venue=self.venue)
         if fire("cancel_race", stored.symbol):
-            stored.fill_rest_as_maker(self._maker_fee(order, stored))
+            stored.fill_rest_as_maker()
             return OrderNotOpen(f"order {stored.client_order_id} filled before the cancel arrived", venue=self.venue)
         stored.status = VenueOrderStatus.CANCELLED
         stored.reason = "cancelled"
         stored.updated_at = utcnow()
         return stored.snapshot()
-
-    @staticmethod
-    def _maker_fee(order: OrderRequest, stored: PaperOrder) -> Decimal:
-        # No book at hand on a later fill: value the underlying from the taker fills if any,
-        # else charge the premium cap (what a cheap option pays anyway).
-        fees = order.instrument.fees
-        if fees.premium_cap is None:
-            return ZERO
-        return fees.premium_cap * stored.limit_price * (fees.maker_rate > 0)
 
     # --- faults -------------------------------------------------------------------------
 
@@ -622,9 +629,8 @@ class PaperBroker:
                 budget, used = rule.budget, state.counters.get(key, 0)
                 if budget is not None and used >= budget:
                     continue
-                if name != "fill_after" or only is not None:
-                    state.counters[key] = used + 1
-                    return True if rule.value is None or name == "rate_limit" else rule.value
+                state.counters[key] = used + 1
+                return True if rule.value is None or name in ("rate_limit", "fill_after") else rule.value
             return None
 
         return fire
