@@ -1,0 +1,85 @@
+"""gps venue plugin for Aevo options (entry point ``aevo`` in the ``gps.venues`` group).
+
+This module stays light: it imports only gps's model and hook markers. ``requests``,
+``eth_account`` and the client code load on the first hook call that needs them, so
+``gps --help`` and ``gps venues`` stay fast.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from gps_core.hookspecs import hookimpl
+from gps_core.model import Capability, ClientIdKind, VenueInfo
+
+from .config import CREDENTIAL_ENV, VENUE
+
+__version__ = "0.1.0"
+
+INFO = VenueInfo(
+    name=VENUE,
+    title="Aevo",
+    underlyings=("BTC", "ETH"),
+    price_currencies=("USD",),
+    client_id_kind=ClientIdKind.DERIVED,
+    # The client order id is hashed into the order's salt, so any length works; the core's ids are short.
+    client_id_max_length=128,
+    capabilities=frozenset({Capability.GTC, Capability.IOC, Capability.POST_ONLY, Capability.REDUCE_ONLY}),
+    credential_env=CREDENTIAL_ENV,
+    fee_note="options: taker 0.05% / maker 0.03% of the underlying's value, capped at 12.5% of the premium",
+)
+
+
+class AevoVenue:
+    """The Aevo venue. The core instantiates it once per process; every hook is thread-safe."""
+
+    def __init__(self, service=None):
+        self._service = service
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "AevoVenue()"
+
+    def _backend(self):
+        with self._lock:
+            if self._service is None:
+                from .service import AevoService
+
+                self._service = AevoService()
+            return self._service
+
+    @hookimpl
+    def gps_venue_info(self):
+        return INFO
+
+    @hookimpl
+    def gps_authenticate(self, credentials):
+        return self._backend().authenticate(credentials)
+
+    @hookimpl
+    def gps_find_instrument(self, key):
+        if key.underlying not in INFO.underlyings:
+            return None
+        return self._backend().find(key)
+
+    @hookimpl
+    def gps_list_instruments(self, underlying):
+        if underlying.upper() not in INFO.underlyings:
+            return []
+        return self._backend().live_instruments(underlying)
+
+    @hookimpl
+    def gps_order_book(self, instrument, depth):
+        return self._backend().order_book(instrument, depth)
+
+    @hookimpl
+    def gps_place(self, order):
+        return self._backend().place(order)
+
+    @hookimpl
+    def gps_order_status(self, order):
+        return self._backend().status(order)
+
+    @hookimpl
+    def gps_cancel(self, order):
+        return self._backend().cancel(order)

@@ -1,0 +1,660 @@
+"""A fake Aevo REST server on 127.0.0.1, for tests, benchmarks and reliability drills.
+
+It speaks the wire protocol the plugin speaks to the real venue:
+
+* public ``GET /markets``, ``/orderbook``, ``/index``, ``/time`` with BTC and ETH option
+  chains whose expiries are computed from today's date (so they never go stale);
+* private calls checked like Aevo checks them: the HMAC headers over the exact body, the
+  EIP-712 signer of every order recovered and compared with the signing keys registered
+  for the maker, the order id computed as the EIP-712 digest;
+* order state: orders fill at once against the fake's own book with depth (at or better
+  than the limit), the rest rests (GTC) or is cancelled (IOC);
+* faults injected from Python: latency, 429 with ``X-RETRY-AFTER``, 5xx, a connection
+  dropped before or after the order is accepted, partial fills, rejects.
+
+Every ``POST /orders`` is counted (``orders_received``) and every accepted order kept
+(``orders``): the book of record that proves an order was never placed twice.
+
+Standalone: ``python -m gps_venue_aevo.fake_server --port 8765`` prints the environment
+variables (throwaway keys) that point gps at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from urllib.parse import parse_qs, urlsplit
+
+from gps_core.instruments import MONTHS
+from gps_core.testing.server import LocalServer, QuietHandler
+
+from .config import MAINNET_DOMAIN, TESTNET_DOMAIN, SigningDomain
+
+D = Decimal
+ZERO = D(0)
+NS = 10**9
+#: How far an HMAC timestamp may be from the fake's clock.
+MAX_SKEW_NS = 30 * NS
+ORDER_TYPE = b"Order(address maker,bool isBuy,uint256 limitPrice,uint256 amount,uint256 salt,uint256 instrument,uint256 timestamp)"
+DOMAIN_TYPE = b"EIP712Domain(string name,string version,uint256 chainId)"
+
+
+def _text(value: Decimal) -> str:
+    return f"{value.normalize():f}" if value else "0"
+
+
+def _snap(value: Decimal, step: Decimal, *, up: bool) -> Decimal:
+    units = (value / step).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
+    return (units * step).quantize(step)
+
+
+# --- EIP-712, computed here independently of the plugin's signing code ---------------------
+
+
+def _keccak(data: bytes) -> bytes:
+    from eth_utils import keccak
+
+    return keccak(data)
+
+
+def _word(value: int) -> bytes:
+    return int(value).to_bytes(32, "big")
+
+
+def domain_separator(domain: SigningDomain) -> bytes:
+    return _keccak(_keccak(DOMAIN_TYPE) + _keccak(domain.name.encode()) + _keccak(domain.version.encode())
+                   + _word(domain.chain_id))
+
+
+def order_struct_hash(maker: str, is_buy: bool, limit_price: int, amount: int, salt: int, instrument: int,
+                      timestamp: int) -> bytes:
+    return _keccak(_keccak(ORDER_TYPE) + _word(int(maker, 16)) + _word(1 if is_buy else 0) + _word(limit_price)
+                   + _word(amount) + _word(salt) + _word(instrument) + _word(timestamp))
+
+
+def recover_signer(domain: SigningDomain, struct_hash: bytes, signature: str) -> str:
+    """The address that signed an EIP-712 message; raises ``ValueError`` on a malformed signature."""
+    from eth_account import Account
+    from eth_account.messages import SignableMessage
+
+    raw = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature)
+    if len(raw) != 65:
+        raise ValueError("signature is not 65 bytes")
+    message = SignableMessage(version=b"\x01", header=domain_separator(domain), body=struct_hash)
+    return Account.recover_message(message, signature=raw)
+
+
+# --- the market ---------------------------------------------------------------------------
+
+
+def _ncdf(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def _black_scholes(spot: float, strike: float, years: float, vol: float, call: bool) -> float:
+    if years <= 0:
+        return max(0.0, spot - strike) if call else max(0.0, strike - spot)
+    d1 = (math.log(spot / strike) + vol * vol * years / 2) / (vol * math.sqrt(years))
+    d2 = d1 - vol * math.sqrt(years)
+    if call:
+        return spot * _ncdf(d1) - strike * _ncdf(d2)
+    return strike * _ncdf(-d2) - spot * _ncdf(-d1)
+
+
+def expiries_from(today: date, now: datetime) -> list[datetime]:
+    """Aevo-like expiries at 08:00 UTC: two dailies, three weeklies (Fridays), the next
+    three month-ends (last Friday) and the next quarter-ends, all in the future."""
+    at8 = lambda d: datetime.combine(d, dtime(8, 0), tzinfo=timezone.utc)  # noqa: E731
+    days = {today + timedelta(days=n) for n in (1, 2)}
+    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+    days |= {friday + timedelta(weeks=n) for n in range(3)}
+    year, month = today.year, today.month
+    for n in range(12):
+        y, m = year + (month - 1 + n) // 12, (month - 1 + n) % 12 + 1
+        last = date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
+        last_friday = last - timedelta(days=(last.weekday() - 4) % 7)
+        if n < 3 or m in (3, 6, 9, 12):
+            days.add(last_friday)
+    return sorted(at8(d) for d in days if at8(d) > now + timedelta(hours=1))
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    index: Decimal
+    strikes: tuple[Decimal, ...]
+    vol: float
+    price_step: Decimal
+    amount_step: Decimal
+    depth: tuple[Decimal, ...]  # contracts per level, best first
+
+
+ASSETS = {
+    "BTC": AssetSpec(D("95000"), tuple(D(s) for s in range(70000, 130001, 5000)), 0.55, D("0.5"), D("0.01"),
+                     (D("0.5"), D("1.5"), D("4"))),
+    "ETH": AssetSpec(D("3500"), tuple(D(s) for s in range(2500, 4501, 100)), 0.65, D("0.05"), D("0.01"),
+                     (D("5"), D("15"), D("40"))),
+}
+
+
+@dataclass
+class Market:
+    instrument_id: int
+    name: str
+    asset: str
+    expiry: datetime
+    strike: Decimal
+    call: bool
+    mark: Decimal
+    price_step: Decimal
+    amount_step: Decimal
+    min_order_value: Decimal = D("0.01")
+    is_active: bool = True
+    bids: list[list[Decimal]] = field(default_factory=list)  # [price, amount], best first
+    asks: list[list[Decimal]] = field(default_factory=list)
+
+    def to_json(self, index: Decimal) -> dict:
+        return {
+            "instrument_id": str(self.instrument_id),
+            "instrument_name": self.name,
+            "instrument_type": "OPTION",
+            "underlying_asset": self.asset,
+            "quote_asset": "USDC",
+            "price_step": _text(self.price_step),
+            "amount_step": _text(self.amount_step),
+            "min_order_value": _text(self.min_order_value),
+            "max_order_value": "5000000",
+            "max_notional_value": "50000000",
+            "mark_price": _text(self.mark),
+            "forward_price": _text(index),
+            "index_price": _text(index),
+            "is_active": self.is_active,
+            "option_type": "call" if self.call else "put",
+            "expiry": str(int(self.expiry.timestamp()) * NS),
+            "strike": _text(self.strike),
+            "greeks": {"delta": "0", "gamma": "0", "rho": "0", "theta": "0", "vega": "0", "iv": "0.6"},
+        }
+
+
+def _name(asset: str, expiry: datetime, strike: Decimal, call: bool) -> str:
+    return f"{asset}-{expiry.day}{MONTHS[expiry.month - 1]}{expiry.year % 100:02d}-{_text(strike)}-{'C' if call else 'P'}"
+
+
+# --- accounts, orders, faults ---------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    api_key: str
+    api_secret: str
+    wallet: str
+    signing_keys: dict[str, int]  # lowercase address -> expiry (ns)
+    positions: dict[int, Decimal] = field(default_factory=dict)  # instrument id -> signed contracts
+
+
+@dataclass
+class Fault:
+    """One injected fault, applied to the next ``times`` matching requests."""
+
+    kind: str  # latency | rate_limit | server_error | drop_before | drop_after | reject | partial_fill
+    method: str
+    path: str
+    times: int = 1
+    seconds: float = 0.0
+    retry_after_ns: int = 2 * NS
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+    fill: Decimal | None = None  # partial_fill: contracts filled at once (the rest rests)
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and method == self.method and (path == self.path or (
+            self.path.endswith("*") and path.startswith(self.path[:-1])))
+
+
+class _Reply(Exception):
+    """An HTTP reply raised from deep in a handler (an Aevo error)."""
+
+    def __init__(self, status: int, body: dict, headers: dict | None = None):
+        super().__init__(body)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _error(code: str, status: int = 400) -> _Reply:
+    return _Reply(status, {"error": code})
+
+
+class FakeAevo:
+    """The fake venue's state. Thread-safe; inspect it from tests (``orders``, ``orders_received``)."""
+
+    def __init__(self, *, testnet: bool = False, now: datetime | None = None):
+        self.domain = TESTNET_DOMAIN if testnet else MAINNET_DOMAIN
+        self.lock = threading.RLock()
+        self.accounts: dict[str, Account] = {}
+        self.index = {asset: spec.index for asset, spec in ASSETS.items()}
+        self.markets: dict[int, Market] = {}
+        self.by_name: dict[str, Market] = {}
+        self.orders: dict[str, dict] = {}  # order id -> Aevo order object (accepted orders only)
+        self.orders_received: list[dict] = []  # every POST /orders body that reached the server
+        self.requests: list[tuple[str, str]] = []
+        self.faults: list[Fault] = []
+        self._build_markets(now or datetime.now(timezone.utc))
+
+    # --- setup -----------------------------------------------------------------------
+
+    def _build_markets(self, now: datetime) -> None:
+        next_id = 1000
+        for asset, spec in ASSETS.items():
+            for expiry in expiries_from(now.date(), now):
+                years = (expiry - now).total_seconds() / (365 * 86400)
+                for strike in spec.strikes:
+                    for call in (True, False):
+                        value = _black_scholes(float(spec.index), float(strike), years, spec.vol, call)
+                        mark = max(spec.price_step * 2, _snap(D(repr(value)), spec.price_step, up=False))
+                        market = Market(next_id, _name(asset, expiry, strike, call), asset, expiry, strike, call,
+                                        mark, spec.price_step, spec.amount_step)
+                        self._default_book(market, spec)
+                        self.markets[next_id] = market
+                        self.by_name[market.name] = market
+                        next_id += 1
+
+    @staticmethod
+    def _default_book(market: Market, spec: AssetSpec) -> None:
+        step = market.price_step
+        spread = max(step, _snap(market.mark * D("0.01"), step, up=True))
+        ask = _snap(market.mark * D("1.02"), step, up=True)
+        bid = _snap(market.mark * D("0.98"), step, up=False)
+        market.asks = [[ask + spread * i, amount] for i, amount in enumerate(spec.depth)]
+        market.bids = [[bid - spread * i, amount] for i, amount in enumerate(spec.depth) if bid - spread * i > 0]
+
+    def add_account(self, *, api_key: str, api_secret: str, wallet: str, signing_key_address: str,
+                    expiry_ns: int = 2**256 - 1) -> Account:
+        """Register an API key pair for ``wallet`` with one signing key."""
+        with self.lock:
+            account = Account(api_key, api_secret, wallet, {signing_key_address.lower(): expiry_ns})
+            self.accounts[api_key] = account
+            return account
+
+    def create_account(self, **kwargs) -> dict[str, str]:
+        """A fresh account with throwaway keys; returns the ``AEVO_*`` variables for gps."""
+        from eth_account import Account as EthAccount
+
+        wallet, signer = EthAccount.create(), EthAccount.create()
+        api_key, api_secret = secrets.token_hex(16), secrets.token_hex(32)
+        self.add_account(api_key=api_key, api_secret=api_secret, wallet=wallet.address,
+                         signing_key_address=signer.address, **kwargs)
+        return {"AEVO_API_KEY": api_key, "AEVO_API_SECRET": api_secret,
+                "AEVO_SIGNING_KEY": "0x" + bytes(signer.key).hex(), "AEVO_WALLET_ADDRESS": wallet.address}
+
+    def inject(self, kind: str, *, method: str = "POST", path: str = "/orders", times: int = 1, **params) -> Fault:
+        """Make the next ``times`` matching requests fail (``path`` may end with ``*``)."""
+        if "fill" in params and params["fill"] is not None:
+            params["fill"] = D(str(params["fill"]))
+        fault = Fault(kind, method, path, times, **params)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    # --- queries for tests -------------------------------------------------------------
+
+    def market(self, name: str) -> Market:
+        return self.by_name[name]
+
+    def option_names(self, asset: str = "BTC", *, call: bool | None = None) -> list[str]:
+        """Instrument names of ``asset``, nearest expiry first, strikes ascending."""
+        chosen = [m for m in self.markets.values() if m.asset == asset and (call is None or m.call == call)]
+        return [m.name for m in sorted(chosen, key=lambda m: (m.expiry, m.strike, not m.call))]
+
+    def fill(self, order_id: str, amount: Decimal | None = None) -> dict:
+        """Fill a resting order (all of it, or ``amount`` more contracts) as if someone traded with it."""
+        with self.lock:
+            order = self.orders[order_id]
+            remaining = D(order["amount"]) - D(order["filled"])
+            take = remaining if amount is None else min(D(str(amount)), remaining)
+            self._apply_fill(order, take, D(order["price"]))
+            return dict(order)
+
+    # --- public endpoints ----------------------------------------------------------------
+
+    def get_markets(self, query: dict) -> list[dict]:
+        asset = (query.get("asset") or "").upper()
+        kind = (query.get("instrument_type") or "OPTION").upper()
+        if kind != "OPTION":
+            return []
+        with self.lock:
+            return [m.to_json(self.index[m.asset]) for m in self.markets.values() if not asset or m.asset == asset]
+
+    def get_orderbook(self, query: dict) -> dict:
+        market = self.by_name.get(query.get("instrument_name") or "")
+        if market is None:
+            raise _error("INSTRUMENT_NOT_FOUND")
+        with self.lock:
+            return {
+                "type": "snapshot",
+                "instrument_id": str(market.instrument_id),
+                "instrument_name": market.name,
+                "instrument_type": "OPTION",
+                "bids": [[_text(p), _text(a), "0.6"] for p, a in market.bids],
+                "asks": [[_text(p), _text(a), "0.6"] for p, a in market.asks],
+                "last_updated": str(time.time_ns()),
+                "checksum": "0",
+            }
+
+    def get_index(self, query: dict) -> dict:
+        asset = (query.get("asset") or "").upper()
+        if asset not in self.index:
+            raise _error("INVALID_ASSET")
+        return {"price": _text(self.index[asset]), "timestamp": str(time.time_ns())}
+
+    # --- private endpoints ---------------------------------------------------------------
+
+    def authenticate(self, method: str, path: str, headers, body: bytes) -> Account:
+        """Check ``AEVO-KEY`` / ``AEVO-TIMESTAMP`` / ``AEVO-SIGNATURE`` over exactly ``body``."""
+        key, stamp, sig = (headers.get(h) for h in ("AEVO-KEY", "AEVO-TIMESTAMP", "AEVO-SIGNATURE"))
+        if not key or not sig:
+            raise _error("UNAUTHORIZED", 401)
+        account = self.accounts.get(key)
+        if account is None:
+            raise _error("ACCOUNT_INVALID_API_KEY", 401)
+        if not stamp or not stamp.isdigit():
+            raise _error("TIMESTAMP_MISSING", 401)
+        if abs(time.time_ns() - int(stamp)) > MAX_SKEW_NS:
+            raise _error("TIMESTAMP_TOO_OLD", 401)
+        message = ",".join((key, stamp, method, path, body.decode("utf-8", "replace")))
+        expected = hmac.new(account.api_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, sig):
+            raise _error("INVALID_SIGNATURE", 401)
+        return account
+
+    def get_account(self, account: Account) -> dict:
+        return {
+            "account": account.wallet,
+            "signing_keys": [{"signing_key": k, "expiry": str(e), "created_timestamp": "0"}
+                             for k, e in account.signing_keys.items()],
+        }
+
+    def post_order(self, account: Account, body: bytes, fault: Fault | None) -> dict:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _error("ERR_MALFORMED_REQUEST") from None
+        with self.lock:
+            self.orders_received.append(data if isinstance(data, dict) else {"raw": data})
+        if not isinstance(data, dict):
+            raise _error("ERR_MALFORMED_REQUEST")
+        try:
+            instrument = int(data["instrument"])
+            maker = str(data["maker"])
+            is_buy = data["is_buy"]
+            limit_price, amount, salt = int(data["limit_price"]), int(data["amount"]), int(data["salt"])
+            timestamp = int(data["timestamp"])
+            signature = str(data["signature"])
+        except (KeyError, TypeError, ValueError):
+            raise _error("ERR_MALFORMED_REQUEST") from None
+        if not isinstance(is_buy, bool) or not isinstance(data["amount"], str) or not isinstance(data["limit_price"], str):
+            raise _error("ERR_MALFORMED_REQUEST")
+        tif = data.get("time_in_force", "GTC")
+        if tif not in ("GTC", "IOC"):
+            raise _error("INVALID_ORDER_TIME_IN_FORCE")
+        market = self.markets.get(instrument)
+        if market is None:
+            raise _error("INVALID_INSTRUMENT")
+        if maker.lower() != account.wallet.lower():
+            raise _error("ORDER_INVALID_MAKER")
+        struct = order_struct_hash(maker, is_buy, limit_price, amount, salt, instrument, timestamp)
+        try:
+            signer = recover_signer(self.domain, struct, signature).lower()
+        except Exception:  # noqa: BLE001 - any malformed signature
+            raise _error("ORDER_INVALID_SIGNATURE") from None
+        if signer not in account.signing_keys:
+            raise _error("ORDER_INVALID_SIGNING_KEY")
+        if account.signing_keys[signer] <= time.time_ns():
+            raise _error("OLD_SIGNING_KEY")
+        if abs(time.time() - timestamp) > 300:
+            raise _error("ORDER_INVALID_TIME")
+        if fault is not None and fault.kind == "reject":
+            raise _error(fault.code, fault.status if fault.status < 500 else 400)
+        order_id = "0x" + _keccak(b"\x19\x01" + domain_separator(self.domain) + struct).hex()
+        price, size = D(limit_price).scaleb(-6), D(amount).scaleb(-6)
+        if not market.is_active:
+            raise _error("INSTRUMENT_INACTIVE")
+        if price <= 0 or price % market.price_step:
+            raise _error("INVALID_PRICE_STEP_SIZE")
+        if size <= 0 or size % market.amount_step:
+            raise _error("INVALID_AMOUNT_STEP_SIZE")
+        if price * size < market.min_order_value:
+            raise _error("BELOW_MIN_ORDER_VALUE")
+        with self.lock:
+            if order_id in self.orders:
+                raise _error("ORDER_EXISTS")
+            if data.get("reduce_only"):
+                position = account.positions.get(instrument, ZERO)
+                if position == 0:
+                    raise _error("NO_POSITION_REDUCE_ONLY")
+                if (position > 0) == is_buy:
+                    raise _error("INVALID_DIRECTION_REDUCE_ONLY")
+                if size > abs(position):
+                    raise _error("ORDER_EXCEEDS_CAPACITY_OF_REDUCE_ONLY")
+            crossing = self._crossing(market, is_buy, price)
+            if data.get("post_only") and crossing:
+                raise _error("GTC_ORDER_REJECTED")  # Aevo documents no post-only-specific code
+            cap = fault.fill if fault is not None and fault.kind == "partial_fill" else None
+            fills = self._match(market, is_buy, price, size if cap is None else min(size, cap), dry_run=True)
+            if tif == "IOC" and not fills:
+                raise _error("IOC_ORDER_REJECTED")
+            now_ns = str(time.time_ns())
+            order = {
+                "order_id": order_id, "account": account.wallet, "instrument_id": str(instrument),
+                "instrument_name": market.name, "instrument_type": "OPTION", "order_type": "limit",
+                "side": "buy" if is_buy else "sell", "amount": _text(size), "price": _text(price),
+                "avg_price": "0", "filled": "0", "order_status": "opened",
+                "post_only": bool(data.get("post_only")), "reduce_only": bool(data.get("reduce_only")),
+                "time_in_force": tif, "option_type": "call" if market.call else "put",
+                "expiry": str(int(market.expiry.timestamp()) * NS), "strike": _text(market.strike),
+                "created_timestamp": now_ns, "timestamp": now_ns, "system_type": "API",
+                "_account": account.api_key, "_salt": str(salt), "_signer": signer,
+            }
+            self.orders[order_id] = order
+            self._match(market, is_buy, price, size if cap is None else min(size, cap), order=order)
+            if tif == "IOC" and order["order_status"] in ("opened", "partial"):
+                order["order_status"] = "cancelled"
+            return self._public(order)
+
+    @staticmethod
+    def _crossing(market: Market, is_buy: bool, price: Decimal) -> bool:
+        levels = market.asks if is_buy else market.bids
+        return bool(levels) and (levels[0][0] <= price if is_buy else levels[0][0] >= price)
+
+    def _match(self, market: Market, is_buy: bool, price: Decimal, size: Decimal, *, dry_run: bool = False,
+               order: dict | None = None) -> list[tuple[Decimal, Decimal]]:
+        """Take liquidity at or better than ``price`` up to ``size``; returns [(price, amount)]."""
+        levels = market.asks if is_buy else market.bids
+        fills, remaining = [], size
+        for level in levels:
+            if remaining <= 0 or (level[0] > price if is_buy else level[0] < price):
+                break
+            take = min(remaining, level[1])
+            fills.append((level[0], take))
+            remaining -= take
+            if not dry_run:
+                level[1] -= take
+        if not dry_run:
+            levels[:] = [lv for lv in levels if lv[1] > 0]
+            for fill_price, amount in fills:
+                self._apply_fill(order, amount, fill_price)
+        return fills
+
+    def _apply_fill(self, order: dict, amount: Decimal, price: Decimal) -> None:
+        if amount <= 0:
+            return
+        filled, average = D(order["filled"]), D(order["avg_price"])
+        total = filled + amount
+        order["avg_price"] = _text((filled * average + amount * price) / total)
+        order["filled"] = _text(total)
+        order["order_status"] = "filled" if total == D(order["amount"]) else "partial"
+        order["timestamp"] = str(time.time_ns())
+        account = self.accounts[order["_account"]]
+        instrument = int(order["instrument_id"])
+        signed = amount if order["side"] == "buy" else -amount
+        account.positions[instrument] = account.positions.get(instrument, ZERO) + signed
+
+    @staticmethod
+    def _public(order: dict) -> dict:
+        return {k: v for k, v in order.items() if not k.startswith("_")}
+
+    def _owned(self, account: Account, order_id: str) -> dict:
+        order = self.orders.get(order_id.lower())
+        if order is None or order["_account"] != account.api_key:
+            raise _error("ORDER_DOES_NOT_EXIST")
+        return order
+
+    def get_order(self, account: Account, order_id: str) -> dict:
+        with self.lock:
+            return self._public(self._owned(account, order_id))
+
+    def get_open_orders(self, account: Account) -> list[dict]:
+        with self.lock:
+            return [self._public(o) for o in self.orders.values()
+                    if o["_account"] == account.api_key and o["order_status"] in ("opened", "partial")]
+
+    def delete_order(self, account: Account, order_id: str) -> dict:
+        with self.lock:
+            order = self._owned(account, order_id)
+            status = order["order_status"]
+            if status == "filled":
+                raise _error("ORDER_EXISTS_MATCHED")
+            if status in ("cancelled", "expired", "rejected"):
+                raise _error("ORDER_CANCELLED")
+            order["order_status"] = "cancelled"
+            order["timestamp"] = str(time.time_ns())
+            return {"order_id": order["order_id"]}
+
+    # --- counting ------------------------------------------------------------------------
+
+    def orders_for(self, salt: int | str) -> list[dict]:
+        """Accepted orders carrying ``salt`` (gps derives it from the client order id)."""
+        with self.lock:
+            return [self._public(o) for o in self.orders.values() if o["_salt"] == str(salt)]
+
+    def received_for(self, salt: int | str) -> list[dict]:
+        """Every ``POST /orders`` body carrying ``salt``, accepted or not."""
+        with self.lock:
+            return [b for b in self.orders_received if str(b.get("salt")) == str(salt)]
+
+
+class FakeAevoHandler(QuietHandler):
+    """HTTP front of :class:`FakeAevo`."""
+
+    def do_GET(self):  # noqa: N802 - http.server naming
+        self._dispatch("GET")
+
+    def do_POST(self):  # noqa: N802
+        self._dispatch("POST")
+
+    def do_DELETE(self):  # noqa: N802
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        fake: FakeAevo = self.state
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        body = self.read_body()
+        with fake.lock:
+            fake.requests.append((method, path))
+        fault = fake._take_fault(method, path)
+        if fault is not None:
+            if fault.kind == "latency":
+                time.sleep(fault.seconds)
+            elif fault.kind == "rate_limit":
+                retry = str(fault.retry_after_ns)
+                self._json(429, {"error": "RATE_LIMIT_EXCEEDED", "retry_after": retry}, {"X-RETRY-AFTER": retry})
+                return
+            elif fault.kind == "server_error":
+                self._json(fault.status, {"error": fault.code})
+                return
+            elif fault.kind == "drop_before":
+                self.drop_connection()
+                return
+        try:
+            status, payload = 200, self._route(fake, method, path, query, body, fault)
+        except _Reply as reply:
+            status, payload = reply.status, reply.body
+        if fault is not None and fault.kind == "drop_after":
+            self.drop_connection()  # processed, but the reply is lost
+            return
+        self._json(status, payload)
+
+    def _route(self, fake: FakeAevo, method: str, path: str, query: dict, body: bytes, fault: Fault | None):
+        if method == "GET" and path == "/markets":
+            return fake.get_markets(query)
+        if method == "GET" and path == "/orderbook":
+            return fake.get_orderbook(query)
+        if method == "GET" and path == "/index":
+            return fake.get_index(query)
+        if method == "GET" and path == "/time":
+            now = time.time_ns()
+            return {"name": "fake-aevo", "timestamp": str(now), "time": now // NS, "sequence": 0, "block": 0}
+        account = fake.authenticate(method, path, self.headers, body)
+        if method == "GET" and path == "/account":
+            return fake.get_account(account)
+        if path == "/orders":
+            if method == "POST":
+                return fake.post_order(account, body, fault)
+            if method == "GET":
+                return fake.get_open_orders(account)
+        if path.startswith("/orders/"):
+            order_id = path[len("/orders/"):]
+            if method == "GET":
+                return fake.get_order(account, order_id)
+            if method == "DELETE":
+                return fake.delete_order(account, order_id)
+        raise _error("NOT_IMPLEMENTED", 404)
+
+    def _json(self, status: int, payload, headers: dict | None = None) -> None:
+        self.send_bytes(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers)
+
+
+def serve(fake: FakeAevo | None = None, port: int = 0) -> LocalServer:
+    """Start a fake Aevo on 127.0.0.1 (``port`` 0 picks a free one); stop it with ``.stop()``."""
+    return LocalServer(FakeAevoHandler, state=fake or FakeAevo(), port=port).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gps_venue_aevo.fake_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--testnet", action="store_true", help="sign-check orders in the testnet domain")
+    args = parser.parse_args(argv)
+    fake = FakeAevo(testnet=args.testnet)
+    env = fake.create_account()
+    server = serve(fake, args.port)
+    print(f"fake Aevo listening on {server.url} (throwaway keys below; Ctrl-C to stop)")
+    print(f"export AEVO_BASE_URL={server.url}")
+    if args.testnet:
+        print("export AEVO_TESTNET=1")
+    for name, value in env.items():
+        print(f"export {name}={value}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

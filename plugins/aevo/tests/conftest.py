@@ -1,0 +1,70 @@
+"""Fixtures for the Aevo plugin tests: a fake Aevo on 127.0.0.1 and a service pointed at it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from gps_core.instruments import OptionKey
+from gps_core.model import OrderRequest, Side
+from gps_core.secrets import Secret
+from gps_venue_aevo.config import MAINNET_DOMAIN, Environment
+from gps_venue_aevo.fake_server import FakeAevo, serve
+from gps_venue_aevo.service import AevoService
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def aevo_vectors() -> dict:
+    """Aevo's backend signing/HMAC vectors, vendored next to the tests."""
+    return json.loads((HERE / "data" / "aevo-backend-vectors.json").read_text())
+
+
+@pytest.fixture
+def fake_aevo():
+    fake = FakeAevo()
+    server = serve(fake)
+    fake.url = server.url
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def aevo_env(fake_aevo) -> dict[str, str]:
+    """Throwaway credentials registered with the fake."""
+    return fake_aevo.create_account()
+
+
+@pytest.fixture
+def aevo_service(fake_aevo, aevo_env) -> AevoService:
+    """An authenticated service talking to the fake."""
+    service = AevoService(Environment(fake_aevo.url, False, MAINNET_DOMAIN))
+    service.authenticate({k: Secret(v) for k, v in aevo_env.items()})
+    return service
+
+
+@pytest.fixture
+def new_order(aevo_service, fake_aevo):
+    """Make an order on a fake instrument (priced to take the best level unless ``price`` is given)."""
+
+    def make(**kwargs) -> OrderRequest:
+        return make_order(aevo_service, fake_aevo, **kwargs)
+
+    return make
+
+
+def make_order(service: AevoService, fake: FakeAevo, *, name: str | None = None, side: Side = Side.BUY,
+               quantity: str = "0.1", price: str | None = None, cid: str = "gps-test-L1-1", **kwargs) -> OrderRequest:
+    name = name or fake.option_names("BTC", call=True)[4]
+    instrument = service.find(OptionKey.parse(name))
+    assert instrument is not None
+    if price is None:
+        market = fake.market(name)
+        price_dec = market.asks[0][0] if side is Side.BUY else market.bids[0][0]
+    else:
+        price_dec = Decimal(price)
+    return OrderRequest(cid, instrument, side, Decimal(quantity), price_dec, **kwargs)
