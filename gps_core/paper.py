@@ -255,7 +255,7 @@ class PaperOrder:
         filled = self.filled_quantity
         if not filled:
             return None
-        return (sum((f.price * f.quantity for f in self.fills), ZERO) / filled).normalize()
+        return _plain(sum((f.price * f.quantity for f in self.fills), ZERO) / filled)
 
     @property
     def fee(self) -> Decimal:
@@ -279,7 +279,7 @@ class PaperOrder:
         quantity = self.remaining
         if quantity > 0:
             fee = self.fees.fee_per_contract(self.limit_price, self.underlying_value, taker=False) * quantity
-            self.fills.append(PaperFill(self.limit_price, quantity, fee, "maker"))
+            self.fills.append(PaperFill(self.limit_price, quantity, _plain(fee), "maker"))
         self.status = VenueOrderStatus.FILLED
         self.updated_at = utcnow()
 
@@ -328,6 +328,11 @@ class PaperOrder:
             reason=data.get("reason"),
             status_checks=int(data.get("status_checks", 0)),
         )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (``14.25000`` -> ``14.25``)."""
+    return Decimal(format_decimal(value))
 
 
 def _fees_from_json(data: list | None) -> FeeSchedule:
@@ -552,7 +557,7 @@ class PaperBroker:
             if take <= 0:
                 continue
             fee = order.instrument.fees.fee_per_contract(level.price, underlying_value) * take
-            fills.append(PaperFill(level.price, take, fee, "taker"))
+            fills.append(PaperFill(level.price, take, _plain(fee), "taker"))
             left -= take
         return fills
 

@@ -1,0 +1,153 @@
+"""gps venue plugin ``dryrun``: paper trading on an offline BTC/ETH option market.
+
+No network, no credentials, no money. Orders are matched by :class:`gps_core.paper.PaperBroker`
+against the computed market of :mod:`gps_venue_dryrun.market` and kept in
+``$GPS_HOME/dryrun/orders.json``, so ``gps status`` and ``gps cancel`` in a later process
+see them. ``GPS_DRYRUN_FAULTS`` injects venue faults (see the README) and
+``GPS_DRYRUN_ASOF=YYYY-MM-DD`` pins the market's date.
+
+This module is the entry point and stays light: the market and the paper engine are
+imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from gps_core.hookspecs import hookimpl
+from gps_core.model import AuthResult, Capability, ClientIdKind, VenueInfo
+
+if TYPE_CHECKING:
+    from gps_core.paper import PaperBroker
+
+__all__ = ["DryRunVenue", "NAME"]
+
+NAME = "dryrun"
+FAULTS_ENV = "GPS_DRYRUN_FAULTS"
+
+INFO = VenueInfo(
+    name=NAME,
+    title="Dry run (paper trading on an offline market)",
+    underlyings=("BTC", "ETH"),
+    price_currencies=("USD",),
+    client_id_kind=ClientIdKind.LOCAL,
+    client_id_max_length=64,
+    capabilities=frozenset({
+        Capability.PAPER,
+        Capability.GTC,
+        Capability.IOC,
+        Capability.POST_ONLY,
+        Capability.REDUCE_ONLY,
+        Capability.LOOKUP_BY_CLIENT_ID,
+    }),
+    credential_env=(),
+    paper=True,
+    fee_note="paper: 0.03% of the underlying per contract, capped at 12.5% of the premium",
+)
+
+
+class DryRunVenue:
+    """The ``dryrun`` venue. Thread-safe; all state is in the paper store file.
+
+    :param environ: where ``GPS_HOME``, ``GPS_DRYRUN_FAULTS`` and ``GPS_DRYRUN_ASOF`` are
+        read from, on every call (default: the process environment).
+    :param sleep: how injected latency waits (tests pass a recorder).
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *, sleep: Callable[[float], None] | None = None):
+        self._environ = environ
+        self._sleep = sleep
+        self._brokers: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "DryRunVenue()"
+
+    # --- configuration --------------------------------------------------------------------
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return os.environ if self._environ is None else self._environ
+
+    def store_path(self) -> Path:
+        """``$GPS_HOME/dryrun/orders.json``."""
+        from gps_core.config import gps_home
+
+        return gps_home(self.environ) / NAME / "orders.json"
+
+    def broker(self) -> "PaperBroker":
+        """The paper broker for the current store path and fault spec."""
+        from gps_core.config import ensure_dir
+        from gps_core.paper import FaultPlan, PaperBroker
+
+        path, spec = self.store_path(), self.environ.get(FAULTS_ENV, "")
+        with self._lock:
+            broker = self._brokers.get((str(path), spec))
+            if broker is None:
+                ensure_dir(path.parent)
+                extra = {"sleep": self._sleep} if self._sleep else {}
+                broker = PaperBroker(path, NAME, FaultPlan.parse(spec), **extra)
+                self._brokers[(str(path), spec)] = broker
+            return broker
+
+    def market(self):
+        """The offline market for the current as-of date."""
+        from .market import current_market
+
+        return current_market(self.environ)
+
+    def _listed(self, instrument):
+        """The market's own listing of ``instrument``; refuse anything it does not list."""
+        from gps_core.errors import InvalidOrder
+
+        listed = self.market().find(instrument.key)
+        if listed is None:
+            raise InvalidOrder(f"{instrument.symbol} is not listed (or has expired) on the dry-run market",
+                               venue=NAME)
+        return listed
+
+    # --- hooks ----------------------------------------------------------------------------
+
+    @hookimpl
+    def gps_venue_info(self) -> VenueInfo:
+        return INFO
+
+    @hookimpl
+    def gps_authenticate(self, credentials) -> AuthResult:
+        # Paper trading needs no credentials; whatever was passed is ignored, never echoed.
+        return AuthResult(venue=NAME, account="paper", testnet=False, detail="paper trading, no credentials needed")
+
+    @hookimpl
+    def gps_find_instrument(self, key):
+        if key.underlying.upper() not in INFO.underlyings:
+            return None
+        return self.market().find(key)
+
+    @hookimpl
+    def gps_list_instruments(self, underlying: str):
+        return self.market().instruments(underlying)
+
+    @hookimpl
+    def gps_order_book(self, instrument, depth: int):
+        from gps_core.errors import VenueError
+
+        listed = self.market().find(instrument.key)
+        if listed is None:
+            raise VenueError(f"{instrument.symbol} is not listed on the dry-run market", venue=NAME)
+        return self.market().book(listed, max(1, depth))
+
+    @hookimpl
+    def gps_place(self, order):
+        book = self.market().book(self._listed(order.instrument))
+        return self.broker().place(order, book)
+
+    @hookimpl
+    def gps_order_status(self, order):
+        return self.broker().status(order)
+
+    @hookimpl
+    def gps_cancel(self, order):
+        return self.broker().cancel(order)
