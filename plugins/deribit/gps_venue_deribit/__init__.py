@@ -1,0 +1,98 @@
+"""gps venue plugin for Deribit BTC and ETH options (API v2, JSON-RPC over HTTPS).
+
+This module is what the ``gps.venues`` entry point loads, so it stays light: ``requests``
+and the client modules are imported on the first hook that needs the network.
+Configuration comes from the environment when that client is made: ``DERIBIT_BASE_URL``
+(wins), ``DERIBIT_TESTNET=1``, ``DERIBIT_HTTP_FORM=post|get``; credentials come only
+through ``gps_authenticate``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Mapping
+
+from gps_core.hookspecs import hookimpl
+from gps_core.model import Capability, ClientIdKind, VenueInfo
+
+if TYPE_CHECKING:
+    from .client import DeribitClient
+
+__version__ = "0.1.0"
+__all__ = ["DeribitVenue", "VENUE_INFO"]
+
+VENUE_INFO = VenueInfo(
+    name="deribit",
+    title="Deribit",
+    underlyings=("BTC", "ETH"),
+    price_currencies=("BTC", "ETH"),
+    client_id_kind=ClientIdKind.LABEL,
+    client_id_max_length=64,
+    capabilities=frozenset({
+        Capability.GTC,
+        Capability.IOC,
+        Capability.POST_ONLY,
+        Capability.REDUCE_ONLY,
+        Capability.LOOKUP_BY_CLIENT_ID,
+        Capability.VALID_UNTIL,
+    }),
+    credential_env=("DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET"),
+    fee_note="options: 0.03% of the underlying per contract, capped at 12.5% of the premium",
+)
+
+
+class DeribitVenue:
+    """The Deribit hook implementations; one instance per gps process (thread-safe)."""
+
+    def __init__(self, client: "DeribitClient | None" = None):
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"DeribitVenue(client={self._client!r})"
+
+    @property
+    def client(self) -> "DeribitClient":
+        """The client, made on first use from the environment at that moment."""
+        with self._lock:
+            if self._client is None:
+                from .client import DeribitClient
+
+                self._client = DeribitClient()
+            return self._client
+
+    @hookimpl
+    def gps_venue_info(self) -> VenueInfo:
+        return VENUE_INFO
+
+    @hookimpl
+    def gps_authenticate(self, credentials: Mapping):
+        return self.client.authenticate(credentials)
+
+    @hookimpl
+    def gps_find_instrument(self, key):
+        if key.underlying not in VENUE_INFO.underlyings:
+            return None
+        return self.client.market.find(key)
+
+    @hookimpl
+    def gps_list_instruments(self, underlying: str):
+        if underlying.upper() not in VENUE_INFO.underlyings:
+            return []
+        return self.client.market.list(underlying)
+
+    @hookimpl
+    def gps_order_book(self, instrument, depth: int):
+        return self.client.market.order_book(instrument, depth)
+
+    @hookimpl
+    def gps_place(self, order):
+        return self.client.orders.place(order)
+
+    @hookimpl
+    def gps_order_status(self, order):
+        return self.client.orders.status(order)
+
+    @hookimpl
+    def gps_cancel(self, order):
+        return self.client.orders.cancel(order)

@@ -1,0 +1,60 @@
+"""One Deribit connection: settings from the environment, transport, login, market, orders."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Mapping
+
+from gps_core.errors import AuthenticationError
+from gps_core.model import AuthResult
+from gps_core.secrets import Secret
+
+from .auth import TokenManager
+from .market import Market
+from .orders import Orders
+from .parsing import VENUE
+from .settings import CLIENT_ID_ENV, CLIENT_SECRET_ENV, Settings
+from .transport import Transport
+
+
+class DeribitClient:
+    """Everything the hooks need, built from ``environ`` (``os.environ`` by default).
+
+    Public market data works at once; orders need :meth:`authenticate` first.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *, settings: Settings | None = None, session=None):
+        self.settings = settings or Settings.from_environ(os.environ if environ is None else environ)
+        self.transport = Transport(self.settings, session)
+        self.market = Market(self.transport)
+        self._orders: Orders | None = None
+        self._tokens: TokenManager | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"DeribitClient({self.settings.base_url!r}, authenticated={self._orders is not None})"
+
+    def authenticate(self, credentials: Mapping[str, Secret], **token_options) -> AuthResult:
+        """Log in with ``DERIBIT_CLIENT_ID`` / ``DERIBIT_CLIENT_SECRET`` from ``credentials``."""
+        client_id, secret = credentials.get(CLIENT_ID_ENV), credentials.get(CLIENT_SECRET_ENV)
+        if not client_id or not secret:
+            missing = [n for n, v in ((CLIENT_ID_ENV, client_id), (CLIENT_SECRET_ENV, secret)) if not v]
+            raise AuthenticationError(
+                f"missing {' and '.join(missing)}: Deribit needs {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} "
+                "(environment or credentials.toml)", venue=VENUE)
+        tokens = TokenManager(self.transport, Secret(client_id), Secret(secret), **token_options)
+        tokens.login()
+        with self._lock:
+            self._tokens = tokens
+            self._orders = Orders(self.transport, tokens)
+        scope = tokens.scope
+        return AuthResult(venue=VENUE, account=None, testnet=tokens.testnet or self.settings.testnet,
+                          detail=f"{self.settings.base_url} scope: {scope}" if scope else self.settings.base_url)
+
+    @property
+    def orders(self) -> Orders:
+        with self._lock:
+            if self._orders is None:
+                raise AuthenticationError("not logged in: gps_authenticate must run before private calls", venue=VENUE)
+            return self._orders

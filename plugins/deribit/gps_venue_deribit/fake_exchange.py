@@ -1,0 +1,364 @@
+"""The state behind the fake Deribit server: accounts, tokens, books, orders, matching, faults.
+
+Tests drive it from Python (``server.state``): arm faults with :meth:`Faults.inject`, fill a
+resting order with :meth:`FakeExchange.fill`, expire tokens, and read the book of record
+(:meth:`FakeExchange.order_count`) to prove an order was never placed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import secrets as _random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from .fake_chain import UNDERLYINGS, FakeInstrument, build_chain, tick_at
+
+FEE_RATE = Decimal("0.0003")
+FEE_CAP = Decimal("0.125")
+SIGNATURE_WINDOW_MS = 60_000
+
+
+class RpcError(Exception):
+    """A JSON-RPC error reply: ``code``, ``message``, optional ``data`` and HTTP status."""
+
+    def __init__(self, code: int, message: str, data=None, http_status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.data, self.http_status = code, message, data, http_status
+
+
+@dataclass
+class Fault:
+    """One armed fault: ``kind`` for requests to ``method`` (``None``: any), ``times`` more times."""
+
+    kind: str
+    method: str | None
+    times: int
+    options: dict
+
+
+class Faults:
+    """Faults to inject, armed from Python. Thread-safe.
+
+    Kinds: ``latency`` (``seconds``), ``http429`` (plain 429, ``retry_after``), ``rate_limit``
+    (JSON-RPC 10028), ``http5xx`` (``status``, ``after``: process first), ``drop_before``
+    (close without processing), ``drop_after`` (process, then close: the reply is lost),
+    ``reject`` (``code``, ``message``), ``partial`` (``fill``: most filled at once),
+    ``expire_token`` (tokens expire before the call), ``garbage`` (process, reply is not JSON).
+    """
+
+    KINDS = {"latency", "http429", "rate_limit", "http5xx", "drop_before", "drop_after", "reject", "partial",
+             "expire_token", "garbage"}
+
+    def __init__(self):
+        self.latency = 0.0  # seconds before every reply
+        self._armed: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def inject(self, kind: str, method: str | None = "private/buy", times: int = 1, **options) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {sorted(self.KINDS)}")
+        with self._lock:
+            self._armed.append(Fault(kind, method, times, options))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._armed.clear()
+            self.latency = 0.0
+
+    def take(self, method: str) -> list[Fault]:
+        """The faults that fire for this request (each used once per request)."""
+        fired = []
+        with self._lock:
+            for fault in list(self._armed):
+                if fault.method in (None, method) and fault.kind not in {f.kind for f in fired}:
+                    fired.append(fault)
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._armed.remove(fault)
+        return fired
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class FakeExchange:
+    """One fake Deribit account with its market. Every public method is thread-safe."""
+
+    client_id: str = "gps-fake-client"
+    client_secret: str = "gps-fake-secret"
+    token_lifetime: int = 900  # expires_in of new tokens, seconds
+    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self):
+        self.lock = threading.RLock()
+        self.instruments: dict[str, FakeInstrument] = {}
+        for currency in UNDERLYINGS:
+            self.instruments.update(build_chain(currency, self.today))
+        self.index = {f"{c.lower()}_usd": spec.index for c, spec in UNDERLYINGS.items()}
+        self.orders: dict[str, dict] = {}
+        self.trades: dict[str, list[dict]] = {}
+        self.received: Counter = Counter()  # buy/sell requests that reached the server, per label
+        self.placed: Counter = Counter()  # orders created, per label (the book of record)
+        self.calls: Counter = Counter()  # requests per method
+        self.grants: Counter = Counter()  # public/auth per grant_type
+        self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
+        self._refresh: set[str] = set()
+        self._nonces: set[tuple[int, str]] = set()
+        self._ids = itertools.count(66581975120)
+        self._trade_ids = itertools.count(1)
+
+    # --- Python API for tests ----------------------------------------------------------
+
+    def instrument_names(self, currency: str = "BTC") -> list[str]:
+        return [n for n in self.instruments if n.startswith(f"{currency}-")]
+
+    def order_count(self, label: str) -> int:
+        """How many orders carry ``label`` (the book of record)."""
+        with self.lock:
+            return self.placed[label]
+
+    def orders_for(self, label: str) -> list[dict]:
+        with self.lock:
+            return [dict(o) for o in self.orders.values() if o["label"] == label]
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far stops working (the next private call gets 13009)."""
+        with self.lock:
+            self._tokens = {t: 0.0 for t in self._tokens}
+
+    def fill(self, order_id_or_label: str, amount: Decimal | None = None, price: Decimal | None = None) -> dict:
+        """Fill a resting order (fully, or ``amount`` more) as if someone traded against it."""
+        with self.lock:
+            order = self.orders.get(order_id_or_label) or next(
+                (o for o in self.orders.values() if o["label"] == order_id_or_label and o["order_state"] == "open"), None)
+            if order is None or order["order_state"] != "open":
+                raise KeyError(f"no open order {order_id_or_label!r}")
+            left = order["amount"] - order["filled_amount"]
+            self._trade(order, min(left, amount or left), price or order["price"], "M")
+            self._settle(order)
+            return dict(order)
+
+    # --- auth --------------------------------------------------------------------------
+
+    def authorize(self, token: str | None) -> None:
+        with self.lock:
+            if not token:
+                raise RpcError(10000, "authorization_required", http_status=401)
+            expires = self._tokens.get(token)
+            if expires is None or time.monotonic() >= expires:
+                raise RpcError(13009, "unauthorized", {"reason": "invalid or expired token", "param": "access_token"},
+                               http_status=401)
+
+    def auth(self, params: dict) -> dict:
+        grant = params.get("grant_type")
+        with self.lock:
+            self.grants[grant] += 1
+            if grant == "client_signature":
+                self._check_signature(params)
+            elif grant == "client_credentials":
+                if params.get("client_id") != self.client_id or params.get("client_secret") != self.client_secret:
+                    raise RpcError(13004, "invalid_credentials", http_status=401)
+            elif grant == "refresh_token":
+                if params.get("refresh_token") not in self._refresh:
+                    raise RpcError(13009, "unauthorized", {"reason": "invalid refresh token"}, http_status=401)
+                self._refresh.discard(params["refresh_token"])
+            else:
+                raise RpcError(-32602, "Invalid params", {"reason": "unknown grant_type", "param": "grant_type"})
+            access, refresh = _random.token_urlsafe(24), _random.token_urlsafe(24)
+            self._tokens[access] = time.monotonic() + self.token_lifetime
+            self._refresh.add(refresh)
+            scope = str(params.get("scope") or "connection")
+            return {"access_token": access, "expires_in": self.token_lifetime, "refresh_token": refresh,
+                    "scope": f"{scope} mainaccount trade:read_write", "token_type": "bearer"}
+
+    def _check_signature(self, params: dict) -> None:
+        try:
+            timestamp = int(params.get("timestamp"))
+        except (TypeError, ValueError):
+            raise RpcError(-32602, "Invalid params", {"reason": "bad timestamp", "param": "timestamp"}) from None
+        nonce, data = str(params.get("nonce") or ""), str(params.get("data") or "")
+        expected = hmac.new(self.client_secret.encode(), f"{timestamp}\n{nonce}\n{data}".encode(),
+                            hashlib.sha256).hexdigest()
+        if params.get("client_id") != self.client_id or not hmac.compare_digest(str(params.get("signature")), expected):
+            raise RpcError(13004, "invalid_credentials", http_status=401)
+        if abs(_now_ms() - timestamp) > SIGNATURE_WINDOW_MS or (timestamp, nonce) in self._nonces:
+            raise RpcError(13004, "invalid_credentials", {"reason": "stale timestamp or reused nonce"}, http_status=401)
+        self._nonces.add((timestamp, nonce))
+
+    # --- market ------------------------------------------------------------------------
+
+    def instrument(self, name) -> FakeInstrument:
+        found = self.instruments.get(str(name))
+        if found is None:
+            raise RpcError(-32602, "Invalid params", {"reason": "instrument not found", "param": "instrument_name"})
+        return found
+
+    def index_price(self, currency: str) -> Decimal:
+        return self.index[f"{currency.lower()}_usd"]
+
+    def ticker(self, name, depth: int | None = None) -> dict:
+        with self.lock:
+            inst = self.instrument(name)
+            currency = inst.row["base_currency"]
+            result = {
+                "timestamp": _now_ms(), "state": "open", "instrument_name": inst.name,
+                "index_price": self.index_price(currency), "underlying_price": self.index_price(currency),
+                "underlying_index": "index_price", "mark_price": inst.mark, "interest_rate": 0,
+                "best_bid_price": inst.bids[0][0] if inst.bids else 0, "best_bid_amount": inst.bids[0][1] if inst.bids else 0,
+                "best_ask_price": inst.asks[0][0] if inst.asks else 0, "best_ask_amount": inst.asks[0][1] if inst.asks else 0,
+                "min_price": Decimal("0.0001"), "max_price": max(inst.mark * 3, Decimal("0.01")).quantize(Decimal("0.0001")),
+                "stats": {"volume": 0, "price_change": None, "low": None, "high": None},
+            }
+            if depth is not None:
+                result["bids"] = [list(level) for level in inst.bids[:depth]]
+                result["asks"] = [list(level) for level in inst.asks[:depth]]
+                result["change_id"] = next(self._trade_ids)
+            return result
+
+    # --- orders ------------------------------------------------------------------------
+
+    def place(self, side: str, params: dict, partial_fill: Decimal | None = None) -> dict:
+        """``private/buy``/``private/sell``: validate, match against the book, rest the rest."""
+        with self.lock:
+            inst = self.instrument(params.get("instrument_name"))
+            amount, price = _decimal(params, "amount"), _decimal(params, "price")
+            tif = params.get("time_in_force") or "good_til_cancelled"
+            post_only, label = _bool(params.get("post_only")), str(params.get("label") or "")
+            if params.get("type", "limit") != "limit":
+                raise RpcError(11029, "invalid_arguments", {"reason": "fake supports limit orders", "param": "type"})
+            if len(label) > 64:
+                raise RpcError(-32602, "Invalid params", {"reason": "label too long", "param": "label"})
+            minimum = inst.row["min_trade_amount"]
+            if amount < minimum:
+                raise RpcError(10002, "qty_too_low")
+            if (amount / minimum) % 1:
+                raise RpcError(10021, "invalid_amount", {"reason": f"must be a multiple of {minimum}", "param": "amount"})
+            if price <= 0 or (price / tick_at(price)) % 1:
+                raise RpcError(10043, "price_wrong_tick")
+            if tif not in ("good_til_cancelled", "immediate_or_cancel", "fill_or_kill", "good_til_day"):
+                raise RpcError(-32602, "Invalid params", {"reason": "bad time_in_force", "param": "time_in_force"})
+            valid_until = params.get("valid_until")
+            if valid_until is not None and _now_ms() > int(valid_until):
+                raise RpcError(13888, "timed_out")
+            levels = inst.asks if side == "buy" else inst.bids
+            crosses = bool(levels) and (levels[0][0] <= price if side == "buy" else levels[0][0] >= price)
+            if post_only and crosses:
+                raise RpcError(11054, "post_only_reject")
+            now = _now_ms()
+            currency = inst.row["base_currency"]
+            order_id = str(next(self._ids)) if currency == "BTC" else f"{currency}-{next(self._ids)}"
+            order = {
+                "order_id": order_id, "order_state": "open", "order_type": "limit", "time_in_force": tif,
+                "instrument_name": inst.name, "direction": side, "price": price, "amount": amount,
+                "contracts": amount, "filled_amount": Decimal(0), "average_price": Decimal(0), "label": label,
+                "post_only": post_only, "reject_post_only": _bool(params.get("reject_post_only")),
+                "reduce_only": _bool(params.get("reduce_only")), "creation_timestamp": now,
+                "last_update_timestamp": now, "api": True, "web": False, "mmp": False, "replaced": False,
+                "risk_reducing": False, "is_liquidation": False,
+            }
+            self.orders[order_id] = order
+            self.trades[order_id] = []
+            self.placed[label] += 1
+            cap = amount if partial_fill is None else min(amount, partial_fill)
+            trades = self._match(order, levels, cap)
+            if tif in ("immediate_or_cancel", "fill_or_kill") and order["order_state"] == "open":
+                order["order_state"], order["cancel_reason"] = "cancelled", "immediate_or_cancel"
+            return {"order": dict(order), "trades": [dict(t) for t in trades]}
+
+    def _match(self, order: dict, levels: list, cap: Decimal) -> list[dict]:
+        trades = []
+        buy = order["direction"] == "buy"
+        while levels and cap > 0 and (levels[0][0] <= order["price"] if buy else levels[0][0] >= order["price"]):
+            level = levels[0]
+            size = min(level[1], cap)
+            trades.append(self._trade(order, size, level[0], "T"))
+            level[1] -= size
+            cap -= size
+            if level[1] <= 0:
+                levels.pop(0)
+        self._settle(order)
+        return trades
+
+    def _trade(self, order: dict, size: Decimal, price: Decimal, liquidity: str) -> dict:
+        filled = order["filled_amount"]
+        order["average_price"] = (order["average_price"] * filled + price * size) / (filled + size)
+        order["filled_amount"] = filled + size
+        order["last_update_timestamp"] = _now_ms()
+        fee = min(FEE_RATE * size, FEE_CAP * price * size).quantize(Decimal("0.00000001"))
+        currency = self.instruments[order["instrument_name"]].row["base_currency"]
+        trade = {
+            "trade_id": f"{currency}-{next(self._trade_ids)}", "timestamp": order["last_update_timestamp"],
+            "price": price, "amount": size, "direction": order["direction"], "liquidity": liquidity, "fee": fee,
+            "fee_currency": currency, "order_id": order["order_id"], "label": order["label"],
+            "instrument_name": order["instrument_name"], "order_type": "limit", "state": "filled",
+            "index_price": self.index_price(currency),
+        }
+        self.trades[order["order_id"]].append(trade)
+        return trade
+
+    @staticmethod
+    def _settle(order: dict) -> None:
+        if order["filled_amount"] >= order["amount"]:
+            order["order_state"] = "filled"
+
+    def order_state(self, order_id) -> dict:
+        with self.lock:
+            order = self.orders.get(str(order_id))
+            if order is None:
+                raise RpcError(10004, "order_not_found")
+            return dict(order)
+
+    def by_label(self, currency, label) -> list[dict]:
+        with self.lock:
+            prefix = f"{currency}-"
+            return [dict(o) for o in self.orders.values() if o["label"] == label and o["instrument_name"].startswith(prefix)]
+
+    def cancel(self, order_id) -> dict:
+        with self.lock:
+            order = self.orders.get(str(order_id))
+            if order is None:
+                raise RpcError(10004, "order_not_found")
+            if order["order_state"] != "open":
+                raise RpcError(11044, "not_open_order")
+            order["order_state"], order["cancel_reason"] = "cancelled", "user_request"
+            order["last_update_timestamp"] = _now_ms()
+            return dict(order)
+
+    def cancel_by_label(self, label, currency=None) -> int:
+        with self.lock:
+            count = 0
+            for order in self.orders.values():
+                if order["label"] == label and order["order_state"] == "open" and (
+                        currency is None or order["instrument_name"].startswith(f"{currency}-")):
+                    order["order_state"], order["cancel_reason"] = "cancelled", "user_request"
+                    count += 1
+            return count
+
+    def user_trades(self, order_id) -> list[dict]:
+        with self.lock:
+            return [dict(t) for t in self.trades.get(str(order_id), [])]
+
+
+def _decimal(params: dict, name: str) -> Decimal:
+    value = params.get(name)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except Exception:  # noqa: BLE001 - any unparsable value is the same JSON-RPC error
+        raise RpcError(-32602, "Invalid params", {"reason": "not a number", "param": name}) from None
+    if not number.is_finite():
+        raise RpcError(-32602, "Invalid params", {"reason": "not a number", "param": name})
+    return number
+
+
+def _bool(value) -> bool:
+    return value is True or str(value).lower() == "true"

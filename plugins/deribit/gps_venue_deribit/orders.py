@@ -1,0 +1,196 @@
+"""Placing, looking up and cancelling orders (private methods, bearer token).
+
+``place`` sends ``private/buy``/``private/sell`` exactly once. Lookups and cancels are safe
+to repeat and go through ``retry_safe``; a refused token (13009) on them is answered by
+one fresh login and one more try. An order is never re-sent here: when a token is refused
+on ``place`` the order certainly was not accepted, and the core decides what to do next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from gps_core.errors import (
+    AuthenticationError,
+    InvalidOrder,
+    InvalidReply,
+    NetworkError,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
+from gps_core.http import retry_safe
+from gps_core.model import OrderRequest, OrderSnapshot, Side, TimeInForce
+from gps_core.money import Money, is_multiple, to_decimal
+
+from .auth import TokenManager
+from .error_codes import TOKEN_REFUSED
+from .parsing import VENUE, snapshot_from_order, trades_fee
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+
+LABEL_MAX = 64
+TIME_IN_FORCE = {TimeInForce.GTC: "good_til_cancelled", TimeInForce.IOC: "immediate_or_cancel"}
+
+
+def check_order(order: OrderRequest) -> None:
+    """Refuse, before anything is sent, an order Deribit would refuse for its form."""
+    instrument = order.instrument
+    what = f"order {order.client_order_id}"
+    if instrument.venue != VENUE:
+        raise InvalidOrder(f"{what}: instrument belongs to {instrument.venue!r}, not {VENUE!r}")
+    if not order.client_order_id or len(order.client_order_id) > LABEL_MAX:
+        raise InvalidOrder(f"{what}: client order id must be 1..{LABEL_MAX} characters (Deribit label)")
+    if order.quantity < instrument.min_quantity:
+        raise InvalidOrder(f"{what}: amount {order.quantity} is below the minimum {instrument.min_quantity}")
+    if not is_multiple(order.quantity, instrument.quantity_step):
+        raise InvalidOrder(f"{what}: amount {order.quantity} is not a multiple of {instrument.quantity_step}")
+    tick = instrument.tick_at(order.limit_price)
+    if order.limit_price <= 0 or not is_multiple(order.limit_price, tick):
+        raise InvalidOrder(f"{what}: price {order.limit_price} is not on the tick {tick} {instrument.price_currency}")
+    if order.post_only and order.time_in_force is not TimeInForce.GTC:
+        raise InvalidOrder(f"{what}: post-only needs good-til-cancelled on Deribit")
+
+
+def order_params(order: OrderRequest) -> dict:
+    """The ``private/buy``/``private/sell`` params for ``order`` (every flag explicit)."""
+    params = {
+        "instrument_name": order.instrument.symbol,
+        "amount": order.quantity,
+        "type": "limit",
+        "price": order.limit_price,
+        "label": order.client_order_id,
+        "time_in_force": TIME_IN_FORCE[order.time_in_force],
+        # The spec's default for post_only is true, yet orders without it come back false: always say.
+        "post_only": bool(order.post_only),
+        "reduce_only": bool(order.reduce_only),
+    }
+    if order.post_only:
+        # Refuse rather than let Deribit silently move the price.
+        params["reject_post_only"] = True
+    if order.valid_until is not None:
+        params["valid_until"] = int(order.valid_until.timestamp() * 1000)
+    return params
+
+
+class Orders:
+    """Order calls for one account. Thread-safe."""
+
+    def __init__(self, transport: Transport, tokens: TokenManager):
+        self._transport = transport
+        self._tokens = tokens
+        self._fees: dict[tuple[str, str], Money | None] = {}
+        self._fees_lock = threading.Lock()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _safe(self, method: str, params: dict):
+        """A repeatable private call: backoff on retryable errors, one re-login on 13009."""
+
+        def attempt():
+            token = self._tokens.token()
+            try:
+                return self._transport.call(method, params, token=token)
+            except AuthenticationError as exc:
+                if exc.code != TOKEN_REFUSED:
+                    raise
+                self._tokens.invalidate(token)
+                return self._transport.call(method, params, token=self._tokens.token())
+
+        return retry_safe(attempt)["result"]
+
+    # --- place -------------------------------------------------------------------------
+
+    def place(self, order: OrderRequest) -> OrderSnapshot:
+        """Send the order once; see :func:`gps_core.hookspecs.gps_place` for the outcomes."""
+        check_order(order)
+        params = order_params(order)
+        method = "private/buy" if order.side is Side.BUY else "private/sell"
+        token = self._tokens.token()  # a failure here is before anything was sent
+        try:
+            envelope = self._transport.call(method, params, token=token)
+        except (OrderRejected, RateLimited, NetworkError, VenueUnavailable, OutcomeUnknown):
+            raise
+        except AuthenticationError as exc:
+            if exc.code == TOKEN_REFUSED:
+                # The token is checked before the order reaches the engine: nothing was placed.
+                self._tokens.invalidate(token)
+                raise VenueUnavailable(f"{method}: access token refused; the order was not placed",
+                                       code=exc.code) from None
+            raise OrderRejected(exc.message, code=exc.code) from None
+        except VenueError as exc:
+            raise OutcomeUnknown(f"{method}: unexpected reply to a new order: {exc}", code=exc.code) from None
+        result = envelope["result"]
+        if not isinstance(result, dict) or not isinstance(result.get("order"), dict):
+            raise InvalidReply(f"{method}: reply has no order object")
+        placed = result["order"]
+        if placed.get("label") != order.client_order_id:
+            raise InvalidReply(f"{method}: reply is for label {placed.get('label')!r}, not {order.client_order_id!r}")
+        fee = trades_fee(result.get("trades"), order.instrument.price_currency)
+        return snapshot_from_order(placed, client_order_id=order.client_order_id, fee=fee)
+
+    # --- look up -----------------------------------------------------------------------
+
+    def status(self, order: OrderRequest) -> OrderSnapshot:
+        """Find the order by venue id, else by label (how a lost placement is settled)."""
+        found = None
+        if order.venue_order_id:
+            try:
+                found = self._safe("private/get_order_state", {"order_id": order.venue_order_id})
+            except OrderNotFound:
+                found = None
+        if found is None:
+            found = self._by_label(order)
+        return self._snapshot(order, found)
+
+    def _by_label(self, order: OrderRequest) -> dict:
+        rows = self._safe("private/get_order_state_by_label",
+                          {"currency": order.instrument.key.underlying, "label": order.client_order_id})
+        if not isinstance(rows, list):
+            raise InvalidReply("private/get_order_state_by_label: result is not a list")
+        rows = [r for r in rows if isinstance(r, dict) and r.get("label") == order.client_order_id]
+        if not rows:
+            raise OrderNotFound(f"no order labelled {order.client_order_id}")
+        if len(rows) > 1:
+            log.error("deribit: %d orders carry label %s (ids %s); reporting the working one first",
+                      len(rows), order.client_order_id, ", ".join(str(r.get("order_id")) for r in rows))
+        rows.sort(key=lambda r: (r.get("order_state") in ("open", "untriggered"), r.get("last_update_timestamp") or 0))
+        return rows[-1]
+
+    def _snapshot(self, order: OrderRequest, found) -> OrderSnapshot:
+        if not isinstance(found, dict):
+            raise InvalidReply(f"order {order.client_order_id}: reply is not an order object")
+        if found.get("label") not in (None, order.client_order_id):
+            raise InvalidReply(f"order {order.client_order_id}: venue order carries label {found.get('label')!r}")
+        return snapshot_from_order(found, client_order_id=order.client_order_id, fee=self._fee(order, found))
+
+    def _fee(self, order: OrderRequest, found: dict) -> Money | None:
+        """Fees from the order's trades, fetched once per (order, filled amount)."""
+        filled = to_decimal(found.get("filled_amount", 0), field="filled_amount")
+        order_id = str(found.get("order_id") or "")
+        if filled <= 0 or not order_id:
+            return None
+        key = (order_id, str(filled))
+        with self._fees_lock:
+            if key in self._fees:
+                return self._fees[key]
+        fee = trades_fee(self._safe("private/get_user_trades_by_order", {"order_id": order_id}),
+                         order.instrument.price_currency)
+        with self._fees_lock:
+            self._fees[key] = fee
+        return fee
+
+    # --- cancel ------------------------------------------------------------------------
+
+    def cancel(self, order: OrderRequest) -> OrderSnapshot:
+        """Cancel by venue id (found by label first if unknown). 11044 -> ``OrderNotOpen``.
+
+        Safe to repeat: a cancel whose reply was lost and is sent again answers 11044.
+        """
+        order_id = order.venue_order_id or str(self._by_label(order)["order_id"])
+        return self._snapshot(order, self._safe("private/cancel", {"order_id": order_id}))

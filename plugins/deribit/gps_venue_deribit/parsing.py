@@ -1,0 +1,167 @@
+"""Deribit replies -> gps model objects. Every number goes through ``to_decimal``.
+
+A reply that lacks a field gps needs, or carries an impossible value, raises
+:class:`~gps_core.errors.InvalidReply` (an "outcome unknown"): nothing is guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from gps_core.errors import InvalidReply
+from gps_core.instruments import OptionKey, OptionType
+from gps_core.model import (
+    BookLevel,
+    FeeSchedule,
+    OrderBook,
+    OrderSnapshot,
+    TickRule,
+    VenueInstrument,
+    VenueOrderStatus,
+)
+from gps_core.money import ZERO, Money, to_decimal
+
+VENUE = "deribit"
+#: Option fees are capped at 12.5% of the option price (Deribit fee schedule).
+PREMIUM_CAP = Decimal("0.125")
+
+ORDER_STATES = {
+    "open": VenueOrderStatus.OPEN,
+    "untriggered": VenueOrderStatus.OPEN,
+    "triggered": VenueOrderStatus.OPEN,
+    "filled": VenueOrderStatus.FILLED,
+    "cancelled": VenueOrderStatus.CANCELLED,
+    "rejected": VenueOrderStatus.REJECTED,
+}
+
+
+def _field(row: dict, name: str, what: str):
+    if not isinstance(row, dict) or row.get(name) is None:
+        raise InvalidReply(f"{what}: field {name!r} is missing")
+    return row[name]
+
+
+def _ms(value, what: str) -> datetime:
+    return datetime.fromtimestamp(int(to_decimal(value, field=what)) / 1000, tz=timezone.utc)
+
+
+def instrument_from_row(row: dict) -> VenueInstrument | None:
+    """A ``public/get_instruments`` option row -> :class:`VenueInstrument` (``None`` if not an option)."""
+    if not isinstance(row, dict) or row.get("kind") != "option":
+        return None
+    name = str(_field(row, "instrument_name", "instrument"))
+    what = f"instrument {name}"
+    expires_at = _ms(_field(row, "expiration_timestamp", what), f"{what} expiration_timestamp")
+    option_type = {"call": OptionType.CALL, "put": OptionType.PUT}.get(row.get("option_type"))
+    if option_type is None:
+        raise InvalidReply(f"{what}: option_type {row.get('option_type')!r} is not call/put")
+    underlying = str(row.get("base_currency") or name.split("-")[0])
+    key = OptionKey(underlying, expires_at.date(), to_decimal(_field(row, "strike", what), field=f"{what} strike"),
+                    option_type)
+    steps = tuple(
+        TickRule(to_decimal(_field(s, "above_price", what), field=f"{what} above_price"),
+                 to_decimal(_field(s, "tick_size", what), field=f"{what} tick_size"))
+        for s in row.get("tick_size_steps") or ()
+    )
+    min_amount = to_decimal(_field(row, "min_trade_amount", what), field=f"{what} min_trade_amount")
+    tick = to_decimal(_field(row, "tick_size", what), field=f"{what} tick_size")
+    if tick <= 0 or min_amount <= 0 or any(s.tick <= 0 for s in steps):
+        raise InvalidReply(f"{what}: tick size and minimum amount must be positive")
+    return VenueInstrument(
+        venue=VENUE,
+        key=key,
+        symbol=name,
+        price_currency=str(row.get("quote_currency") or underlying),
+        tick_size=tick,
+        tick_steps=steps,
+        min_quantity=min_amount,
+        quantity_step=min_amount,
+        contract_size=to_decimal(row.get("contract_size", 1), field=f"{what} contract_size"),
+        fees=FeeSchedule(
+            taker_rate=to_decimal(_field(row, "taker_commission", what), field=f"{what} taker_commission"),
+            maker_rate=to_decimal(_field(row, "maker_commission", what), field=f"{what} maker_commission"),
+            premium_cap=PREMIUM_CAP,
+        ),
+        is_active=bool(row.get("is_active", True)) and row.get("state", "open") == "open",
+        expires_at=expires_at,
+        venue_id=str(row["instrument_id"]) if row.get("instrument_id") is not None else None,
+    )
+
+
+def _levels(rows, what: str) -> tuple[BookLevel, ...]:
+    levels = []
+    for row in rows or ():
+        if not isinstance(row, (list, tuple)) or len(row) < 2:
+            raise InvalidReply(f"{what}: level {row!r} is not [price, amount]")
+        price, amount = to_decimal(row[0], field=f"{what} price"), to_decimal(row[1], field=f"{what} amount")
+        if price <= 0 or amount < 0:
+            raise InvalidReply(f"{what}: impossible level {row!r}")
+        if amount > 0:
+            levels.append(BookLevel(price, amount))
+    return tuple(levels)
+
+
+def book_from_result(instrument: VenueInstrument, result: dict, depth: int,
+                     index_price: Decimal | None = None) -> OrderBook:
+    """A ``public/get_order_book`` result -> :class:`OrderBook` in the coin, valued with the index."""
+    what = f"order book {instrument.symbol}"
+    if not isinstance(result, dict):
+        raise InvalidReply(f"{what}: result is not an object")
+    index = index_price if index_price is not None else to_decimal(_field(result, "index_price", what),
+                                                                    field=f"{what} index_price")
+    if index <= 0:
+        raise InvalidReply(f"{what}: index price {index} is not positive")
+    bids = sorted(_levels(result.get("bids"), what), key=lambda l: l.price, reverse=True)[:depth]
+    asks = sorted(_levels(result.get("asks"), what), key=lambda l: l.price)[:depth]
+    timestamp = result.get("timestamp")
+    return OrderBook(
+        instrument=instrument,
+        bids=tuple(bids),
+        asks=tuple(asks),
+        usd_per_unit=index,
+        index_price=index,
+        **({"timestamp": _ms(timestamp, f"{what} timestamp")} if timestamp is not None else {}),
+    )
+
+
+def trades_fee(trades, currency_hint: str) -> Money | None:
+    """Sum of ``fee`` over trades (``None`` without trades). Mixed currencies are refused."""
+    rows = trades.get("trades") if isinstance(trades, dict) else trades
+    if not rows:
+        return None
+    total, currency = ZERO, None
+    for trade in rows:
+        fee = to_decimal(_field(trade, "fee", "trade"), field="trade fee")
+        fee_currency = str(trade.get("fee_currency") or currency_hint)
+        if currency not in (None, fee_currency):
+            raise InvalidReply(f"trades carry fees in {currency} and {fee_currency}")
+        currency = fee_currency
+        total += fee
+    return Money(total, currency or currency_hint)
+
+
+def snapshot_from_order(order: dict, *, client_order_id: str, fee: Money | None = None) -> OrderSnapshot:
+    """A Deribit order object -> :class:`OrderSnapshot`. A partial fill is ``open`` with a fill."""
+    what = f"order {client_order_id}"
+    state = _field(order, "order_state", what)
+    status = ORDER_STATES.get(state)
+    if status is None:
+        raise InvalidReply(f"{what}: unknown order_state {state!r}")
+    quantity = to_decimal(_field(order, "amount", what), field=f"{what} amount")
+    filled = to_decimal(order.get("filled_amount", 0), field=f"{what} filled_amount")
+    average = None
+    if filled > 0:
+        average = to_decimal(_field(order, "average_price", what), field=f"{what} average_price")
+    updated = order.get("last_update_timestamp")
+    return OrderSnapshot(
+        client_order_id=client_order_id,
+        venue_order_id=str(_field(order, "order_id", what)),
+        status=status,
+        quantity=quantity,
+        filled_quantity=filled,
+        average_price=average,
+        fee=fee,
+        reason=order.get("cancel_reason") or order.get("reject_reason"),
+        **({"updated_at": _ms(updated, f"{what} last_update_timestamp")} if updated is not None else {}),
+    )

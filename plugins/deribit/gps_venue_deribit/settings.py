@@ -1,0 +1,62 @@
+"""Where the plugin connects and how, read from the environment when a client is made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+PRODUCTION_URL = "https://www.deribit.com"
+TESTNET_URL = "https://test.deribit.com"
+API_PREFIX = "/api/v2"
+
+CLIENT_ID_ENV = "DERIBIT_CLIENT_ID"
+CLIENT_SECRET_ENV = "DERIBIT_CLIENT_SECRET"
+TESTNET_ENV = "DERIBIT_TESTNET"
+BASE_URL_ENV = "DERIBIT_BASE_URL"
+HTTP_FORM_ENV = "DERIBIT_HTTP_FORM"
+
+#: ``session:<name>`` scope requested by ``public/auth``: a token bound to a named session
+#: is valid on every HTTP connection (a ``connection``-scoped one is not), and reusing one
+#: fixed name keeps gps well under Deribit's 16 sessions per API key.
+SESSION_NAME = "gps"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Connection settings of one client.
+
+    :param base_url: scheme and host (and port), without ``/api/v2``.
+    :param http_form: ``post`` (JSON-RPC body, the default) or ``get`` (query string).
+    :param connect_timeout: seconds to open a connection.
+    :param read_timeout: seconds to wait for a reply once the request is sent.
+    """
+
+    base_url: str = PRODUCTION_URL
+    http_form: str = "post"
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+
+    @property
+    def testnet(self) -> bool:
+        return self.base_url.rstrip("/") == TESTNET_URL
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
+        """``DERIBIT_BASE_URL`` wins, then ``DERIBIT_TESTNET=1``, else production."""
+        base = (environ.get(BASE_URL_ENV) or "").strip()
+        if base:
+            base = base.rstrip("/")
+            if base.endswith(API_PREFIX):
+                base = base[: -len(API_PREFIX)]
+        elif (environ.get(TESTNET_ENV) or "").strip().lower() in _TRUE:
+            base = TESTNET_URL
+        else:
+            base = PRODUCTION_URL
+        form = (environ.get(HTTP_FORM_ENV) or "post").strip().lower()
+        if form not in ("post", "get"):
+            from gps_core.errors import ConfigurationError
+
+            raise ConfigurationError(f"{HTTP_FORM_ENV} must be 'post' or 'get', got {form!r}")
+        return cls(base_url=base, http_form=form)

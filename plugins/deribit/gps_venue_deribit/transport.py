@@ -1,0 +1,161 @@
+"""JSON-RPC over HTTPS: one request out, one reply in, every failure mapped to a gps error.
+
+Two wire forms are supported (see the package README): ``post`` sends the JSON-RPC envelope
+as the body of ``POST /api/v2/<method>``; ``get`` sends the params as the query of
+``GET /api/v2/<method>``, the form Deribit's OpenAPI spec declares. ``public/auth`` always
+goes as a POST body so a refresh token never sits in a URL.
+
+Nothing here retries: callers decide (safe reads go through ``retry_safe``; orders never).
+Where a failure happened decides its class: a connection that could not be opened is a
+:class:`NetworkError` (the venue never saw the request); anything after the request may
+have left (read timeout, dropped connection, 5xx, unparsable reply) is
+:class:`OutcomeUnknown`. Error texts never include URLs, headers or request params.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from typing import Any
+
+from gps_core.errors import InvalidReply, NetworkError, OutcomeUnknown, RateLimited, VenueError
+from gps_core.secrets import redact
+
+from . import wire
+from .error_codes import error_for
+from .settings import API_PREFIX, Settings
+
+log = logging.getLogger(__name__)
+USER_AGENT = "gps-venue-deribit/0.1"
+
+
+class Transport:
+    """Sends JSON-RPC calls to one Deribit base URL. Thread-safe."""
+
+    def __init__(self, settings: Settings, session=None):
+        from gps_core.http import new_session
+
+        self.settings = settings
+        self._session = session if session is not None else new_session()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._secret_values: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"Transport({self.settings.base_url!r}, form={self.settings.http_form!r})"
+
+    def add_secret_values(self, *values: str) -> None:
+        """Values to mask in every error text this transport raises (tokens, secrets)."""
+        with self._lock:
+            self._secret_values.update(v for v in values if v)
+
+    def _next_id(self) -> int:
+        with self._lock:
+            return next(self._ids)
+
+    def _clean(self, text: str) -> str:
+        with self._lock:
+            known = tuple(self._secret_values)
+        return redact(text, known)
+
+    # --- the call ----------------------------------------------------------------------
+
+    def call(self, method: str, params: dict | None = None, *, token: str | None = None) -> dict:
+        """Send one call; return the whole reply envelope (``result``, ``testnet``, ``usIn``...).
+
+        :param token: the bearer access token for ``private/*`` methods.
+        :raises VenueError: a subclass saying what the outcome was (see the module docs).
+        """
+        import requests
+
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        request_id = self._next_id()
+        url = f"{self.settings.base_url}{API_PREFIX}/{method}"
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        use_get = self.settings.http_form == "get" and method != "public/auth"
+        started = time.monotonic()
+        try:
+            if use_get:
+                query = wire.query_string(params)
+                response = self._session.get(f"{url}?{query}" if query else url, headers=headers, timeout=timeout)
+            else:
+                body = wire.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+                headers["Content-Type"] = "application/json"
+                response = self._session.post(url, data=body.encode(), headers=headers, timeout=timeout)
+        except requests.exceptions.RequestException as exc:
+            raise self._connection_error(method, exc) from None
+        log.debug("%s -> HTTP %s in %.1f ms", method, response.status_code, (time.monotonic() - started) * 1000)
+        return self._read(method, request_id if not use_get else None, response)
+
+    def _connection_error(self, method: str, exc: BaseException) -> VenueError:
+        import requests
+
+        kind = type(exc).__name__
+        if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc):
+            return NetworkError(f"{method}: could not connect to {self.settings.base_url} ({kind}); nothing was sent")
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return OutcomeUnknown(f"{method}: no reply within {self.settings.read_timeout:g}s ({kind})")
+        return OutcomeUnknown(f"{method}: connection failed after the request was sent ({kind})")
+
+    def _read(self, method: str, request_id: int | None, response) -> dict:
+        status = response.status_code
+        try:
+            envelope = wire.loads(response.content)
+        except ValueError:
+            envelope = None
+        if isinstance(envelope, dict) and isinstance(envelope.get("error"), dict):
+            error = envelope["error"]
+            exc = error_for(error.get("code"), self._clean(str(error.get("message") or "")),
+                            _clean_data(error.get("data"), self._clean), method=method)
+            if status == 429 and not isinstance(exc, RateLimited):
+                exc = RateLimited(exc.message, code=exc.code)
+            if isinstance(exc, RateLimited):
+                exc.retry_after = _retry_after(response)
+            raise exc
+        if status == 429:
+            raise RateLimited(f"{method}: HTTP 429 too many requests", retry_after=_retry_after(response))
+        if status >= 500:
+            raise OutcomeUnknown(f"{method}: HTTP {status} from the venue")
+        if not (200 <= status < 300) or not isinstance(envelope, dict) or "result" not in envelope:
+            raise InvalidReply(f"{method}: HTTP {status} with no JSON-RPC result")
+        if request_id is not None and envelope.get("id") not in (None, request_id):
+            raise InvalidReply(f"{method}: reply id {envelope.get('id')!r} does not match request id {request_id}")
+        return envelope
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the connection itself could not be made (refused, DNS), so nothing left."""
+    from urllib3.exceptions import NewConnectionError
+
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (NewConnectionError, ConnectionRefusedError)):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend(item.args)
+            stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+    return False
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _clean_data(data, clean) -> str | None:
+    if data in (None, "", {}):
+        return None
+    return clean(wire.dumps(data) if isinstance(data, (dict, list)) else str(data))
