@@ -235,8 +235,17 @@ class FakeAevo:
     """The fake venue's state. Thread-safe; inspect it from tests (``orders``, ``orders_received``)."""
 
     def __init__(self, *, testnet: bool = False, now: datetime | None = None):
-        self.domain = TESTNET_DOMAIN if testnet else MAINNET_DOMAIN
         self.lock = threading.RLock()
+        self._fresh(testnet, now)
+
+    def reset(self, *, testnet: bool = False, now: datetime | None = None) -> "FakeAevo":
+        """Forget every account, order and fault and rebuild the markets (a running server keeps serving)."""
+        with self.lock:
+            self._fresh(testnet, now)
+        return self
+
+    def _fresh(self, testnet: bool, now: datetime | None) -> None:
+        self.domain = TESTNET_DOMAIN if testnet else MAINNET_DOMAIN
         self.accounts: dict[str, Account] = {}
         self.index = {asset: spec.index for asset, spec in ASSETS.items()}
         self.markets: dict[int, Market] = {}

@@ -24,13 +24,20 @@ def aevo_vectors() -> dict:
     return json.loads((HERE / "data" / "aevo-backend-vectors.json").read_text())
 
 
-@pytest.fixture
-def fake_aevo():
-    fake = FakeAevo()
-    server = serve(fake)
-    fake.url = server.url
-    yield fake
+@pytest.fixture(scope="session")
+def _aevo_server():
+    # One server for the session (stopping one waits out its 0.5 s poll); each test resets its state.
+    server = serve(FakeAevo())
+    yield server
     server.stop()
+
+
+@pytest.fixture
+def fake_aevo(_aevo_server) -> FakeAevo:
+    """A fake Aevo with fresh state, listening at ``fake_aevo.url``."""
+    fake = _aevo_server.state.reset()
+    fake.url = _aevo_server.url
+    return fake
 
 
 @pytest.fixture
