@@ -136,6 +136,11 @@ class FakeExchange:
         with self.lock:
             self._tokens = {t: 0.0 for t in self._tokens}
 
+    def revoke_refresh_tokens(self) -> None:
+        """Forget every refresh token issued (the next refresh is refused with 13009)."""
+        with self.lock:
+            self._refresh.clear()
+
     def fill(self, order_id_or_label: str, amount: Decimal | None = None, price: Decimal | None = None) -> dict:
         """Fill a resting order (fully, or ``amount`` more) as if someone traded against it."""
         with self.lock:

@@ -1,0 +1,66 @@
+"""Canary secrets must never show up in logs, reprs, exceptions or return values."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from gps_core.errors import VenueError
+from gps_core.model import Side
+from gps_core.secrets import Secret
+from gps_venue_deribit import DeribitVenue
+from gps_venue_deribit.client import DeribitClient
+from gps_venue_deribit.fake_exchange import FakeExchange
+from gps_venue_deribit.fake_server import FakeDeribit
+
+CANARY_ID = "canary-client-id-7f3a"
+CANARY_SECRET = "CANARY-SECRET-d41d8cd98f00b204"
+
+
+def test_secrets_and_tokens_never_leak(caplog, new_order):
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    with FakeDeribit(FakeExchange(client_id=CANARY_ID, client_secret=CANARY_SECRET)) as server:
+        client = DeribitClient({"DERIBIT_BASE_URL": server.url})
+        venue = DeribitVenue(client)
+        result = venue.gps_authenticate(credentials={"DERIBIT_CLIENT_ID": Secret(CANARY_ID),
+                                                     "DERIBIT_CLIENT_SECRET": Secret(CANARY_SECRET)})
+        seen += [repr(result), str(result), repr(venue), repr(client), repr(client._tokens), repr(client.transport)]
+        tokens = list(server.state._tokens) + list(server.state._refresh)
+        assert tokens
+        name = next(n for n in server.state.instrument_names("BTC"))
+        inst = client.market.instruments("BTC")[next(k for k, v in client.market.instruments("BTC").items()
+                                                     if v.symbol == name)]
+        order = new_order(inst, Side.SELL, "0.1", "0.5")
+        seen.append(repr(venue.gps_place(order=order)))
+        seen.append(repr(venue.gps_order_status(order=order)))
+        errors: list[BaseException] = []
+        for fault in ("expire_token", "drop_after", "http5xx", "garbage", "http429"):
+            server.state.faults.inject(fault, method="private/sell")
+            with pytest.raises(VenueError) as caught:
+                venue.gps_place(order=new_order(inst, Side.SELL, "0.1", "0.5"))
+            errors.append(caught.value)
+        with pytest.raises(VenueError) as caught:  # wrong secret: refused login
+            DeribitClient({"DERIBIT_BASE_URL": server.url}).authenticate(
+                {"DERIBIT_CLIENT_ID": Secret(CANARY_ID), "DERIBIT_CLIENT_SECRET": Secret(CANARY_SECRET + "x")})
+        errors.append(caught.value)
+        tokens += list(server.state._tokens) + list(server.state._refresh)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(VenueError) as caught:
+        DeribitClient({"DERIBIT_BASE_URL": f"http://127.0.0.1:{port}"}).authenticate(
+            {"DERIBIT_CLIENT_ID": Secret(CANARY_ID), "DERIBIT_CLIENT_SECRET": Secret(CANARY_SECRET)})
+    errors.append(caught.value)
+    for exc in errors:
+        seen += [str(exc), repr(exc), exc.message]
+        seen += [str(e) for e in (exc.__cause__, exc.__context__) if e is not None]
+    seen += [record.getMessage() for record in caplog.records]
+    seen.append(caplog.text)
+    text = "\n".join(seen)
+    assert CANARY_SECRET not in text
+    for token in tokens:
+        assert token not in text
+    assert "Bearer" not in text and "signature" not in text.lower()
