@@ -562,7 +562,7 @@ class PaperBroker:
         return fills
 
     def _maybe_fill_later(self, stored: PaperOrder, fire) -> None:
-        if stored.status is not VenueOrderStatus.OPEN:
+        if stored.status is not VenueOrderStatus.OPEN or not any(r.name == "fill_after" for r in self.faults.rules):
             return
         stored.status_checks += 1
         for key, rule in self.faults.keyed():
@@ -614,10 +614,11 @@ class PaperBroker:
                 if fcntl is not None:
                     fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
                 try:
-                    state = self._load()
+                    raw = self._read()
+                    state = self._parse(raw)
                     yield state, self._trigger(state)
                     if write:
-                        self._save(state)
+                        self._save(state, unless=raw)
                 finally:
                     if fcntl is not None:
                         fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
@@ -640,10 +641,14 @@ class PaperBroker:
 
         return fire
 
-    def _load(self) -> _State:
+    def _read(self) -> str | None:
         try:
-            raw = self.store_path.read_text(encoding="utf-8")
+            return self.store_path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            return None
+
+    def _parse(self, raw: str | None) -> _State:
+        if raw is None:
             return _State({}, {}, 1)
         try:
             data = json.loads(raw)
@@ -655,7 +660,8 @@ class PaperBroker:
         except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
             raise ConfigurationError(f"the paper order store {self.store_path} is unreadable: {exc}") from None
 
-    def _save(self, state: _State) -> None:
+    def _save(self, state: _State, *, unless: str | None) -> None:
+        """Write the state atomically, unless it is what the file already holds."""
         data = {
             "format": STORE_FORMAT,
             "venue": self.venue,
@@ -663,10 +669,13 @@ class PaperBroker:
             "fault_counters": state.counters,
             "orders": [o.to_json() for o in state.orders.values()],
         }
+        text = json.dumps(data, indent=1)
+        if text == unless:
+            return
         fd, temp = tempfile.mkstemp(prefix=self.store_path.name + ".", suffix=".tmp", dir=self.store_path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, indent=1)
+                out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, self.store_path)

@@ -267,3 +267,20 @@ def test_side_and_order_records_round_trip(make_broker, kit):
     (stored,) = make_broker().orders()
     assert stored.side is Side.SELL and stored.fills[0].liquidity == "taker"
     assert stored.snapshot() == broker.status(kit.order("a", inst))
+
+
+def test_lookups_that_change_nothing_do_not_rewrite_the_store(make_broker, kit, tmp_path):
+    import os
+
+    inst = kit.instrument()
+    broker = make_broker()
+    broker.place(kit.order("a", inst, price="1000"), kit.book(inst))
+    path = tmp_path / "paper" / "orders.json"
+    before = os.stat(path).st_ino
+    broker.status(kit.order("a", inst))
+    broker.orders()
+    with pytest.raises(OrderNotFound):
+        broker.status(kit.order("nope", inst))
+    assert os.stat(path).st_ino == before  # an atomic rewrite would have replaced the inode
+    broker.cancel(kit.order("a", inst))
+    assert os.stat(path).st_ino != before
