@@ -1,0 +1,152 @@
+"""The plugin's own HTTP code replayed against recorded and documented Deribit replies (vcrpy).
+
+Cassettes live in ``cassettes/``; each says at its top, and in every interaction's
+``source`` field, whether its bodies are a public capture or a documented example. vcrpy
+only replays (``record_mode="none"``): a request the cassette does not hold fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import vcr
+import yaml
+
+from gps_core.errors import AuthenticationError, OrderNotOpen
+from gps_core.instruments import OptionKey, OptionType
+from gps_core.model import FeeSchedule, OrderRequest, Side, TickRule, VenueInstrument
+from gps_core.secrets import Secret
+from gps_venue_deribit.client import DeribitClient
+
+CASSETTES = Path(__file__).parent / "cassettes"
+D = Decimal
+DOC_TIMESTAMP, DOC_NONCE = 1554883365000, "fdbmmz79"  # Deribit's documented signature example
+DOC_CREDENTIALS = {"DERIBIT_CLIENT_ID": Secret("AAAAAAAAAAA"), "DERIBIT_CLIENT_SECRET": Secret("ABCD")}
+
+
+def _params(request) -> dict | None:
+    body = request.body
+    if not body:
+        return None
+    data = json.loads(body.decode() if isinstance(body, bytes) else body)
+    return {"method": data.get("method"), "params": data.get("params")}
+
+
+def jsonrpc_params(r1, r2) -> None:
+    """Match JSON-RPC method and params exactly (the request id may differ)."""
+    assert _params(r1) == _params(r2), f"{_params(r1)} != {_params(r2)}"
+
+
+replay = vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode="none",
+                 match_on=["method", "scheme", "host", "port", "path", "query", "jsonrpc_params"])
+replay.register_matcher("jsonrpc_params", jsonrpc_params)
+
+
+def production_client() -> DeribitClient:
+    client = DeribitClient({})
+    assert client.settings.base_url == "https://www.deribit.com"
+    return client
+
+
+def login(client: DeribitClient) -> None:
+    client.authenticate(DOC_CREDENTIALS, wall_ms=lambda: DOC_TIMESTAMP, nonce=lambda: DOC_NONCE)
+
+
+def test_every_cassette_says_where_its_bodies_came_from():
+    for path in sorted(CASSETTES.glob("*.yaml")):
+        text = path.read_text()
+        assert text.startswith("# Cassette:"), path.name
+        assert "PUBLIC CAPTURE" in text or "DOCUMENTED EXAMPLE" in text, path.name
+        assert "recorded live" not in text.lower()
+        for interaction in yaml.safe_load(text)["interactions"]:
+            assert interaction["source"].startswith(("public capture", "documented example", "derived from public capture")), path.name
+
+
+@replay.use_cassette("deribit_instruments_eth.yaml")
+def test_get_instruments_real_eth_rows_parse():
+    listing = production_client().market.instruments("ETH")
+    assert len(listing) == 2
+    call = listing[OptionKey("ETH", date(2025, 7, 6), D("1500"), OptionType.CALL)]
+    assert call.symbol == "ETH-6JUL25-1500-C" and call.price_currency == "ETH"
+    assert call.tick_size == D("0.0001") and call.tick_steps == (TickRule(D("0.005"), D("0.0005")),)
+    assert call.min_quantity == D("1") and call.quantity_step == D("1") and call.contract_size == D("1")
+    assert call.fees == FeeSchedule(D("0.0003"), D("0.0003"), D("0.125"))
+    assert call.expires_at == datetime(2025, 7, 6, 8, 0, tzinfo=timezone.utc)
+    assert call.venue_id == "481742" and call.is_active
+    assert OptionKey("ETH", date(2025, 7, 6), D("1500"), OptionType.PUT) in listing
+
+
+@replay.use_cassette("deribit_instruments_btc.yaml")
+def test_get_instruments_real_btc_rows_parse_old_and_new_tick_rules():
+    market = production_client().market
+    june = market.find(OptionKey.parse("BTC-26JUN26-100000-C"))
+    assert june.min_quantity == D("0.1") and june.tick_at(D("0.2555")) == D("0.0005")
+    assert june.tick_at(D("0.0049")) == D("0.0001")
+    assert market.find(OptionKey.parse("BTC-1AUG25-110000-C")).expires_at.date() == date(2025, 8, 1)
+    old = market.find(OptionKey.parse("BTC-24JUN22-52000-P"))
+    assert old.tick_size == D("0.0005") and old.tick_steps == ()
+    assert market.find(OptionKey.parse("BTC-26JUN26-100000-P")) is None  # never matched on strike alone
+
+
+BOOK_INSTRUMENT = VenueInstrument(
+    venue="deribit", key=OptionKey.parse("BTC-27MAR26-100000-C"), symbol="BTC-27MAR26-100000-C",
+    price_currency="BTC", tick_size=D("0.0001"), tick_steps=(TickRule(D("0.005"), D("0.0005")),),
+    min_quantity=D("0.1"), quantity_step=D("0.1"), fees=FeeSchedule(D("0.0003"), D("0.0003"), D("0.125")))
+
+
+@replay.use_cassette("deribit_order_book.yaml")
+def test_order_book_from_the_ticker_capture():
+    book = production_client().market.order_book(BOOK_INSTRUMENT, 5)
+    assert [(l.price, l.quantity) for l in book.bids] == [(D("0.2555"), D("5.9"))]
+    assert [(l.price, l.quantity) for l in book.asks] == [(D("0.259"), D("7.5"))]
+    assert book.usd_per_unit == book.index_price == D("119323.1")
+    assert book.timestamp == datetime.fromtimestamp(1752785118.436, tz=timezone.utc)
+    assert book.underlying_value() == D("1")
+
+
+@replay.use_cassette("deribit_index_price.yaml")
+def test_index_price_documented_example():
+    assert production_client().market.index_price("btc_usd") == D("11628.81")
+
+
+@replay.use_cassette("deribit_auth.yaml")
+def test_login_sends_the_documented_signature():
+    client = production_client()
+    result = client.authenticate(DOC_CREDENTIALS, wall_ms=lambda: DOC_TIMESTAMP, nonce=lambda: DOC_NONCE)
+    assert result.venue == "deribit" and not result.testnet
+    assert "session:gps" in result.detail
+    assert "PLACEHOLDER" not in repr(result)
+
+
+@replay.use_cassette("deribit_error_13004.yaml")
+def test_invalid_credentials_13004():
+    with pytest.raises(AuthenticationError) as caught:
+        login(production_client())
+    assert caught.value.code == 13004 and "invalid_credentials" in str(caught.value)
+
+
+def _order(venue_order_id: str | None = "66581975120") -> OrderRequest:
+    return OrderRequest("gps-0001", BOOK_INSTRUMENT, Side.BUY, D("0.1"), D("0.0125"), venue_order_id=venue_order_id)
+
+
+def test_unauthorized_13009_relogs_in_exactly_once():
+    client = production_client()
+    with replay.use_cassette("deribit_error_13009.yaml") as cassette:
+        login(client)
+        with pytest.raises(AuthenticationError) as caught:
+            client.orders.status(_order())
+        assert caught.value.code == 13009
+        assert cassette.play_count == 4 and cassette.all_played  # login, refused, one re-login, refused
+
+
+@replay.use_cassette("deribit_error_11044.yaml")
+def test_cancel_of_a_non_open_order_11044():
+    client = production_client()
+    login(client)
+    with pytest.raises(OrderNotOpen) as caught:
+        client.orders.cancel(_order())
+    assert caught.value.code == 11044

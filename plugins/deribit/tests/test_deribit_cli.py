@@ -1,0 +1,87 @@
+"""End to end: the ``gps`` CLI executes a call spread on the fake Deribit server."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from importlib import metadata
+
+import pytest
+
+from gps_core.instruments import OptionKey
+
+cli_module = pytest.importorskip("gps_core.cli")
+from click.testing import CliRunner  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not metadata.entry_points(group="gps.venues", name="deribit"),
+                                reason="gps-venue-deribit is not installed (pip install -e plugins/deribit)")
+
+
+@pytest.fixture
+def env(server, tmp_path):
+    return {
+        "DERIBIT_BASE_URL": server.url,
+        "DERIBIT_CLIENT_ID": server.state.client_id,
+        "DERIBIT_CLIENT_SECRET": server.state.client_secret,
+        "DERIBIT_TESTNET": None,
+        "GPS_HOME": str(tmp_path / "gps-home"),
+        "GPS_LOAD_PLUGINS": "deribit",
+    }
+
+
+def spread_legs(server) -> tuple[str, str]:
+    codes = sorted({n.split("-")[1] for n in server.state.instrument_names("BTC")},
+                   key=lambda code: OptionKey.parse(f"BTC-{code}-1-C").expiry)
+    return f"BTC-{codes[2]}-100000-C", f"BTC-{codes[2]}-110000-C"
+
+
+def test_gps_execute_call_spread_on_the_fake_server(server, env):
+    low, high = spread_legs(server)
+    result = CliRunner().invoke(cli_module.cli, [
+        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10",
+        "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}",
+    ], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["all_filled"] is True
+    legs = report["legs"]
+    assert [(leg["venue"], leg["side"]) for leg in legs] == [("deribit", "buy"), ("deribit", "sell")]
+    for leg, (name, direction) in zip(legs, [(low, "buy"), (high, "sell")]):
+        label = leg["client_order_id"]
+        assert label.startswith("gps-") and len(label) < 48
+        assert server.state.order_count(label) == 1  # placed exactly once
+        (order,) = server.state.orders_for(label)
+        assert order["instrument_name"] == name and order["direction"] == direction
+        assert order["amount"] == Decimal("0.1") and order["order_state"] == "filled"
+    assert sum(server.state.placed.values()) == 2
+    assert server.state.grants["client_signature"] == 1
+
+
+def test_gps_execute_with_a_lost_reply_settles_by_label(server, env):
+    low, high = spread_legs(server)
+    server.state.faults.inject("drop_after", method="private/sell")
+    result = CliRunner().invoke(cli_module.cli, [
+        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10",
+        "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}",
+    ], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["all_filled"] is True
+    for leg in report["legs"]:
+        assert server.state.order_count(leg["client_order_id"]) == 1
+    assert sum(server.state.received.values()) == 2  # the lost sell was never sent again
+
+
+def test_gps_quote_and_venues_need_no_credentials(server, env):
+    public_env = {**env, "DERIBIT_CLIENT_ID": None, "DERIBIT_CLIENT_SECRET": None}
+    low, _ = spread_legs(server)
+    venues = CliRunner().invoke(cli_module.cli, ["venues", "--json"], env=public_env)
+    assert venues.exit_code == 0, venues.output
+    (deribit,) = [v for v in json.loads(venues.stdout) if v["name"] == "deribit"]
+    assert deribit["ok"] is True and deribit["distribution"] == "gps-venue-deribit"
+    quote = CliRunner().invoke(cli_module.cli, ["quote", "--venue", "deribit", "--json", "--leg", f"buy 0.1 {low}"],
+                               env=public_env)
+    assert quote.exit_code == 0, quote.output
+    rows = json.loads(quote.stdout)["quotes"]
+    assert rows[0]["venue"] == "deribit" and rows[0]["price_currency"] == "BTC"
+    assert server.state.grants == {} and sum(server.state.placed.values()) == 0
