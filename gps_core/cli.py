@@ -336,7 +336,8 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
                        "run `gps recover` first, or pass --allow-unsettled")
     venues = ctx.select_venues(venue)
     if dry_run:
-        venues = [v if v.info.paper else SimulatedVenue(v, ctx.home) for v in venues]
+        faults = ctx.environ.get("GPS_PAPER_FAULTS")
+        venues = [v if v.info.paper else SimulatedVenue(v, ctx.home, faults) for v in venues]
     live = any(not v.info.paper for v in venues)
     if strategy.no_trade and not force:
         if live:

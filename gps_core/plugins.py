@@ -107,6 +107,7 @@ class PluginHost:
                     continue
                 dist = getattr(ep, "dist", None)
                 record = PluginRecord(ep.name, group, dist.name if dist else None, dist.version if dist else None)
+                self.records[ep.name] = record
                 try:
                     plugin = _instantiate(ep.load())
                 except Exception as exc:  # noqa: BLE001 - a broken plugin must not break gps

@@ -11,7 +11,9 @@ from .routing import Plan, PlannedLeg
 
 
 def _s(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value.normalize():f}"
+    if value is None:
+        return None
+    return "0" if value == 0 else f"{value.normalize():f}"
 
 
 def _usd(value: Decimal | None) -> str | None:

@@ -185,7 +185,7 @@ def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Any:
     if name not in cache:
         venue = ctx.host.venue(name)
         if mode == "dry-run" and not venue.info.paper:
-            venue = SimulatedVenue(venue, ctx.home)
+            venue = SimulatedVenue(venue, ctx.home, ctx.environ.get("GPS_PAPER_FAULTS"))
         else:
             ctx.authenticate(venue)
         cache[name] = venue

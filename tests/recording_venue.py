@@ -61,3 +61,7 @@ class RecordingVenue:
     def gps_cancel(self, order):
         self.calls.append(("cancel", order.client_order_id))
         raise OrderNotFound("no such order")
+
+
+#: An instance, as an entry point may name one.
+good_venue = RecordingVenue("good")

@@ -110,3 +110,36 @@ def test_misspelled_hook_is_caught(host):
 def test_unknown_and_broken_venues_give_clear_errors(host):
     with pytest.raises(ConfigurationError, match="no venue named 'nope'"):
         host.venue("nope")
+
+
+def test_a_broken_entry_point_is_recorded_and_the_others_load(monkeypatch):
+    from importlib import metadata
+
+    from gps_core import plugins
+
+    good = metadata.EntryPoint("good", "recording_venue:good_venue", "gps.venues")
+    broken = metadata.EntryPoint("broken", "a_module_that_does_not_exist:Venue", "gps.venues")
+    monkeypatch.setattr(plugins.metadata, "entry_points",
+                        lambda group: [broken, good] if group == "gps.venues" else [])
+    host = PluginHost(environ={})
+    host.load_entry_points()
+    assert host.venue_names() == ["good"]
+    assert host.records["broken"].ok is False
+    assert "a_module_that_does_not_exist" in host.records["broken"].error
+    with pytest.raises(ConfigurationError, match="broken"):
+        host.venue("broken")
+    strict = PluginHost(environ={"GPS_STRICT_PLUGINS": "1"})
+    with pytest.raises(ConfigurationError, match="a_module_that_does_not_exist"):
+        strict.load_entry_points()
+
+
+def test_load_and_disable_lists(monkeypatch):
+    from importlib import metadata
+
+    from gps_core import plugins
+
+    eps = [metadata.EntryPoint(n, "a_module_that_does_not_exist:V", "gps.venues") for n in ("a", "b", "c")]
+    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: eps if group == "gps.venues" else [])
+    only = PluginHost(environ={"GPS_LOAD_PLUGINS": "a,b", "GPS_DISABLE_PLUGINS": "b"})
+    only.load_entry_points()
+    assert sorted(only.records) == ["a"]
