@@ -146,5 +146,8 @@ class AevoClient:
     def order(self, order_id: str) -> Any:
         return self.request("GET", f"/orders/{order_id}", private=True)
 
+    def order_history(self, start_time_ns: int, limit: int = 50) -> Any:
+        return self.request("GET", "/order-history", params={"start_time": start_time_ns, "limit": limit}, private=True)
+
     def cancel_order(self, order_id: str) -> Any:
         return self.request("DELETE", f"/orders/{order_id}", private=True)

@@ -238,6 +238,10 @@ class FakeAevo:
         self.lock = threading.RLock()
         self._fresh(testnet, now)
 
+    #: When true, ``GET /orders/{id}`` answers ORDER_DOES_NOT_EXIST for closed orders (only
+    #: ``/order-history`` has them), a behaviour the live venue may have.
+    forget_closed = False
+
     def reset(self, *, testnet: bool = False, now: datetime | None = None) -> "FakeAevo":
         """Forget every account, order and fault and rebuild the markets (a running server keeps serving)."""
         with self.lock:
@@ -245,6 +249,7 @@ class FakeAevo:
         return self
 
     def _fresh(self, testnet: bool, now: datetime | None) -> None:
+        self.forget_closed = False
         self.domain = TESTNET_DOMAIN if testnet else MAINNET_DOMAIN
         self.accounts: dict[str, Account] = {}
         self.index = {asset: spec.index for asset, spec in ASSETS.items()}
@@ -534,7 +539,21 @@ class FakeAevo:
 
     def get_order(self, account: Account, order_id: str) -> dict:
         with self.lock:
-            return self._public(self._owned(account, order_id))
+            order = self._owned(account, order_id)
+            if self.forget_closed and order["order_status"] not in ("opened", "partial"):
+                raise _error("ORDER_DOES_NOT_EXIST")
+            return self._public(order)
+
+    def get_order_history(self, account: Account, query: dict) -> dict:
+        start, limit = int(query.get("start_time") or 0), min(int(query.get("limit") or 50), 50)
+        fields = ("order_id", "account", "instrument_id", "instrument_name", "instrument_type", "order_type",
+                  "side", "amount", "price", "filled", "option_type", "expiry", "strike", "order_status",
+                  "created_timestamp")
+        with self.lock:
+            mine = [o for o in self.orders.values()
+                    if o["_account"] == account.api_key and int(o["created_timestamp"]) >= start]
+            mine.sort(key=lambda o: int(o["created_timestamp"]), reverse=True)
+            return {"count": str(len(mine)), "order_history": [{k: o[k] for k in fields} for o in mine[:limit]]}
 
     def get_open_orders(self, account: Account) -> list[dict]:
         with self.lock:
@@ -622,6 +641,8 @@ class FakeAevoHandler(QuietHandler):
         account = fake.authenticate(method, path, self.headers, body)
         if method == "GET" and path == "/account":
             return fake.get_account(account)
+        if method == "GET" and path == "/order-history":
+            return fake.get_order_history(account, query)
         if path == "/orders":
             if method == "POST":
                 return fake.post_order(account, body, fault)

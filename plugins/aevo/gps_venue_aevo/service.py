@@ -240,10 +240,27 @@ class AevoService:
         return order_id
 
     def status(self, order: OrderRequest) -> OrderSnapshot:
-        """``GET /orders/{id}`` by the id computed before sending (works after a lost reply)."""
+        """``GET /orders/{id}`` by the id computed before sending (works after a lost reply).
+
+        Should Aevo no longer serve a closed order there, ``GET /order-history`` (from the
+        order's signed timestamp on) is searched for the same id before answering "not found".
+        """
         order_id = self._order_id(order)
-        raw = retry_safe(lambda: self.client.order(order_id))
+        try:
+            raw = retry_safe(lambda: self.client.order(order_id))
+        except OrderNotFound:
+            raw = self._from_history(order, order_id)
         return orders.snapshot(raw, order.client_order_id, fallback_price=order.limit_price)
+
+    def _from_history(self, order: OrderRequest, order_id: str) -> dict:
+        timestamp = order.venue_data.get("timestamp")
+        start = (int(timestamp) - 60) * 10**9 if isinstance(timestamp, int) else int((self.clock() - 86400) * 10**9)
+        reply = retry_safe(lambda: self.client.order_history(max(0, start)))
+        entries = reply.get("order_history") if isinstance(reply, dict) else reply
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and str(entry.get("order_id", "")).lower() == order_id:
+                return entry
+        raise OrderNotFound(f"Aevo has no order {order_id} ({order.client_order_id})", code="ORDER_DOES_NOT_EXIST")
 
     def cancel(self, order: OrderRequest) -> OrderSnapshot:
         """``DELETE /orders/{id}``, then the order's state after the cancel.

@@ -320,3 +320,21 @@ def test_concurrent_legs_each_reach_the_venue_once(aevo_service, fake_aevo, new_
     assert len(fake_aevo.orders_received) == 3 and len(fake_aevo.orders) == 3
     for o in orders:
         assert len(fake_aevo.orders_for(o.venue_data["salt"])) == 1
+
+
+def test_closed_orders_missing_from_get_orders_are_found_in_order_history(aevo_service, fake_aevo, new_order):
+    fake_aevo.forget_closed = True
+    order = new_order(quantity="0.2")
+    fake_aevo.inject("drop_after")
+    with pytest.raises(OutcomeUnknown):
+        aevo_service.place(order)
+    snap = aevo_service.status(order)
+    assert snap.status is VenueOrderStatus.FILLED and snap.filled_quantity == Decimal("0.2")
+    assert snap.average_price == order.limit_price  # order-history has no avg_price: the limit bounds it
+    with pytest.raises(OrderNotOpen):
+        aevo_service.cancel(order)
+    never_sent = new_order(cid="gps-test-L9-1").with_updates(venue_order_id="0x" + "cd" * 32,
+                                                              venue_data={"timestamp": order.venue_data["timestamp"]})
+    with pytest.raises(OrderNotFound):
+        aevo_service.status(never_sent)
+    assert len(fake_aevo.orders) == 1
