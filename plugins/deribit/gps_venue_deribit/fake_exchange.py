@@ -96,6 +96,7 @@ class FakeExchange:
     client_id: str = "gps-fake-client"
     client_secret: str = "gps-fake-secret"
     token_lifetime: int = 900  # expires_in of new tokens, seconds
+    clock_skew_ms: int = 0  # the venue's clock runs this far ahead of the machine's
     today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
     faults: Faults = field(default_factory=Faults)
 
@@ -118,6 +119,10 @@ class FakeExchange:
         self._trade_ids = itertools.count(1)
 
     # --- Python API for tests ----------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The venue's clock (ms), ``clock_skew_ms`` ahead of this machine's."""
+        return _now_ms() + self.clock_skew_ms
 
     def instrument_names(self, currency: str = "BTC") -> list[str]:
         return [n for n in self.instruments if n.startswith(f"{currency}-")]
@@ -196,7 +201,7 @@ class FakeExchange:
                             hashlib.sha256).hexdigest()
         if params.get("client_id") != self.client_id or not hmac.compare_digest(str(params.get("signature")), expected):
             raise RpcError(13004, "invalid_credentials", http_status=401)
-        if abs(_now_ms() - timestamp) > SIGNATURE_WINDOW_MS or (timestamp, nonce) in self._nonces:
+        if abs(self.now_ms() - timestamp) > SIGNATURE_WINDOW_MS or (timestamp, nonce) in self._nonces:
             raise RpcError(13004, "invalid_credentials", {"reason": "stale timestamp or reused nonce"}, http_status=401)
         self._nonces.add((timestamp, nonce))
 
@@ -216,7 +221,7 @@ class FakeExchange:
             inst = self.instrument(name)
             currency = inst.row["base_currency"]
             result = {
-                "timestamp": _now_ms(), "state": "open", "instrument_name": inst.name,
+                "timestamp": self.now_ms(), "state": "open", "instrument_name": inst.name,
                 "index_price": self.index_price(currency), "underlying_price": self.index_price(currency),
                 "underlying_index": "index_price", "mark_price": inst.mark, "interest_rate": 0,
                 "best_bid_price": inst.bids[0][0] if inst.bids else 0, "best_bid_amount": inst.bids[0][1] if inst.bids else 0,
@@ -253,13 +258,13 @@ class FakeExchange:
             if tif not in ("good_til_cancelled", "immediate_or_cancel", "fill_or_kill", "good_til_day"):
                 raise RpcError(-32602, "Invalid params", {"reason": "bad time_in_force", "param": "time_in_force"})
             valid_until = params.get("valid_until")
-            if valid_until is not None and _now_ms() > int(valid_until):
+            if valid_until is not None and self.now_ms() > int(valid_until):
                 raise RpcError(13888, "timed_out")
             levels = inst.asks if side == "buy" else inst.bids
             crosses = bool(levels) and (levels[0][0] <= price if side == "buy" else levels[0][0] >= price)
             if post_only and crosses:
                 raise RpcError(11054, "post_only_reject")
-            now = _now_ms()
+            now = self.now_ms()
             currency = inst.row["base_currency"]
             order_id = str(next(self._ids)) if currency == "BTC" else f"{currency}-{next(self._ids)}"
             order = {
@@ -298,7 +303,7 @@ class FakeExchange:
         filled = order["filled_amount"]
         order["average_price"] = (order["average_price"] * filled + price * size) / (filled + size)
         order["filled_amount"] = filled + size
-        order["last_update_timestamp"] = _now_ms()
+        order["last_update_timestamp"] = self.now_ms()
         fee = min(FEE_RATE * size, FEE_CAP * price * size).quantize(Decimal("0.00000001"))
         currency = self.instruments[order["instrument_name"]].row["base_currency"]
         trade = {
@@ -336,7 +341,7 @@ class FakeExchange:
             if order["order_state"] != "open":
                 raise RpcError(11044, "not_open_order")
             order["order_state"], order["cancel_reason"] = "cancelled", "user_request"
-            order["last_update_timestamp"] = _now_ms()
+            order["last_update_timestamp"] = self.now_ms()
             return dict(order)
 
     def cancel_by_label(self, label, currency=None) -> int:

@@ -79,8 +79,8 @@ class DeribitHandler(QuietHandler):
     # --- dispatch ----------------------------------------------------------------------
 
     def _handle(self, method: str, params: dict, request_id, *, get: bool) -> None:
-        us_in = time.time_ns() // 1000
         exchange: FakeExchange = self.state
+        us_in = exchange.now_ms() * 1000
         exchange.calls[method] += 1
         if method in ("private/buy", "private/sell"):
             with exchange.lock:
@@ -132,7 +132,7 @@ class DeribitHandler(QuietHandler):
         if method == "public/auth":
             return exchange.auth(params)
         if method == "public/get_time":
-            return time.time_ns() // 1_000_000
+            return exchange.now_ms()
         if method == "public/get_instruments":
             currency = str(params.get("currency") or "")
             kind = params.get("kind")
@@ -175,8 +175,8 @@ class DeribitHandler(QuietHandler):
         return header[7:].strip() if header.lower().startswith("bearer ") else None
 
     def _reply(self, request_id, *, result=None, error: RpcError | None = None, us_in: int | None = None) -> None:
-        us_in = us_in or time.time_ns() // 1000
-        us_out = time.time_ns() // 1000
+        us_out = self.state.now_ms() * 1000
+        us_in = us_in or us_out
         envelope: dict = {"jsonrpc": "2.0"}
         if request_id is not None:
             envelope["id"] = request_id

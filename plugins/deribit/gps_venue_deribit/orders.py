@@ -57,8 +57,12 @@ def check_order(order: OrderRequest) -> None:
         raise InvalidOrder(f"{what}: post-only needs good-til-cancelled on Deribit")
 
 
-def order_params(order: OrderRequest) -> dict:
-    """The ``private/buy``/``private/sell`` params for ``order`` (every flag explicit)."""
+def order_params(order: OrderRequest, clock_offset_ms: int = 0) -> dict:
+    """The ``private/buy``/``private/sell`` params for ``order`` (every flag explicit).
+
+    ``valid_until`` is moved onto the venue's clock (``clock_offset_ms``) so a skewed local
+    clock neither drops every order nor keeps a lost one alive for longer than the core meant.
+    """
     params = {
         "instrument_name": order.instrument.symbol,
         "amount": order.quantity,
@@ -74,7 +78,7 @@ def order_params(order: OrderRequest) -> dict:
         # Refuse rather than let Deribit silently move the price.
         params["reject_post_only"] = True
     if order.valid_until is not None:
-        params["valid_until"] = int(order.valid_until.timestamp() * 1000)
+        params["valid_until"] = int(order.valid_until.timestamp() * 1000) + clock_offset_ms
     return params
 
 
@@ -109,7 +113,7 @@ class Orders:
     def place(self, order: OrderRequest) -> OrderSnapshot:
         """Send the order once; see :func:`gps_core.hookspecs.gps_place` for the outcomes."""
         check_order(order)
-        params = order_params(order)
+        params = order_params(order, self._transport.clock_offset_ms)
         method = "private/buy" if order.side is Side.BUY else "private/sell"
         token = self._tokens.token()  # a failure here is before anything was sent
         try:

@@ -42,6 +42,7 @@ class Transport:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._secret_values: set[str] = set()
+        self._clock_offset_ms = 0  # venue clock minus ours, from the last reply's usOut
 
     def __repr__(self) -> str:
         return f"Transport({self.settings.base_url!r}, form={self.settings.http_form!r})"
@@ -50,6 +51,12 @@ class Transport:
         """Values to mask in every error text this transport raises (tokens, secrets)."""
         with self._lock:
             self._secret_values.update(v for v in values if v)
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """How far the venue's clock is ahead of ours (ms), measured on the last reply."""
+        with self._lock:
+            return self._clock_offset_ms
 
     def _next_id(self) -> int:
         with self._lock:
@@ -90,7 +97,14 @@ class Transport:
         except requests.exceptions.RequestException as exc:
             raise self._connection_error(method, exc) from None
         log.debug("%s -> HTTP %s in %.1f ms", method, response.status_code, (time.monotonic() - started) * 1000)
-        return self._read(method, request_id if not use_get else None, response)
+        envelope = self._read(method, request_id if not use_get else None, response)
+        self._note_clock(envelope.get("usOut"))
+        return envelope
+
+    def _note_clock(self, us_out) -> None:
+        if isinstance(us_out, int) and not isinstance(us_out, bool) and us_out > 0:
+            with self._lock:
+                self._clock_offset_ms = us_out // 1000 - int(time.time() * 1000)
 
     def _connection_error(self, method: str, exc: BaseException) -> VenueError:
         import requests

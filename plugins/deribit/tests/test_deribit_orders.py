@@ -195,6 +195,14 @@ def test_valid_until_is_sent_and_enforced(client, server, instrument, new_order)
     assert client.orders.place(fresh).client_order_id == fresh.client_order_id
 
 
+def test_valid_until_follows_the_venue_clock(client, server, instrument, new_order):
+    server.state.clock_skew_ms = 60_000 * 5  # the venue's clock is five minutes ahead of ours
+    client.market.call("public/get_time", {})  # any reply tells the client the venue's time
+    order = new_order(instrument(), Side.SELL, "0.1", "0.5", valid_until=utcnow() + timedelta(seconds=30))
+    assert client.orders.place(order).status is VenueOrderStatus.OPEN
+    assert server.state.order_count(order.client_order_id) == 1
+
+
 def test_reduce_only_flag_reaches_the_venue(client, server, instrument, new_order):
     order = new_order(instrument(), Side.SELL, "0.1", "0.5", reduce_only=True)
     client.orders.place(order)

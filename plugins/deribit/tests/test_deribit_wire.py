@@ -85,3 +85,17 @@ def test_entry_module_is_light():
             "if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_trade_fees_accept_both_reply_shapes():
+    from gps_core.money import Money
+    from gps_venue_deribit.parsing import trades_fee
+
+    # get_user_trades_by_order: an array (current spec) or {"trades": [...], "has_more": ...} (older replies)
+    trade = {"trade_id": "ETH-34066", "price": Decimal("0.04"), "amount": 11, "fee": Decimal("0.0011"),
+             "fee_currency": "ETH", "liquidity": "M"}
+    assert trades_fee([trade, trade], "ETH") == Money(Decimal("0.0022"), "ETH")
+    assert trades_fee({"trades": [trade], "has_more": True}, "ETH") == Money(Decimal("0.0011"), "ETH")
+    assert trades_fee([], "BTC") is None
+    with pytest.raises(InvalidReply):
+        trades_fee([trade, {**trade, "fee_currency": "BTC"}], "ETH")
