@@ -1,0 +1,84 @@
+"""One test per hook, through the plugin host and the dry-run venue; a meta-test keeps it so."""
+
+import inspect
+from decimal import Decimal as D
+
+import pytest
+
+from gps_core import hookspecs
+from gps_core.errors import OrderNotFound, OrderNotOpen
+from gps_core.instruments import OptionKey
+from gps_core.model import AuthResult, OrderRequest, Side, VenueInfo, VenueOrderStatus
+from gps_core.plugins import PluginHost
+
+dryrun = pytest.importorskip("gps_venue_dryrun")
+
+
+@pytest.fixture
+def venue(tmp_path):
+    host = PluginHost(environ={})
+    host.register(dryrun.DryRunVenue(environ={"GPS_HOME": str(tmp_path)}), "dryrun")
+    return host.venue("dryrun")
+
+
+def instrument(venue):
+    listed = venue.list_instruments("BTC")
+    return sorted(listed, key=lambda i: (i.key.expiry, abs(i.key.strike - 95000)))[len(listed) // 3]
+
+
+def order(venue, aggressive=True, cid="gps-hooks-L1-1"):
+    inst = instrument(venue)
+    book = venue.order_book(inst, 5)
+    price = book.asks[0].price if aggressive else inst.round_price(book.bids[-1].price / 2, Side.BUY)
+    return OrderRequest(cid, inst, Side.BUY, inst.min_quantity, price)
+
+
+def test_hook_gps_venue_info(venue):
+    assert isinstance(venue.info, VenueInfo) and venue.info.name == "dryrun" and venue.info.paper
+
+
+def test_hook_gps_authenticate(venue):
+    assert isinstance(venue.authenticate({}), AuthResult)
+
+
+def test_hook_gps_list_instruments(venue):
+    listed = venue.list_instruments("BTC")
+    assert listed and all(i.key.underlying == "BTC" for i in listed)
+    assert venue.list_instruments("DOGE") == []
+
+
+def test_hook_gps_find_instrument(venue):
+    inst = instrument(venue)
+    assert venue.find_instrument(inst.key) == inst
+    assert venue.find_instrument(OptionKey(inst.key.underlying, inst.key.expiry, inst.key.strike + 1, inst.key.option_type)) is None
+
+
+def test_hook_gps_order_book(venue):
+    book = venue.order_book(instrument(venue), 3)
+    assert 0 < len(book.bids) <= 3 and 0 < len(book.asks) <= 3 and book.bids[0].price < book.asks[0].price
+
+
+def test_hook_gps_place(venue):
+    snapshot = venue.place(order(venue))
+    assert snapshot.status is VenueOrderStatus.FILLED and snapshot.client_order_id == "gps-hooks-L1-1"
+
+
+def test_hook_gps_order_status(venue):
+    with pytest.raises(OrderNotFound):
+        venue.order_status(order(venue))
+    placed = venue.place(order(venue, aggressive=False))
+    assert venue.order_status(order(venue)).venue_order_id == placed.venue_order_id
+
+
+def test_hook_gps_cancel(venue):
+    resting = order(venue, aggressive=False)
+    venue.place(resting)
+    assert venue.cancel(resting).status is VenueOrderStatus.CANCELLED
+    with pytest.raises(OrderNotOpen):
+        venue.cancel(resting)
+
+
+def test_every_hook_has_a_test():
+    hooks = {name for name, fn in vars(hookspecs).items() if name.startswith("gps_") and inspect.isfunction(fn)}
+    tests = {name[len("test_hook_"):] for name in globals() if name.startswith("test_hook_")}
+    assert hooks == tests
