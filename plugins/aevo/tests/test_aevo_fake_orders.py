@@ -338,3 +338,21 @@ def test_closed_orders_missing_from_get_orders_are_found_in_order_history(aevo_s
     with pytest.raises(OrderNotFound):
         aevo_service.status(never_sent)
     assert len(fake_aevo.orders) == 1
+
+
+def test_connection_refused_is_a_network_error_not_unknown(aevo_env):
+    import socket
+
+    from gps_core.errors import NetworkError
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    service = AevoService(Environment(f"http://127.0.0.1:{port}", False, MAINNET_DOMAIN))
+    from gps_venue_aevo.client import ApiKey
+
+    service.client.set_api_key(ApiKey(Secret(aevo_env["AEVO_API_KEY"]), Secret(aevo_env["AEVO_API_SECRET"])))
+    with pytest.raises(NetworkError):
+        service.client.create_order(b"{}")
+    with pytest.raises(NetworkError):
+        service.client.markets("BTC")
