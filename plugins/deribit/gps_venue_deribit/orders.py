@@ -115,7 +115,14 @@ class Orders:
         check_order(order)
         params = order_params(order, self._transport.clock_offset_ms)
         method = "private/buy" if order.side is Side.BUY else "private/sell"
-        token = self._tokens.token()  # a failure here is before anything was sent
+        try:
+            token = self._tokens.token()
+        except AuthenticationError as exc:
+            raise OrderRejected(f"{method}: not sent, login refused: {exc.message}", code=exc.code) from None
+        except (RateLimited, NetworkError, VenueUnavailable):
+            raise
+        except VenueError as exc:  # the login's outcome is unknown, but the order never left
+            raise NetworkError(f"{method}: not sent, login failed: {exc.message}", code=exc.code) from None
         try:
             envelope = self._transport.call(method, params, token=token)
         except (OrderRejected, RateLimited, NetworkError, VenueUnavailable, OutcomeUnknown):

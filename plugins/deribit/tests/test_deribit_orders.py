@@ -16,6 +16,7 @@ from gps_core.errors import (
     NetworkError,
     OrderNotFound,
     OrderNotOpen,
+    OrderRejected,
     OutcomeUnknown,
     RateLimited,
     VenueUnavailable,
@@ -264,3 +265,19 @@ def test_token_refused_on_place_is_not_resent(client, server, instrument, new_or
     assert client.orders.place(order).status is VenueOrderStatus.OPEN  # the core's next attempt: a new login
     assert server.state.grants["client_signature"] == 2
     assert server.state.order_count(order.client_order_id) == 1
+
+
+def test_login_refused_before_placing_means_not_sent(client, server, instrument, new_order):
+    inst = instrument()
+    server.state.client_secret = "rotated"  # the key was changed at the venue
+    server.state.expire_tokens()
+    server.state.revoke_refresh_tokens()
+    first = new_order(inst, Side.SELL, "0.1", "0.5")
+    with pytest.raises(VenueUnavailable):  # the held token is refused: not placed
+        client.orders.place(first)
+    second = new_order(inst, Side.SELL, "0.1", "0.5")
+    with pytest.raises(OrderRejected) as caught:  # the new login is refused: never sent
+        client.orders.place(second)
+    assert caught.value.code == 13004
+    assert server.state.received[second.client_order_id] == 0
+    assert sum(server.state.placed.values()) == 0
