@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from .fake_chain import UNDERLYINGS, FakeInstrument, build_chain, tick_at
 
@@ -38,7 +38,7 @@ class Fault:
     """One armed fault: ``kind`` for requests to ``method`` (``None``: any), ``times`` more times."""
 
     kind: str
-    method: str | None
+    methods: frozenset[str] | None
     times: int
     options: dict
 
@@ -49,7 +49,8 @@ class Faults:
     Kinds: ``latency`` (``seconds``), ``http429`` (plain 429, ``retry_after``), ``rate_limit``
     (JSON-RPC 10028), ``http5xx`` (``status``, ``after``: process first), ``drop_before``
     (close without processing), ``drop_after`` (process, then close: the reply is lost),
-    ``reject`` (``code``, ``message``), ``partial`` (``fill``: most filled at once),
+    ``reject`` (``code``, ``message``), ``partial`` (``fill``: most filled at once, or
+    ``fraction`` of the order, rounded down to the size step),
     ``expire_token`` (tokens expire before the call), ``garbage`` (process, reply is not JSON).
     """
 
@@ -61,11 +62,14 @@ class Faults:
         self._armed: list[Fault] = []
         self._lock = threading.Lock()
 
-    def inject(self, kind: str, method: str | None = "private/buy", times: int = 1, **options) -> None:
+    def inject(self, kind: str, method: str | tuple[str, ...] | None = "private/buy", times: int = 1,
+               **options) -> None:
+        """Arm ``kind`` for the next ``times`` requests to ``method`` (one name, several, or ``None``: any)."""
         if kind not in self.KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(self.KINDS)}")
+        methods = None if method is None else frozenset([method] if isinstance(method, str) else method)
         with self._lock:
-            self._armed.append(Fault(kind, method, times, options))
+            self._armed.append(Fault(kind, methods, times, options))
 
     def clear(self) -> None:
         with self._lock:
@@ -77,7 +81,7 @@ class Faults:
         fired = []
         with self._lock:
             for fault in list(self._armed):
-                if fault.method in (None, method) and fault.kind not in {f.kind for f in fired}:
+                if (fault.methods is None or method in fault.methods) and fault.kind not in {f.kind for f in fired}:
                     fired.append(fault)
                     fault.times -= 1
                     if fault.times <= 0:
@@ -237,7 +241,8 @@ class FakeExchange:
 
     # --- orders ------------------------------------------------------------------------
 
-    def place(self, side: str, params: dict, partial_fill: Decimal | None = None) -> dict:
+    def place(self, side: str, params: dict, partial_fill: Decimal | None = None,
+              partial_fraction: Decimal | None = None) -> dict:
         """``private/buy``/``private/sell``: validate, match against the book, rest the rest."""
         with self.lock:
             inst = self.instrument(params.get("instrument_name"))
@@ -280,6 +285,8 @@ class FakeExchange:
             self.trades[order_id] = []
             self.placed[label] += 1
             cap = amount if partial_fill is None else min(amount, partial_fill)
+            if partial_fraction is not None:
+                cap = min(cap, (amount * partial_fraction / minimum).to_integral_value(rounding=ROUND_FLOOR) * minimum)
             trades = self._match(order, levels, cap)
             if tif in ("immediate_or_cancel", "fill_or_kill") and order["order_state"] == "open":
                 order["order_state"], order["cancel_reason"] = "cancelled", "immediate_or_cancel"

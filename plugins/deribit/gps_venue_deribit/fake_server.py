@@ -112,9 +112,7 @@ class DeribitHandler(QuietHandler):
         if "expire_token" in faults:
             exchange.expire_tokens()
         try:
-            partial = faults.get("partial", {}).get("fill")
-            result, error = self._dispatch(exchange, method, params,
-                                           Decimal(str(partial)) if partial is not None else None), None
+            result, error = self._dispatch(exchange, method, params, faults.get("partial")), None
         except RpcError as exc:
             result, error = None, exc
         if "drop_after" in faults:
@@ -128,7 +126,7 @@ class DeribitHandler(QuietHandler):
             return
         self._reply(request_id, result=result, error=error, us_in=us_in)
 
-    def _dispatch(self, exchange: FakeExchange, method: str, params: dict, partial: Decimal | None):
+    def _dispatch(self, exchange: FakeExchange, method: str, params: dict, partial: dict | None):
         if method == "public/auth":
             return exchange.auth(params)
         if method == "public/get_time":
@@ -155,7 +153,10 @@ class DeribitHandler(QuietHandler):
         token = self._bearer() or params.get("access_token")
         exchange.authorize(token)
         if method in ("private/buy", "private/sell"):
-            return exchange.place(method.split("/")[1], params, partial)
+            partial = partial or {}
+            return exchange.place(method.split("/")[1], params,
+                                  *(Decimal(str(partial[k])) if partial.get(k) is not None else None
+                                    for k in ("fill", "fraction")))
         if method == "private/get_order_state":
             return exchange.order_state(params.get("order_id"))
         if method == "private/get_order_state_by_label":

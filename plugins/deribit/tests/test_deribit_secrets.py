@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from gps_core.errors import VenueError
+from gps_core.instruments import OptionKey
 from gps_core.model import Side
 from gps_core.secrets import Secret
 from gps_venue_deribit import DeribitVenue
@@ -30,9 +31,7 @@ def test_secrets_and_tokens_never_leak(caplog, new_order):
         seen += [repr(result), str(result), repr(venue), repr(client), repr(client._tokens), repr(client.transport)]
         tokens = list(server.state._tokens) + list(server.state._refresh)
         assert tokens
-        name = next(n for n in server.state.instrument_names("BTC"))
-        inst = client.market.instruments("BTC")[next(k for k, v in client.market.instruments("BTC").items()
-                                                     if v.symbol == name)]
+        inst = venue.gps_find_instrument(key=OptionKey.parse(server.state.instrument_names("BTC")[0]))
         order = new_order(inst, Side.SELL, "0.1", "0.5")
         seen.append(repr(venue.gps_place(order=order)))
         seen.append(repr(venue.gps_order_status(order=order)))
