@@ -13,12 +13,13 @@ Rules it keeps (see ``docs/reliability.md``):
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol, TypeVar
 
 from .codec import request_to_json, snapshot_to_json
 from .errors import (
@@ -35,7 +36,34 @@ from .money import round_to_step
 from .orders import OrderState, TrackedOrder
 from .routing import Plan, PlannedLeg
 
+T = TypeVar("T")
 NOT_PLACED = (RateLimited, NetworkError, VenueUnavailable)
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def run_concurrently(function: Callable[[T], None], items: list[T]) -> None:
+    """Call ``function`` on every item at once: the first on this thread, the rest on a shared pool.
+
+    The pool lives for the process, so no thread is started on the critical path of an order.
+    """
+    global _POOL
+    if not items:
+        return
+    if len(items) > 1:
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="gps")
+        futures = [_POOL.submit(function, item) for item in items[1:]]
+    try:
+        function(items[0])
+    finally:
+        # Even on Ctrl-C, wait for the calls in flight: an order being sent must be seen.
+        if len(items) > 1:
+            wait(futures)
+    for future in futures if len(items) > 1 else ():
+        future.result()
 
 
 class VenuePort(Protocol):
@@ -127,6 +155,9 @@ class Engine:
             result.interrupted = True
             self.journal.write("interrupted", note="Ctrl-C: cancelling working orders")
             self.progress("interrupted: cancelling working orders (Ctrl-C again to quit at once)")
+            for order in result.legs:
+                if order.state is OrderState.SUBMITTED:  # its send was cut short: find out
+                    self._mark(order, OrderState.UNKNOWN, "interrupted while sending", "order_unknown")
             self._cancel_all(result.legs)
         if not result.all_filled:
             self._handle_partial(result)
@@ -167,21 +198,30 @@ class Engine:
         return TrackedOrder(request=request, leg_index=planned.index)
 
     def _submit_all(self, orders: list[TrackedOrder]) -> None:
-        if len(orders) == 1:
-            self._submit(orders[0])
-            return
-        with ThreadPoolExecutor(max_workers=len(orders), thread_name_prefix="gps-place") as pool:
-            list(pool.map(self._submit, orders))
+        """Journal every order's intent (one fsync for all), then send them all at once."""
+        for order in orders:
+            self._journal_intent(order, sync=False)
+        self.journal.sync()
+        run_concurrently(self._send, orders)
+
+    def _journal_intent(self, order: TrackedOrder, *, sync: bool = True) -> None:
+        request = order.request
+        if self.venues[request.venue].info.supports(Capability.VALID_UNTIL):
+            request.valid_until = utcnow() + timedelta(seconds=self.options.unknown_grace)
+        request.before_send = self._journal_before_send
+        self.journal.write("order_intent", sync=sync, role=order.role, leg=order.leg_index,
+                           order=request_to_json(request))
+        order.transition(OrderState.SUBMITTED, "sent")
 
     def _submit(self, order: TrackedOrder) -> None:
         """Journal, send once, and settle the outcome (accepted, rejected or looked up)."""
+        self._journal_intent(order)
+        self._send(order)
+
+    def _send(self, order: TrackedOrder) -> None:
+        """Send a journaled order once, and settle the outcome (accepted, rejected or looked up)."""
         venue = self.venues[order.request.venue]
         request = order.request
-        if venue.info.supports(Capability.VALID_UNTIL):
-            request.valid_until = utcnow() + timedelta(seconds=self.options.unknown_grace)
-        request.before_send = self._journal_before_send
-        self.journal.write("order_intent", role=order.role, leg=order.leg_index, order=request_to_json(request))
-        order.transition(OrderState.SUBMITTED, "sent")
         waited = 0.0
         for attempt in range(1, self.options.max_place_attempts + 1):
             order.sent_at = order.sent_at or utcnow()
@@ -290,11 +330,7 @@ class Engine:
             self._refresh_all(pending)
 
     def _refresh_all(self, orders: list[TrackedOrder]) -> None:
-        if len(orders) == 1:
-            self._refresh(orders[0])
-            return
-        with ThreadPoolExecutor(max_workers=len(orders), thread_name_prefix="gps-poll") as pool:
-            list(pool.map(self._refresh, orders))
+        run_concurrently(self._refresh, orders)
 
     def _refresh(self, order: TrackedOrder) -> None:
         try:
@@ -314,11 +350,7 @@ class Engine:
         if not targets:
             return
         self.progress(f"cancelling {len(targets)} working order(s)")
-        if len(targets) == 1:
-            self._cancel(targets[0])
-            return
-        with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="gps-cancel") as pool:
-            list(pool.map(self._cancel, targets))
+        run_concurrently(self._cancel, targets)
 
     def _cancel(self, order: TrackedOrder) -> None:
         venue = self.venues[order.request.venue]

@@ -42,14 +42,28 @@ class Journal:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._file = os.fdopen(fd, "a", encoding="utf-8")
 
-    def write(self, event: str, **data: Any) -> None:
+    def write(self, event: str, *, sync: bool = True, **data: Any) -> None:
+        """Append one event; with ``sync`` (the default) it is on disk when this returns.
+
+        ``sync=False`` only buffers it: call :meth:`sync` before anything depends on it (the
+        engine journals all legs' intents, then syncs once, then sends).
+        """
         record = {"ts": utcnow().isoformat(), "event": event, "execution_id": self.execution_id, **data}
         line = json.dumps(to_jsonable(record), separators=(",", ":"), sort_keys=False)
         line = redact(line, _Registry.values) if _Registry.values else line
         with self._lock:
             self._file.write(line + "\n")
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            if sync:
+                self._sync_locked()
+
+    def sync(self) -> None:
+        """Flush and fsync everything written so far."""
+        with self._lock:
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
 
     def close(self) -> None:
         with self._lock:
