@@ -156,10 +156,10 @@ def venues_cmd(ctx, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand:
         return
+    from .plugins import load_host
     from .render import venues_table
-    from .service import Context
 
-    host = Context().host
+    host = load_host()
     records = []
     for record in sorted(host.records.values(), key=lambda r: (r.group, r.name)):
         data = record.to_json()

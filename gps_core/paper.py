@@ -452,6 +452,23 @@ class PaperBroker:
         with self._transaction(write=False) as (state, _):
             return list(state.orders.values())
 
+    def fill(self, client_order_id: str) -> OrderSnapshot:
+        """Fill what is left of a working order at its limit, as if someone traded against it.
+
+        For test harnesses and drills (a resting order being hit).
+
+        :raises OrderNotFound: no such order.
+        :raises OrderNotOpen: the order is filled or cancelled already.
+        """
+        with self._transaction() as (state, _):
+            stored = state.orders.get(client_order_id)
+            if stored is None:
+                raise OrderNotFound(f"no paper order {client_order_id!r}")
+            if stored.status is not VenueOrderStatus.OPEN:
+                raise OrderNotOpen(f"order {client_order_id} is {stored.status.value}", venue=self.venue)
+            stored.fill_rest_as_maker()
+            return stored.snapshot()
+
     def reset_fault_counters(self) -> None:
         """Forget how often each fault fired (a test harness arming a fresh plan)."""
         with self._transaction() as (state, _):

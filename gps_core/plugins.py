@@ -18,7 +18,7 @@ import os
 import threading
 import traceback
 from dataclasses import dataclass, field
-from importlib import metadata
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pluggy
@@ -94,19 +94,26 @@ class PluginHost:
     def strict(self) -> bool:
         return self.environ.get("GPS_STRICT_PLUGINS", "") not in ("", "0")
 
-    def load_entry_points(self) -> None:
-        """Load every entry point of both groups, each in isolation."""
+    def load_entry_points(self, *, cache_dir: Path | None = None) -> None:
+        """Load every entry point of both groups, each in isolation.
+
+        :param cache_dir: where to cache the entry-point scan (see :mod:`gps_core.discovery`);
+            ``None`` scans the installed distributions every time.
+        """
+        from .discovery import cached_scan, scan
+
+        groups = (VENUE_GROUP, PLUGIN_GROUP)
+        entry_points = cached_scan(groups, cache_dir) if cache_dir else scan(groups)
         only = _env_list("GPS_LOAD_PLUGINS", self.environ)
         disabled = _env_list("GPS_DISABLE_PLUGINS", self.environ) or set()
-        for group in (VENUE_GROUP, PLUGIN_GROUP):
-            for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+        for group in groups:
+            for ep in sorted((e for e in entry_points if e.group == group), key=lambda e: e.name):
                 if (only is not None and ep.name not in only) or ep.name in disabled:
                     continue
                 if ep.name in self.records:
                     self._record_duplicate(ep, group)
                     continue
-                dist = getattr(ep, "dist", None)
-                record = PluginRecord(ep.name, group, dist.name if dist else None, dist.version if dist else None)
+                record = PluginRecord(ep.name, group, ep.distribution, ep.version)
                 self.records[ep.name] = record
                 try:
                     plugin = _instantiate(ep.load())
@@ -170,9 +177,8 @@ class PluginHost:
             raise ConfigurationError(f"plugin {record.name!r}: {message}")
 
     def _record_duplicate(self, ep, group: str) -> None:
-        dist = getattr(ep, "dist", None)
-        name = f"{ep.name} ({dist.name if dist else ep.value})"
-        record = PluginRecord(name, group, dist.name if dist else None, dist.version if dist else None)
+        name = f"{ep.name} ({ep.distribution or ep.value})"
+        record = PluginRecord(name, group, ep.distribution, ep.version)
         self.records[name] = record
         self._fail(record, f"another installed plugin already uses the name {ep.name!r}")
 
@@ -265,10 +271,13 @@ class Venue:
             raise OutcomeUnknown(f"unexpected {type(exc).__name__} while cancelling: {exc}", venue=self.name) from exc
 
 
-def load_host(environ: Mapping[str, str] | None = None, extra: Iterable[tuple[str, Any]] = ()) -> PluginHost:
-    """A :class:`PluginHost` with every installed entry point loaded."""
+def load_host(environ: Mapping[str, str] | None = None, extra: Iterable[tuple[str, Any]] = (),
+              *, cache: bool = True) -> PluginHost:
+    """A :class:`PluginHost` with every installed entry point loaded (the scan cached in ``$GPS_HOME``)."""
+    from .config import gps_home
+
     host = PluginHost(environ)
-    host.load_entry_points()
+    host.load_entry_points(cache_dir=gps_home(host.environ) / "cache" if cache else None)
     for name, plugin in extra:
         host.register(plugin, name)
     return host

@@ -113,14 +113,12 @@ def test_unknown_and_broken_venues_give_clear_errors(host):
 
 
 def test_a_broken_entry_point_is_recorded_and_the_others_load(monkeypatch):
-    from importlib import metadata
+    from gps_core import discovery
+    from gps_core.discovery import EntryPoint
 
-    from gps_core import plugins
-
-    good = metadata.EntryPoint("good", "recording_venue:good_venue", "gps.venues")
-    broken = metadata.EntryPoint("broken", "a_module_that_does_not_exist:Venue", "gps.venues")
-    monkeypatch.setattr(plugins.metadata, "entry_points",
-                        lambda group: [broken, good] if group == "gps.venues" else [])
+    good = EntryPoint("good", "gps.venues", "recording_venue:good_venue", None, None)
+    broken = EntryPoint("broken", "gps.venues", "a_module_that_does_not_exist:Venue", None, None)
+    monkeypatch.setattr(discovery, "scan", lambda groups: [broken, good])
     host = PluginHost(environ={})
     host.load_entry_points()
     assert host.venue_names() == ["good"]
@@ -134,12 +132,25 @@ def test_a_broken_entry_point_is_recorded_and_the_others_load(monkeypatch):
 
 
 def test_load_and_disable_lists(monkeypatch):
-    from importlib import metadata
+    from gps_core import discovery
+    from gps_core.discovery import EntryPoint
 
-    from gps_core import plugins
-
-    eps = [metadata.EntryPoint(n, "a_module_that_does_not_exist:V", "gps.venues") for n in ("a", "b", "c")]
-    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: eps if group == "gps.venues" else [])
+    eps = [EntryPoint(n, "gps.venues", "a_module_that_does_not_exist:V", None, None) for n in ("a", "b", "c")]
+    monkeypatch.setattr(discovery, "scan", lambda groups: eps)
     only = PluginHost(environ={"GPS_LOAD_PLUGINS": "a,b", "GPS_DISABLE_PLUGINS": "b"})
     only.load_entry_points()
     assert sorted(only.records) == ["a"]
+
+
+def test_entry_point_cache_is_used_and_invalidated(tmp_path, monkeypatch):
+    from gps_core import discovery
+
+    calls = []
+    real_scan = discovery.scan
+    monkeypatch.setattr(discovery, "scan", lambda groups: calls.append(1) or real_scan(groups))
+    first = discovery.cached_scan(["gps.venues"], tmp_path)
+    second = discovery.cached_scan(["gps.venues"], tmp_path)
+    assert first == second and len(calls) == 1
+    monkeypatch.setattr(discovery, "_fingerprint", lambda: ["something", "changed"])
+    discovery.cached_scan(["gps.venues"], tmp_path)
+    assert len(calls) == 2
