@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Mapping, Protocol, TypeVar
 
 from .codec import request_to_json, snapshot_to_json
 from .errors import (
+    AuthenticationError,
     NetworkError,
     OrderNotFound,
     OrderNotOpen,
@@ -227,7 +228,7 @@ class Engine:
             order.sent_at = order.sent_at or utcnow()
             try:
                 snapshot = venue.place(request)
-            except OrderRejected as exc:
+            except (OrderRejected, AuthenticationError) as exc:  # the venue refused it outright
                 self._mark(order, OrderState.REJECTED, exc.message, "order_rejected")
                 return
             except NOT_PLACED as exc:

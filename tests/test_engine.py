@@ -169,3 +169,17 @@ def test_journal_has_intent_before_any_outcome(tmp_path):
         cid = order.client_order_id
         kinds = [e["event"] for e in events if e.get("client_order_id") == cid or e.get("order", {}).get("client_order_id") == cid]
         assert kinds[0] == "order_intent"
+
+
+def test_authentication_refusal_on_place_is_a_definitive_reject(tmp_path):
+    from gps_core.errors import AuthenticationError
+
+    class Expired(ScriptedVenue):
+        def place(self, request):
+            self.place_calls.append(request.client_order_id)
+            raise AuthenticationError("signing key expired: register a new one")
+
+    venue = Expired()
+    result, events = run(tmp_path, venue)
+    assert [o.state for o in result.legs] == [OrderState.REJECTED] * 3
+    assert len(venue.place_calls) == 3, "refused orders are not retried"

@@ -351,7 +351,7 @@ CHECKS: list[tuple[str, Callable[[Context], None], Capability | None]] = [
     ("C05-missing-credentials", check_missing_credentials, None),
     ("C06-place-status-cancel", check_place_status_cancel, Capability.GTC),
     ("C07-found-by-client-order-id", check_found_by_client_order_id, Capability.LOOKUP_BY_CLIENT_ID),
-    ("C08-lost-reply-is-unknown", check_lost_reply_is_unknown, Capability.LOOKUP_BY_CLIENT_ID),
+    ("C08-lost-reply-is-unknown", check_lost_reply_is_unknown, None),
     ("C09-cancel-filled", check_cancel_filled, None),
     ("C10-partial-fill", check_partial_fill, Capability.GTC),
     ("C11-rate-limit", check_rate_limit, None),

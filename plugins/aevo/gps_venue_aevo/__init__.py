@@ -36,17 +36,28 @@ class AevoVenue:
     def __init__(self, service=None):
         self._service = service
         self._lock = threading.Lock()
+        self._signing_import: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return "AevoVenue()"
 
     def _backend(self):
         with self._lock:
+            if self._signing_import is None:
+                # eth-account takes ~1.3 s to import. Start it now, while quotes are in flight,
+                # so the first Aevo order never waits for it on the critical path.
+                self._signing_import = threading.Thread(target=_import_signing, name="aevo-signing-import",
+                                                        daemon=True)
+                self._signing_import.start()
             if self._service is None:
                 from .service import AevoService
 
                 self._service = AevoService()
             return self._service
+
+    def _signing_ready(self) -> None:
+        self._backend()
+        self._signing_import.join()
 
     @hookimpl
     def gps_venue_info(self):
@@ -54,6 +65,7 @@ class AevoVenue:
 
     @hookimpl
     def gps_authenticate(self, credentials):
+        self._signing_ready()  # authentication comes before any order: finish the import here
         return self._backend().authenticate(credentials)
 
     @hookimpl
@@ -83,3 +95,9 @@ class AevoVenue:
     @hookimpl
     def gps_cancel(self, order):
         return self._backend().cancel(order)
+
+
+def _import_signing() -> None:
+    import eth_account  # noqa: F401 - loaded for its side effect: a warm import
+
+    from . import signing  # noqa: F401
