@@ -213,6 +213,7 @@ class Fault:
     status: int = 500
     code: str = "INTERNAL_ERROR"
     fill: Decimal | None = None  # partial_fill: contracts filled at once (the rest rests)
+    fraction: Decimal | None = None  # partial_fill: or this fraction of the order's size
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and method == self.method and (path == self.path or (
@@ -309,8 +310,9 @@ class FakeAevo:
 
     def inject(self, kind: str, *, method: str = "POST", path: str = "/orders", times: int = 1, **params) -> Fault:
         """Make the next ``times`` matching requests fail (``path`` may end with ``*``)."""
-        if "fill" in params and params["fill"] is not None:
-            params["fill"] = D(str(params["fill"]))
+        for name in ("fill", "fraction"):
+            if params.get(name) is not None:
+                params[name] = D(str(params[name]))
         fault = Fault(kind, method, path, times, **params)
         with self.lock:
             self.faults.append(fault)
@@ -468,6 +470,8 @@ class FakeAevo:
             if data.get("post_only") and crossing:
                 raise _error("GTC_ORDER_REJECTED")  # Aevo documents no post-only-specific code
             cap = fault.fill if fault is not None and fault.kind == "partial_fill" else None
+            if fault is not None and fault.kind == "partial_fill" and fault.fraction is not None:
+                cap = max(market.amount_step, _snap(size * fault.fraction, market.amount_step, up=False))
             fills = self._match(market, is_buy, price, size if cap is None else min(size, cap), dry_run=True)
             if tif == "IOC" and not fills:
                 raise _error("IOC_ORDER_REJECTED")
