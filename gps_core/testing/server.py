@@ -58,10 +58,13 @@ class _Server(ThreadingHTTPServer):
 class LocalServer:
     """Run a handler class on 127.0.0.1:<free port> in a daemon thread."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], state: Any = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, handler: type[BaseHTTPRequestHandler], state: Any = None, host: str = "127.0.0.1", port: int = 0,
+                 poll_interval: float = 0.05):
         self._server = _Server((host, port), handler)
         self._server.state = state  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-venue", daemon=True)
+        # serve_forever's default 0.5 s poll would make every stop() wait up to half a second.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": poll_interval},
+                                        name="fake-venue", daemon=True)
 
     @property
     def url(self) -> str:
