@@ -313,7 +313,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
       gps execute strategy.json --max-slippage 1 --max-loss 2000 --timeout 60
       gps execute decision.json --card best --dry-run --json
     """
-    from .engine import Engine, ExecutionOptions
+    from .engine import Engine, ExecutionOptions, run_concurrently
     from .errors import BadInput
     from .journal import Journal, new_execution_id
     from .model import TimeInForce
@@ -352,8 +352,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
         click.echo(plan_text(plan_json), err=True)
     by_name = {v.name: v for v in venues}
     plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
-    for v in plan_live:
-        ctx.authenticate(v)
+    run_concurrently(ctx.authenticate, plan_live)
     if plan_live and not yes:
         if not sys.stdin.isatty():
             raise BadInput("live orders need confirmation: re-run with --yes")
