@@ -78,8 +78,34 @@ def test_install_list_break_and_uninstall_in_a_fresh_virtualenv(tmp_path, wheelh
     strict = run(gps, "venues", "--json", env={**env, "GPS_STRICT_PLUGINS": "1"}, check=False)
     assert strict.returncode == 2 and "broken" in strict.stderr and "Traceback" not in strict.stderr
 
+    doctor = run(gps, "doctor", "--json", env=env, check=False)
+    assert doctor.returncode == 1
+    problems = [f for f in json.loads(doctor.stdout)["findings"] if f["level"] == "problem"]
+    assert [p["topic"] for p in problems] == ["gps.venues:broken"]
+
     run(python, "-m", "pip", "uninstall", "-q", "-y", "gps-venue-dryrun", env=env)
     names = [v["name"] for v in json.loads(run(gps, "venues", "--json", env=env).stdout)]
     assert names == ["broken"]
     help_text = run(gps, "--help", env=env).stdout
     assert "execute" in help_text
+
+
+def test_scaffold_install_certify_in_a_venv_with_only_gps_core(tmp_path, wheelhouse):
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    python, gps = venv / "bin" / "python", venv / "bin" / "gps"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GPS_", "VIRTUAL_ENV", "PYTHON"))}
+    env.update(GPS_HOME=str(tmp_path / "home"), PATH=f"{venv / 'bin'}:{env.get('PATH', '')}")
+    run(python, "-m", "pip", "install", "-q", "--find-links", wheelhouse, "gps-core", env=env)
+    run(gps, "plugin", "new", "acme", "--dir", tmp_path / "gps-venue-acme", env=env)
+    run(python, "-m", "pip", "install", "-q", "--no-build-isolation", "--find-links", wheelhouse,
+        tmp_path / "gps-venue-acme", env=env, check=False)
+    # Without build isolation the fresh venv may lack setuptools: fall back to an isolated build.
+    if "gps-venue-acme" not in run(python, "-m", "pip", "list", env=env).stdout:
+        run(python, "-m", "pip", "install", "-q", "--find-links", wheelhouse, tmp_path / "gps-venue-acme", env=env)
+    venues = json.loads(run(gps, "venues", "--json", env=env).stdout)
+    assert [(v["name"], v["ok"]) for v in venues] == [("acme", True)]
+    certified = run(gps, "venues", "certify", "acme", "--json", env=env, check=False)
+    assert certified.returncode == 0, certified.stdout + certified.stderr
+    report = json.loads(certified.stdout)
+    assert report["certified"] and report["counts"] == {"passed": 13, "failed": 0, "skipped": 0}

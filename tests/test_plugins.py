@@ -154,3 +154,24 @@ def test_entry_point_cache_is_used_and_invalidated(tmp_path, monkeypatch):
     monkeypatch.setattr(discovery, "_fingerprint", lambda: ["something", "changed"])
     discovery.cached_scan(["gps.venues"], tmp_path)
     assert len(calls) == 2
+
+
+def test_the_risk_guard_example_refuses_big_orders_on_any_venue(host, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "risk_guard" / "gps_risk_guard.py"
+    spec = importlib.util.spec_from_file_location("gps_risk_guard", path)
+    guard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guard)
+    monkeypatch.setenv("GPS_MAX_ORDER_NOTIONAL", "150")
+    a, b = RecordingVenue("a"), RecordingVenue("b")
+    host.register(a, "a")
+    host.register(b, "b")
+    host.register(guard, "risk_guard", venue=False)
+    host.venue("a").place(request_for("a"))  # notional 100: allowed
+    with pytest.raises(OrderRejected, match="GPS_MAX_ORDER_NOTIONAL"):
+        host.venue("b").place(request_for("b").with_updates(quantity=D(2)))
+    unwind = request_for("b").with_updates(quantity=D(2), reduce_only=True, client_order_id="gps-t-U1-1")
+    host.venue("b").place(unwind)  # reducing risk is always allowed
+    assert [c for c in b.calls if c[0] == "place"] == [("place", "gps-t-U1-1")]
