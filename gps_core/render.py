@@ -83,6 +83,10 @@ def report_text(report: dict) -> str:
         lines.append(f"Savings against the reference prices: ${totals['savings_vs_reference_usd']}")
     if totals.get("legging_window_ms") is not None:
         lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
+    for unwind in report["unwinds"]:
+        if unwind["filled"] != unwind["quantity"]:
+            lines.append(f"WARNING: the unwind of leg {unwind['leg']} filled {unwind['filled']} of {unwind['quantity']} "
+                         f"{unwind['instrument']} on {unwind['venue']}: the rest is still your position")
     if report["kept"]:
         lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {', '.join(report['kept'])}")
     if report["unsettled"]:
