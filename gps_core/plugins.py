@@ -245,30 +245,24 @@ class Venue:
     def order_book(self, instrument, depth: int = 10):
         return self._call("gps_order_book", instrument=instrument, depth=depth)
 
-    def place(self, order):
-        """Place one order. Any unexpected exception means the outcome is unknown."""
+    def _order_call(self, hook: str, doing: str, order):
+        """An order hook; any unexpected exception means the outcome is unknown, never rejected."""
         try:
-            return self._call("gps_place", order=order)
+            return self._call(hook, order=order)
         except GpsError:
             raise
-        except Exception as exc:  # noqa: BLE001 - unknown, never rejected
-            raise OutcomeUnknown(f"unexpected {type(exc).__name__} while placing: {exc}", venue=self.name) from exc
+        except Exception as exc:  # noqa: BLE001
+            raise OutcomeUnknown(f"unexpected {type(exc).__name__} {doing}: {exc}", venue=self.name) from exc
+
+    def place(self, order):
+        """Place one order."""
+        return self._order_call("gps_place", "while placing", order)
 
     def order_status(self, order):
-        try:
-            return self._call("gps_order_status", order=order)
-        except GpsError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise OutcomeUnknown(f"unexpected {type(exc).__name__} in status lookup: {exc}", venue=self.name) from exc
+        return self._order_call("gps_order_status", "in status lookup", order)
 
     def cancel(self, order):
-        try:
-            return self._call("gps_cancel", order=order)
-        except GpsError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise OutcomeUnknown(f"unexpected {type(exc).__name__} while cancelling: {exc}", venue=self.name) from exc
+        return self._order_call("gps_cancel", "while cancelling", order)
 
 
 def load_host(environ: Mapping[str, str] | None = None, extra: Iterable[tuple[str, Any]] = (),
