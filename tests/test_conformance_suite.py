@@ -81,3 +81,16 @@ def test_undeclared_capability_skips_with_reason(scaffolded, monkeypatch):
     results = {r.id: r for r in certify(harness)}
     assert results["C07-found-by-client-order-id"].outcome == "skipped"
     assert "lookup_by_client_id" in results["C07-found-by-client-order-id"].detail
+
+
+def test_generated_tests_pass_out_of_the_box(tmp_path):
+    import os
+    import subprocess
+
+    package = tmp_path / "gps-venue-gen"
+    new_venue_package("gen", package)
+    env = {**os.environ, "PYTHONPATH": str(package)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],
+                            capture_output=True, text=True, env=env, cwd=package)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "13 passed" in result.stdout
