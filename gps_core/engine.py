@@ -275,14 +275,17 @@ class Engine:
         except OrderNotFound:
             return None
 
-    def _settle_unknown(self, order: TrackedOrder, *, not_placed: bool = False, why: str = "") -> None:
+    def _settle_unknown(self, order: TrackedOrder, *, not_placed: bool = False, why: str = "",
+                        grace: float | None = None) -> None:
         """Look the order up by client order id until found or the grace period ends.
 
         Only an order the venue confirmed it never took (``not_placed``), or one sent with a
         ``valid_until`` that has passed, or on a paper venue, becomes rejected after the
-        lookups find nothing; any other stays unknown for ``gps recover``.
+        lookups find nothing; any other stays unknown for ``gps recover``. A paper venue
+        answers in-process, so its first "not found" is final.
         """
-        deadline = time.monotonic() + self.options.unknown_grace
+        info = self.venues[order.request.venue].info
+        deadline = time.monotonic() + (self.options.unknown_grace if grace is None else grace)
         delay, all_not_found = 0.1, True
         while True:
             try:
@@ -295,11 +298,10 @@ class Engine:
                     order.acked_at = utcnow()
                 self._apply(order, found)
                 return
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (info.paper and all_not_found):
                 break
             self.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
-        info = self.venues[order.request.venue].info
         expired = order.request.valid_until is not None and utcnow() >= order.request.valid_until
         if all_not_found and (not_placed or expired or info.paper):
             reason = f"not placed: {why}" if not_placed else "never reached the venue (not found by client order id)"
@@ -356,7 +358,8 @@ class Engine:
     def _cancel(self, order: TrackedOrder) -> None:
         venue = self.venues[order.request.venue]
         if order.state is OrderState.UNKNOWN:
-            self._settle_unknown(order)
+            # It had its grace period when it became unknown: one more lookup before cancelling.
+            self._settle_unknown(order, grace=0.0)
             if not order.is_working:
                 return
         order.transition(OrderState.PENDING_CANCEL, "cancel sent")
