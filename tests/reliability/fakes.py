@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 
 from gps_core.testing.server import LocalServer
 from gps_venue_aevo.fake_server import FakeAevo, FakeAevoHandler, _error
-from gps_venue_deribit.fake_exchange import Fault as DeribitFault
 from gps_venue_deribit.fake_exchange import FakeExchange, Faults, RpcError
 from gps_venue_deribit.fake_server import DeribitHandler, FakeDeribit
 
@@ -32,25 +32,39 @@ def _serve_fast(server: LocalServer, name: str) -> LocalServer:
 # --- Deribit ------------------------------------------------------------------------------
 
 
+@dataclass
+class AimedFault:
+    """A fault for the next ``times`` order placements on one instrument (what the handler reads)."""
+
+    kind: str
+    times: int
+    options: dict
+
+
+PLACE_METHODS = ("private/buy", "private/sell")
+
+
 class AimedFaults(Faults):
-    """Deribit faults, plus faults that fire only for requests about one instrument."""
+    """Deribit faults, plus faults that fire only for order placements on one instrument."""
 
     def __init__(self):
         super().__init__()
-        self._aimed: list[tuple[str, DeribitFault]] = []
+        self._aimed: list[tuple[str, AimedFault]] = []
 
-    def aim(self, symbol: str, kind: str, method: str | None, times: int = 1, **options) -> None:
+    def aim(self, symbol: str, kind: str, times: int = 1, **options) -> None:
         if kind not in self.KINDS:
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
-            self._aimed.append((symbol, DeribitFault(kind, method, times, options)))
+            self._aimed.append((symbol, AimedFault(kind, times, options)))
 
-    def take(self, method: str) -> list[DeribitFault]:
+    def take(self, method: str) -> list:
         fired = super().take(method)
         symbol = getattr(_current, "instrument", None)
+        if method not in PLACE_METHODS:
+            return fired
         with self._lock:
             for aimed_at, fault in list(self._aimed):
-                if aimed_at == symbol and fault.method in (None, method) and fault.kind not in {f.kind for f in fired}:
+                if aimed_at == symbol and fault.kind not in {f.kind for f in fired}:
                     fired.append(fault)
                     fault.times -= 1
                     if fault.times <= 0:

@@ -200,21 +200,20 @@ class DeribitHarness(VenueHarness):
 
     def inject(self, fault: str, symbol: str) -> None:
         faults = self.exchange.faults
-        place = None  # private/buy and private/sell alike: the aim is the instrument
         if fault == "latency":
-            faults.aim(symbol, "latency", place, seconds=SLOW)
+            faults.aim(symbol, "latency", seconds=SLOW)
         elif fault == "rate_limit":
-            faults.aim(symbol, "http429", place, times=2, retry_after=0.05)
+            faults.aim(symbol, "http429", times=2, retry_after=0.05)
         elif fault == "server_error":
-            faults.aim(symbol, "http5xx", place, status=502, after=True)
+            faults.aim(symbol, "http5xx", status=502, after=True)
         elif fault in ("drop_before", "drop_after"):
-            faults.aim(symbol, fault, place)
+            faults.aim(symbol, fault)
         elif fault == "partial":
-            faults.aim(symbol, "partial", place, fill=str(self.quantity / 2))
+            faults.aim(symbol, "partial", fill=str(self.quantity / 2))
         elif fault == "reject":
-            faults.aim(symbol, "reject", place, code=10009, message="not_enough_funds")
+            faults.aim(symbol, "reject", code=10009, message="not_enough_funds")
         elif fault == "cancel_race":
-            faults.aim(symbol, "partial", place, fill="0")
+            faults.aim(symbol, "partial", fill="0")
             self.exchange.racing.add(symbol)
         else:
             raise ValueError(fault)
