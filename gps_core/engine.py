@@ -39,6 +39,8 @@ from .routing import Plan, PlannedLeg
 
 T = TypeVar("T")
 NOT_PLACED = (RateLimited, NetworkError, VenueUnavailable)
+#: Placement attempts of one order, at most, however short the venue's retry-after.
+MAX_ATTEMPTS = 50
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -223,8 +225,9 @@ class Engine:
         """Send a journaled order once, and settle the outcome (accepted, rejected or looked up)."""
         venue = self.venues[order.request.venue]
         request = order.request
-        waited = 0.0
-        for attempt in range(1, self.options.max_place_attempts + 1):
+        waited, attempt, refusals = 0.0, 0, 0
+        while True:
+            attempt += 1
             order.sent_at = order.sent_at or utcnow()
             try:
                 snapshot = venue.place(request)
@@ -234,14 +237,22 @@ class Engine:
             except NOT_PLACED as exc:
                 self.journal.write("order_not_placed", client_order_id=order.client_order_id, attempt=attempt,
                                    reason=str(exc))
-                delay = getattr(exc, "retry_after", None) or 0.2 * attempt
-                if attempt == self.options.max_place_attempts or waited + delay > self.options.max_rate_limit_wait:
+                # A rate limit is ridden out for up to max_rate_limit_wait seconds in total, honouring
+                # retry-after; an unreachable venue gets max_place_attempts tries.
+                refusals += not isinstance(exc, RateLimited)
+                delay = getattr(exc, "retry_after", None) or min(0.2 * 2 ** (attempt - 1), 2.0)
+                if (refusals >= self.options.max_place_attempts or attempt >= MAX_ATTEMPTS
+                        or waited + delay > self.options.max_rate_limit_wait):
                     self._settle_unknown(order, not_placed=True, why=str(exc))
                     return
                 self.progress(f"{venue.info.name}: {exc}; retrying in {delay:.1f}s")
                 self.sleep(delay)
                 waited += delay
-                found = self._lookup(order)
+                try:
+                    found, waited = self._lookup_patiently(order, waited)
+                except Exception as lookup_error:  # noqa: BLE001 - cannot confirm: never send again blindly
+                    self._settle_unknown(order, not_placed=True, why=f"{exc}; lookup failed: {lookup_error}")
+                    return
                 if found is not None:
                     self._apply(order, found)
                     return
@@ -267,6 +278,18 @@ class Engine:
         if order.apply(snapshot) or order.state is OrderState.SUBMITTED:
             self.journal.write("order_update", client_order_id=order.client_order_id, state=order.state.value,
                                snapshot=snapshot_to_json(snapshot))
+
+    def _lookup_patiently(self, order: TrackedOrder, waited: float) -> tuple[OrderSnapshot | None, float]:
+        """:meth:`_lookup`, waiting out rate limits within the rate-limit budget; returns the new wait total."""
+        while True:
+            try:
+                return self._lookup(order), waited
+            except RateLimited as exc:
+                delay = exc.retry_after or 0.2
+                if waited + delay > self.options.max_rate_limit_wait:
+                    raise
+                self.sleep(delay)
+                waited += delay
 
     def _lookup(self, order: TrackedOrder) -> OrderSnapshot | None:
         """The venue's view of the order, ``None`` if it has none; raises if the lookup fails."""
