@@ -13,6 +13,8 @@ Rules it keeps (see ``docs/reliability.md``):
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -67,6 +69,25 @@ def run_concurrently(function: Callable[[T], None], items: list[T]) -> None:
             wait(futures)
     for future in futures if len(items) > 1 else ():
         future.result()
+
+
+CRASH_ENV = "GPS_CRASH_AT"
+
+
+def crash_point(name: str, order: "TrackedOrder | None" = None) -> None:
+    """Crash drills: ``GPS_CRASH_AT=NAME[@L2]`` kills this process with SIGKILL at that point.
+
+    Points: ``before_send`` (intent journaled, nothing sent), ``after_send`` (the venue
+    answered, the answer not yet journaled), ``between_legs`` (``--sequential``: a leg
+    filled, the next not journaled) and ``monitoring``. ``@L2`` narrows it to leg 2.
+    """
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted:
+        return
+    point, _, leg = wanted.partition("@")
+    if point != name or (leg and (order is None or f"-{leg}-" not in order.client_order_id)):
+        return
+    os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 class VenuePort(Protocol):
@@ -178,7 +199,9 @@ class Engine:
         for order in result.legs:
             self._submit(order)
             self._monitor([order], deadline, stop_on_failure=True)
-            if order.state is not OrderState.FILLED:
+            if order.state is OrderState.FILLED:
+                crash_point("between_legs", order)
+            else:
                 self._cancel_all([order])
                 for rest in result.legs:
                     if rest.state is OrderState.INITIALIZED:
@@ -229,8 +252,10 @@ class Engine:
         while True:
             attempt += 1
             order.sent_at = order.sent_at or utcnow()
+            crash_point("before_send", order)
             try:
                 snapshot = venue.place(request)
+                crash_point("after_send", order)
             except (OrderRejected, AuthenticationError) as exc:  # the venue refused it outright
                 self._mark(order, OrderState.REJECTED, exc.message, "order_rejected")
                 return
@@ -347,6 +372,7 @@ class Engine:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
+            crash_point("monitoring")
             if time.monotonic() - last_report >= 1.0:
                 done = sum(o.state is OrderState.FILLED for o in orders)
                 self.progress(f"waiting for fills: {done}/{len(orders)} filled, {left:.0f}s left")
