@@ -322,7 +322,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     from .routing import plan_strategy
     from .service import Context, SimulatedVenue, fetch_quotes
 
-    from .recovery import unsettled_orders
+    from .recovery import interrupted_executions, unsettled_orders
 
     say = _progress(quiet)
     strategy = build_strategy(strategy_file, legs, card, size)
@@ -333,6 +333,10 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     if unsettled and not allow_unsettled:
         ids = ", ".join(sorted({order.request.client_order_id for _, order in unsettled})[:5])
         raise BadInput(f"{len(unsettled)} order(s) of earlier executions are not settled ({ids}); "
+                       "run `gps recover` first, or pass --allow-unsettled")
+    interrupted = interrupted_executions(ctx.home)
+    if interrupted and not allow_unsettled:
+        raise BadInput(f"execution {interrupted[-1].stem} did not finish (killed or crashed); "
                        "run `gps recover` first, or pass --allow-unsettled")
     venues = ctx.select_venues(venue)
     if dry_run:
@@ -476,15 +480,17 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
     Example:
       gps recover --cancel-working
     """
-    from .recovery import recover
+    from .recovery import close_interrupted, recover
     from .render import table
     from .service import Context
 
-    settlements = recover(Context(), settle_after=settle_after, cancel_working=cancel_working)
+    ctx = Context()
+    settlements = recover(ctx, settle_after=settle_after, cancel_working=cancel_working)
+    closed = close_interrupted(ctx.home)
     rows = [s.to_json() for s in settlements]
     if as_json:
-        _echo_json({"orders": rows, "live": [r["client_order_id"] for r in rows if r["live"]]})
-    elif not rows:
+        _echo_json({"orders": rows, "live": [r["client_order_id"] for r in rows if r["live"]], "executions": closed})
+    elif not rows and not closed:
         click.echo("Nothing to recover: every journaled order is settled.")
     else:
         click.echo(table(["EXECUTION", "CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "WAS", "NOW",
@@ -492,6 +498,13 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
                          [(r["execution_id"], r["client_order_id"], r["venue"], r["instrument"], r["side"],
                            r["quantity"], r["filled"] or "-", r["before"], r["after"].upper() if r["live"] else r["after"],
                            r["note"]) for r in rows]))
+    if not as_json:
+        for e in closed:
+            state = "complete" if e["complete"] else "INCOMPLETE: the filled orders below are an open position"
+            click.echo(f"Execution {e['execution_id']} was interrupted; {e['legs_filled']}/{e['legs']} legs filled, "
+                       f"{state}")
+            for o in e["filled_orders"]:
+                click.echo(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
     unsettled = [s for s in settlements if s.after not in _terminal_states()]
     sys.exit(EXIT_OK if not unsettled else EXIT_INCOMPLETE)
 

@@ -126,3 +126,39 @@ def _settle_one(journal: Journal, venue, order: JournaledOrder, events, settle_a
 
 def path_id(journal: Journal) -> str:
     return journal.execution_id
+
+
+def interrupted_executions(home: Path) -> list[Path]:
+    """Journals of executions that never finished (killed, crashed) and that recovery has not closed."""
+    found = []
+    for path in iter_journals(home):
+        kinds = {e["event"] for e in read_events(path)}
+        if "execution_finished" not in kinds and "execution_recovered" not in kinds:
+            found.append(path)
+    return found
+
+
+def close_interrupted(home: Path) -> list[dict]:
+    """Close every interrupted execution whose orders are all settled, saying what each left behind.
+
+    A crash between legs leaves no unsettled order but a half-done strategy: each closed
+    execution is journaled (``execution_recovered``) and returned with its filled orders, so
+    the operator sees the open position. One with an unsettled order stays open.
+    """
+    closed = []
+    for path in interrupted_executions(home):
+        events = read_events(path)
+        orders = replay(events).values()
+        if any(order.state not in TERMINAL for order in orders):
+            continue
+        plan = next((e for e in events if e["event"] == "plan"), {})
+        filled = [{"client_order_id": o.request.client_order_id, "role": o.role, "instrument": o.request.instrument.key.name,
+                   "side": o.request.side.value, "filled": f"{o.snapshot.filled_quantity.normalize():f}"}
+                  for o in orders if o.snapshot is not None and o.snapshot.filled_quantity > 0]
+        legs_filled = sum(1 for o in orders if o.role == "leg" and o.state is OrderState.FILLED)
+        summary = {"legs": len(plan.get("legs", [])), "legs_filled": legs_filled, "filled_orders": filled}
+        summary["complete"] = summary["legs"] > 0 and legs_filled == summary["legs"]
+        with Journal(home, path.stem) as journal:
+            journal.write("execution_recovered", **summary)
+        closed.append({"execution_id": path.stem, **summary})
+    return closed
