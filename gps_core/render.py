@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Iterable, Sequence
 
 
@@ -36,7 +37,7 @@ def plan_text(plan: dict) -> str:
     totals = plan["totals"]
     lines = [
         f"Plan for {plan['strategy']['name']} ({len(plan['legs'])} legs, max slippage "
-        f"{float(plan['max_slippage']) * 100:.2f}%):",
+        f"{Decimal(plan['max_slippage']) * 100:.2f}%):",
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "QTY", "LIMIT", "LIMIT USD", "FEES", "EXPECTED COST", "REFERENCE"], rows),
         f"Expected net cost: ${totals['expected_cost_usd']} (fees ${totals['fees_usd']}); "
         f"at the limit prices: ${totals['worst_cost_usd']}",
