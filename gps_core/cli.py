@@ -72,8 +72,8 @@ def _decimal_option(name: str, value: str | None, *, percent: bool = False) -> D
         number = Decimal(str(value).strip().rstrip("%"))
     except InvalidOperation:
         raise BadInput(f"{name}: {value!r} is not a number") from None
-    if not number.is_finite() or number < 0:
-        raise BadInput(f"{name}: must be a non-negative number, got {value!r}")
+    if not number.is_finite() or number < 0 or number.adjusted() > 15:
+        raise BadInput(f"{name}: must be a non-negative number below 1e15, got {value!r}")
     return number / 100 if percent else number
 
 
@@ -116,7 +116,36 @@ def build_strategy(strategy_file, legs, card, size):
     return strategy
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FiniteFloatRange(click.FloatRange):
+    """A float range that also refuses ``nan`` and infinities (which compare false to every bound)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class GpsGroup(click.Group):
+    """The ``gps`` group: usage errors are one line, ``gps: error: ...``, with exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            click.echo(f"gps: error: {' '.join(exc.format_message().split())} (see --help)", err=True)
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("gps: aborted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@click.group(cls=GpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr (secrets are masked).")
 @click.version_option(package_name="gps-core", prog_name="gps")
 def cli(verbose: bool) -> None:
@@ -289,7 +318,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
 @click.option("--max-slippage", default="2", show_default=True, metavar="PCT",
               help="Worst price accepted, in % from the best price; sent as the limit price.")
 @click.option("--max-loss", default=None, metavar="USD", help="Refuse a plan whose worst loss at expiry is larger.")
-@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1, max=86400),
+@click.option("--timeout", default=30.0, show_default=True, type=FiniteFloatRange(min=0.1, max=86400),
               help="Seconds to wait for fills before cancelling.")
 @click.option("--on-partial", type=click.Choice(["unwind", "keep"]), default="unwind", show_default=True,
               help="What to do with filled legs when the strategy cannot complete.")
@@ -466,7 +495,7 @@ def cancel_cmd(execution_id, as_json) -> None:
 
 @cli.command("recover")
 @click.option("--cancel-working", is_flag=True, help="Also cancel every recovered order that is still working.")
-@click.option("--settle-after", default=60.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--settle-after", default=60.0, show_default=True, type=FiniteFloatRange(min=0),
               help="Seconds after sending when an order the venue does not know counts as never placed.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handles_errors

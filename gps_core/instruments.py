@@ -90,8 +90,8 @@ def parse_strike(text, *, what: str = "strike") -> Decimal:
         strike = Decimal(str(text))
     except (InvalidOperation, ValueError):
         raise BadInput(f"{what}: strike {text!r} is not a number") from None
-    if not strike.is_finite() or strike <= 0:
-        raise BadInput(f"{what}: strike must be a positive number, got {text!r}")
+    if not strike.is_finite() or strike <= 0 or not -15 <= strike.adjusted() <= 15:
+        raise BadInput(f"{what}: strike must be a positive number below 1e15, got {text!r}")
     return strike
 
 

@@ -83,6 +83,8 @@ def _decimal(value: Any, where: str, *, positive: bool = True) -> Decimal:
         raise BadInput(f"{where}: {value!r} is not a finite number")
     if positive and number <= 0:
         raise BadInput(f"{where}: must be positive, got {value!r}")
+    if number and not -15 <= number.adjusted() <= 15:  # beyond any price or size; would overflow arithmetic
+        raise BadInput(f"{where}: {value!r} is out of range")
     return number
 
 
