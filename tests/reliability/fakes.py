@@ -164,3 +164,70 @@ class _AimedAevoHandler(FakeAevoHandler):
 def serve_aevo(fake: AimedAevo) -> LocalServer:
     """Start ``fake`` on 127.0.0.1 (a free port); stop it with ``.stop()``."""
     return _serve_fast(LocalServer(_AimedAevoHandler, state=fake), "fake-aevo")
+
+
+# --- hostile replies ----------------------------------------------------------------------
+
+#: How a hostile venue mangles its order objects: mode -> {field kind: bad value}.
+HOSTILE_MODES = ("missing_fields", "wrong_types", "nan", "negative_fill", "overfill", "unknown_status")
+
+
+def _mangle(order: dict, mode: str, *, filled: str, amount: str, status: str) -> dict:
+    order = dict(order)
+    if mode == "missing_fields":
+        order.pop(filled, None)
+        order.pop(status, None)
+    elif mode == "wrong_types":
+        order[filled] = ["lots"]
+        order[amount] = {"n": 1}
+    elif mode == "nan":
+        order[filled] = "NaN"
+    elif mode == "negative_fill":
+        order[filled] = "-0.1"
+    elif mode == "overfill":
+        order[filled] = "1000"
+    elif mode == "unknown_status":
+        order[status] = "zombie"
+    return order
+
+
+class HostileExchange(RacingExchange):
+    """A fake Deribit whose order replies for ``hostile`` instruments are mangled by ``mode``."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.hostile: dict[str, str] = {}  # instrument -> mode
+
+    def _mangled(self, order: dict) -> dict:
+        mode = self.hostile.get(order.get("instrument_name"))
+        if mode is None:
+            return order
+        return _mangle(order, mode, filled="filled_amount", amount="amount", status="order_state")
+
+    def place(self, *args, **kwargs):
+        result = super().place(*args, **kwargs)
+        return {**result, "order": self._mangled(result["order"])}
+
+    def order_state(self, order_id):
+        return self._mangled(super().order_state(order_id))
+
+    def by_label(self, currency, label):
+        return [self._mangled(o) for o in super().by_label(currency, label)]
+
+    def cancel(self, order_id):
+        return self._mangled(super().cancel(order_id))
+
+
+class HostileAevo(AimedAevo):
+    """A fake Aevo whose order replies for ``hostile`` instruments are mangled by ``mode``."""
+
+    def _fresh(self, testnet, now) -> None:
+        super()._fresh(testnet, now)
+        self.hostile: dict[str, str] = {}
+
+    def _public(self, order: dict) -> dict:
+        public = FakeAevo._public(order)
+        mode = self.hostile.get(order.get("instrument_name"))
+        if mode is None:
+            return public
+        return _mangle(public, mode, filled="filled", amount="amount", status="order_status")

@@ -72,6 +72,10 @@ class VenueHarness:
         """Fill a resting order as if someone traded against it."""
         raise NotImplementedError
 
+    def make_hostile(self, symbol: str, mode: str) -> None:
+        """Mangle every order reply about ``symbol`` (see ``fakes.HOSTILE_MODES``)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -183,10 +187,10 @@ class DeribitHarness(VenueHarness):
     }
 
     def __init__(self, home: Path, client_id: str = "gps-fake-client", client_secret: str = "gps-fake-secret"):
-        from .fakes import AimedDeribit, RacingExchange
+        from .fakes import AimedDeribit, HostileExchange
 
         super().__init__(home)
-        self.exchange = RacingExchange(client_id=client_id, client_secret=client_secret)
+        self.exchange = HostileExchange(client_id=client_id, client_secret=client_secret)
         self.server = AimedDeribit(self.exchange).start()
 
     def env(self) -> dict[str, str]:
@@ -227,6 +231,9 @@ class DeribitHarness(VenueHarness):
     def fill(self, client_order_id: str) -> None:
         self.exchange.fill(client_order_id)
 
+    def make_hostile(self, symbol: str, mode: str) -> None:
+        self.exchange.hostile[symbol] = mode
+
     def close(self) -> None:
         self.server.stop()
 
@@ -250,10 +257,10 @@ class AevoHarness(VenueHarness):
     }
 
     def __init__(self, home: Path, credentials: dict[str, str] | None = None):
-        from .fakes import AimedAevo, serve_aevo
+        from .fakes import HostileAevo, serve_aevo
 
         super().__init__(home)
-        self.fake = AimedAevo()
+        self.fake = HostileAevo()
         if credentials is None:
             self.credentials = self.fake.create_account()
         else:
@@ -313,6 +320,9 @@ class AevoHarness(VenueHarness):
 
         (order,) = self.fake.orders_for(salt_for(client_order_id))
         self.fake.fill(order["order_id"])
+
+    def make_hostile(self, symbol: str, mode: str) -> None:
+        self.fake.hostile[symbol] = mode
 
     def close(self) -> None:
         self.server.stop()

@@ -20,6 +20,7 @@ from gps_core.errors import BadInput
 from gps_core.instruments import OptionKey
 
 from reliability.conftest import clean_env
+from reliability.ledger import Row
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 GOOD = {"side": "buy", "quantity": "0.1", "instrument": "BTC-25DEC26-100000-C"}
@@ -67,13 +68,15 @@ class Sandbox:
         env = clean_env({"GPS_HOME": str(self.home), "GPS_LOAD_PLUGINS": "dryrun"})
         return CliRunner().invoke(cli, args, env=env)
 
-    def assert_refused(self, result, *names: str) -> None:
+    def assert_refused(self, result, *names: str, ledger=None, case: str = "") -> None:
         err = result.stderr
         assert result.exit_code == 2, (result.exit_code, err, result.stdout)
         assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert any(name in err for name in names), f"{err!r} names none of {names}"
         assert not (self.home / "journal").exists() and not (self.home / "dryrun").exists()
+        if ledger is not None:
+            ledger.add(Row("bad_input", "dryrun", case, outcome="exit 2"))
 
 
 def _execute(*args: str) -> list[str]:
@@ -82,19 +85,19 @@ def _execute(*args: str) -> list[str]:
 
 @SETTINGS
 @given(field=st.sampled_from(["side", "quantity", "instrument"]), data=st.data())
-def test_bad_leg_spec(field, data):
+def test_bad_leg_spec(field, data, ledger):
     value = data.draw({"side": bad_side, "quantity": bad_quantity, "instrument": bad_instrument}[field])
     leg = dict(GOOD, **{field: value})
     sandbox = Sandbox()
     result = sandbox.run(_execute("--leg", "buy 0.1 BTC-25DEC26-95000-C",
                                   "--leg", f"{leg['side']} {leg['quantity']} {leg['instrument']}"))
-    sandbox.assert_refused(result, f"--leg 2 ({field})", f"--leg 2 {field}", f"leg 2 {field}", f"--leg 2 (")
+    sandbox.assert_refused(result, f"--leg 2 ({field})", f"--leg 2 {field}", f"leg 2 {field}", f"--leg 2 (", ledger=ledger, case="leg spec")
     assert field in result.stderr or (field == "instrument" and "instrument" in result.stderr.lower())
 
 
 @SETTINGS
 @given(field=st.sampled_from(["side", "quantity", "instrument", "reference_price", "legs", "name"]), data=st.data())
-def test_bad_strategy_file(field, data):
+def test_bad_strategy_file(field, data, ledger):
     strategy = {"name": "spread", "legs": [dict(GOOD, instrument="BTC-25DEC26-95000-C"), dict(GOOD, side="sell")]}
     if field == "legs":
         strategy["legs"] = data.draw(st.sampled_from([[], {}, "x", None, 3, [1], [[]]]))
@@ -112,13 +115,13 @@ def test_bad_strategy_file(field, data):
     sandbox = Sandbox()
     path = sandbox.home / "strategy.json"
     path.write_text(json.dumps(strategy))
-    sandbox.assert_refused(sandbox.run(_execute(str(path))), *names)
+    sandbox.assert_refused(sandbox.run(_execute(str(path))), *names, ledger=ledger, case=path.stem.replace("-", " "))
 
 
 @SETTINGS
 @given(field=st.sampled_from(["action", "qty", "option_type", "strike", "expiry", "no_trade", "card"]),
        data=st.data())
-def test_bad_decision_log(field, data):
+def test_bad_decision_log(field, data, ledger):
     log = json.loads((EXAMPLES / "options-gps-decision.json").read_text())
     log = copy.deepcopy(log)
     card = "best_match"
@@ -139,13 +142,13 @@ def test_bad_decision_log(field, data):
     sandbox = Sandbox()
     path = sandbox.home / "decision.json"
     path.write_text(json.dumps(log))
-    sandbox.assert_refused(sandbox.run(_execute(str(path))), *names)
+    sandbox.assert_refused(sandbox.run(_execute(str(path))), *names, ledger=ledger, case=path.stem.replace("-", " "))
 
 
 @SETTINGS
 @given(option=st.sampled_from(["--timeout", "--max-slippage", "--max-loss", "--size"]),
        value=st.one_of(st.sampled_from(["-1", "nan", "inf", "", "abc", "1e999999999", "-0.5%", "0x1"]), word))
-def test_bad_numeric_option(option, value):
+def test_bad_numeric_option(option, value, ledger):
     try:
         number = Decimal(value.strip().rstrip("%"))
         acceptable = number.is_finite() and number > 0 and (option != "--timeout" or 0.1 <= number <= 86400)
@@ -155,4 +158,4 @@ def test_bad_numeric_option(option, value):
         return
     sandbox = Sandbox()
     result = sandbox.run(_execute(f"{option}={value}", "--leg", "buy 0.1 BTC-25DEC26-100000-C"))
-    sandbox.assert_refused(result, option)
+    sandbox.assert_refused(result, option, ledger=ledger, case="numeric option")
