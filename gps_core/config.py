@@ -29,3 +29,19 @@ def ensure_dir(path: Path) -> Path:
     """Create ``path`` (owner-only) if needed and return it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def seconds_from_env(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from ``environ[name]``, or ``default`` when unset."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < 3600):  # also refuses nan
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"{name} must be a number of seconds between 0 and 3600, got {raw!r}")
+    return value

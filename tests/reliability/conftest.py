@@ -43,19 +43,9 @@ def make_harness(tmp_path):
 
 
 @pytest.fixture
-def short_http_timeouts(monkeypatch):
-    """Give the HTTP plugins a short read timeout in this process (they have no setting for it)."""
-    from gps_venue_aevo import client as aevo_client
-    from gps_venue_deribit.settings import Settings
-
-    original = Settings.from_environ.__func__
-
-    def from_environ(cls, environ):
-        return dataclasses.replace(original(cls, environ), read_timeout=READ_TIMEOUT)
-
-    monkeypatch.setattr(Settings, "from_environ", classmethod(from_environ))
-    defaults = aevo_client.AevoClient.__init__.__defaults__
-    monkeypatch.setattr(aevo_client.AevoClient.__init__, "__defaults__", (defaults[0], (1.0, READ_TIMEOUT)))
+def short_http_timeouts() -> dict[str, str]:
+    """Environment giving the HTTP plugins a short read timeout, through their own settings."""
+    return {"DERIBIT_READ_TIMEOUT": str(READ_TIMEOUT), "AEVO_READ_TIMEOUT": str(READ_TIMEOUT)}
 
 
 @dataclasses.dataclass

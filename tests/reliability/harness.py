@@ -176,7 +176,7 @@ class DeribitHarness(VenueHarness):
     name = "deribit"
     quantity = Decimal("0.2")  # the minimum is 0.1: a half fill must still be tradable
     injections = {
-        "latency": f"aimed `latency` {SLOW:g} s before processing; plugin read timeout {READ_TIMEOUT:g} s",
+        "latency": f"aimed `latency` {SLOW:g} s before processing; plugin read timeout {READ_TIMEOUT:g} s (DERIBIT_READ_TIMEOUT / AEVO_READ_TIMEOUT)",
         "rate_limit": "aimed `http429` x2 with `Retry-After: 0.05`",
         "server_error": "aimed `http5xx` 502 after processing",
         "drop_before": "aimed `drop_before`",
@@ -246,7 +246,7 @@ class AevoHarness(VenueHarness):
 
     name = "aevo"
     injections = {
-        "latency": f"aimed `latency` {SLOW:g} s before processing; plugin read timeout {READ_TIMEOUT:g} s",
+        "latency": f"aimed `latency` {SLOW:g} s before processing; plugin read timeout {READ_TIMEOUT:g} s (DERIBIT_READ_TIMEOUT / AEVO_READ_TIMEOUT)",
         "rate_limit": "aimed `rate_limit` x2 with `X-RETRY-AFTER` 0.05 s",
         "server_error": "aimed `server_error` 502 (before processing)",
         "drop_before": "aimed `drop_before`",

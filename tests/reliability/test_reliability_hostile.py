@@ -22,7 +22,8 @@ def test_hostile_reply_makes_the_order_unknown_never_filled(venue, mode, make_ha
     good, hostile = harness.instruments(2)
     harness.make_hostile(hostile, mode)
     run = gps(["execute", "--venue", venue, "--yes", "--json", "--quiet", "--timeout", "1",
-               "--leg", f"buy {harness.quantity} {good}", "--leg", f"sell {harness.quantity} {hostile}"], harness.env())
+               "--leg", f"buy {harness.quantity} {good}", "--leg", f"sell {harness.quantity} {hostile}"],
+              {**harness.env(), **short_http_timeouts})
 
     assert run.code == 1 and "internal error" not in run.stderr, run.stderr
     report = run.json()

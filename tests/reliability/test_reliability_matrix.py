@@ -7,6 +7,8 @@ report's fills equal to the venue's, and a failed strategy unwound (or kept and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from reliability.audit import audit, net_position
@@ -23,7 +25,7 @@ def test_fault_matrix(scenario, make_harness, gps, ledger, short_http_timeouts):
     legs = [arg for side, symbol in zip(SIDES, symbols) for arg in ("--leg", f"{side} {harness.quantity} {symbol}")]
 
     run = gps(["execute", "--venue", harness.name, "--yes", "--json", "--quiet", "--timeout", "1",
-               "--on-partial", scenario.on_partial, *legs], harness.env())
+               "--on-partial", scenario.on_partial, *legs], {**harness.env(), **short_http_timeouts})
 
     assert run.code in (0, 1), run.stderr
     report = run.json()
@@ -38,6 +40,11 @@ def test_fault_matrix(scenario, make_harness, gps, ledger, short_http_timeouts):
     assert report["all_filled"] is scenario.completes, found.explain()
     faulted = report["legs"][scenario.leg]
     assert faulted["instrument"] == symbols[scenario.leg]
+    if scenario.fault == "latency" and scenario.venue != "dryrun":
+        # The reply came after the plugin's read timeout: gps had to settle the order by lookup.
+        events = [json.loads(line) for line in open(report["journal"])]
+        assert any(e["event"] == "order_unknown" and e["client_order_id"] == faulted["client_order_id"]
+                   for e in events), "the latency fault did not outlast the read timeout"
     if scenario.completes:
         assert report["unwinds"] == [] and report["unsettled"] == []
         return

@@ -64,10 +64,10 @@ def _never_sent(exc: BaseException) -> bool:
 class AevoClient:
     """Aevo's REST API for one environment (mainnet, testnet or a fake server)."""
 
-    def __init__(self, environment: Environment, session=None, timeout=TIMEOUT):
+    def __init__(self, environment: Environment, session=None, timeout=None):
         self.environment = environment
         self.base_url = environment.base_url
-        self.timeout = timeout
+        self.timeout = timeout or (TIMEOUT[0], environment.read_timeout)
         self._session = session or new_session()
         self._api_key: ApiKey | None = None
         self._lock = threading.Lock()

@@ -48,12 +48,19 @@ class Environment:
     base_url: str
     testnet: bool
     domain: SigningDomain
+    read_timeout: float = 10.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Environment":
-        """``AEVO_TESTNET=1`` picks testnet (URL and domain); ``AEVO_BASE_URL`` overrides the URL only."""
+        """``AEVO_TESTNET=1`` picks testnet (URL and domain); ``AEVO_BASE_URL`` overrides the URL only.
+
+        ``AEVO_READ_TIMEOUT`` (seconds, default 10) bounds the wait for a reply.
+        """
         env = os.environ if environ is None else environ
         testnet = env.get(TESTNET_ENV, "").strip().lower() in ("1", "true", "yes", "on")
         default = TESTNET_URL if testnet else MAINNET_URL
         base_url = (env.get(BASE_URL_ENV) or default).strip().rstrip("/")
-        return cls(base_url, testnet, TESTNET_DOMAIN if testnet else MAINNET_DOMAIN)
+        from gps_core.config import seconds_from_env
+
+        return cls(base_url, testnet, TESTNET_DOMAIN if testnet else MAINNET_DOMAIN,
+                   seconds_from_env(env, "AEVO_READ_TIMEOUT", cls.read_timeout))

@@ -9,6 +9,7 @@ PRODUCTION_URL = "https://www.deribit.com"
 TESTNET_URL = "https://test.deribit.com"
 API_PREFIX = "/api/v2"
 
+READ_TIMEOUT_ENV = "DERIBIT_READ_TIMEOUT"
 CLIENT_ID_ENV = "DERIBIT_CLIENT_ID"
 CLIENT_SECRET_ENV = "DERIBIT_CLIENT_SECRET"
 TESTNET_ENV = "DERIBIT_TESTNET"
@@ -44,7 +45,11 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
-        """``DERIBIT_BASE_URL`` wins, then ``DERIBIT_TESTNET=1``, else production."""
+        """``DERIBIT_BASE_URL`` wins, then ``DERIBIT_TESTNET=1``, else production.
+
+        ``DERIBIT_READ_TIMEOUT`` (seconds, default 10) bounds the wait for a reply; an order whose
+        reply does not come in time is an unknown outcome, settled by lookup.
+        """
         base = (environ.get(BASE_URL_ENV) or "").strip()
         if base:
             base = base.rstrip("/")
@@ -59,4 +64,7 @@ class Settings:
             from gps_core.errors import ConfigurationError
 
             raise ConfigurationError(f"{HTTP_FORM_ENV} must be 'post' or 'get', got {form!r}")
-        return cls(base_url=base, http_form=form)
+        from gps_core.config import seconds_from_env
+
+        return cls(base_url=base, http_form=form,
+                   read_timeout=seconds_from_env(environ, READ_TIMEOUT_ENV, cls.read_timeout))
