@@ -27,9 +27,9 @@ def _echo_json(data) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    from .secrets import _Registry, redact
+    from .secrets import redact_known
 
-    click.echo(f"gps: error: {redact(message, _Registry.values)}", err=True)
+    click.echo(f"gps: error: {redact_known(message)}", err=True)
     sys.exit(code)
 
 
@@ -55,9 +55,9 @@ def handles_errors(command):
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 import traceback
 
-                from .secrets import _Registry, redact
+                from .secrets import redact_known
 
-                click.echo(redact(traceback.format_exc(), _Registry.values), err=True)
+                click.echo(redact_known(traceback.format_exc()), err=True)
             _fail(f"internal error ({type(exc).__name__}: {exc}); re-run with -v for details", EXIT_INCOMPLETE)
 
     return wrapper
@@ -509,6 +509,7 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
     Example:
       gps recover --cancel-working
     """
+    from .orders import TERMINAL
     from .recovery import close_interrupted, recover
     from .render import table
     from .service import Context
@@ -534,14 +535,9 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
                        f"{state}")
             for o in e["filled_orders"]:
                 click.echo(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
-    unsettled = [s for s in settlements if s.after not in _terminal_states()]
+    unsettled = [s for s in settlements if s.after not in TERMINAL]
     sys.exit(EXIT_OK if not unsettled else EXIT_INCOMPLETE)
 
-
-def _terminal_states():
-    from .orders import TERMINAL
-
-    return TERMINAL
 
 
 @cli.command("doctor")

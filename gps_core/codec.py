@@ -8,7 +8,6 @@ so a secret can never reach the journal by accident.
 from __future__ import annotations
 
 import json
-from dataclasses import fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -155,9 +154,3 @@ def snapshot_from_json(data: dict) -> OrderSnapshot:
         reason=data.get("reason"),
         updated_at=datetime.fromisoformat(data["updated_at"]),
     )
-
-
-def dataclass_to_json(obj: Any) -> Any:
-    if is_dataclass(obj):
-        return {f.name: dataclass_to_json(getattr(obj, f.name)) for f in fields(obj)}
-    return to_jsonable(obj)

@@ -56,6 +56,7 @@ def run_concurrently(function: Callable[[T], None], items: list[T]) -> None:
     global _POOL
     if not items:
         return
+    futures = []
     if len(items) > 1:
         with _POOL_LOCK:
             if _POOL is None:
@@ -64,10 +65,8 @@ def run_concurrently(function: Callable[[T], None], items: list[T]) -> None:
     try:
         function(items[0])
     finally:
-        # Even on Ctrl-C, wait for the calls in flight: an order being sent must be seen.
-        if len(items) > 1:
-            wait(futures)
-    for future in futures if len(items) > 1 else ():
+        wait(futures)  # even on Ctrl-C: an order being sent must be seen before anything else happens
+    for future in futures:
         future.result()
 
 

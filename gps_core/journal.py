@@ -20,7 +20,7 @@ from .codec import to_jsonable
 from .config import ensure_dir
 from .errors import BadInput
 from .model import utcnow
-from .secrets import redact, _Registry
+from .secrets import redact_known
 
 
 def journal_dir(home: Path) -> Path:
@@ -50,7 +50,7 @@ class Journal:
         """
         record = {"ts": utcnow().isoformat(), "event": event, "execution_id": self.execution_id, **data}
         line = json.dumps(to_jsonable(record), separators=(",", ":"), sort_keys=False)
-        line = redact(line, _Registry.values) if _Registry.values else line
+        line = redact_known(line)
         with self._lock:
             self._file.write(line + "\n")
             if sync:

@@ -104,11 +104,11 @@ def _settle_one(journal: Journal, venue, order: JournaledOrder, events, settle_a
         if expired or venue.info.paper or utcnow() - sent >= timedelta(seconds=settle_after):
             journal.write("order_settled", client_order_id=cid, state=OrderState.REJECTED.value,
                           reason="not found at the venue by client order id: never placed")
-            return Settlement(path_id(journal), order, before, OrderState.REJECTED, None, "never placed")
-        return Settlement(path_id(journal), order, before, before, None,
+            return Settlement(journal.execution_id, order, before, OrderState.REJECTED, None, "never placed")
+        return Settlement(journal.execution_id, order, before, before, None,
                           f"not found yet; sent under {settle_after:.0f}s ago, try again later")
     except Exception as exc:  # noqa: BLE001 - report and move on to the next order
-        return Settlement(path_id(journal), order, before, before, None, f"lookup failed: {exc}")
+        return Settlement(journal.execution_id, order, before, before, None, f"lookup failed: {exc}")
     note = "found at the venue"
     if cancel_working and snapshot.is_working:
         try:
@@ -121,11 +121,8 @@ def _settle_one(journal: Journal, venue, order: JournaledOrder, events, settle_a
     after = state_from_snapshot(snapshot)
     journal.write("order_update", client_order_id=cid, state=after.value, snapshot=snapshot_to_json(snapshot),
                   source="recover")
-    return Settlement(path_id(journal), order, before, after, snapshot, note)
+    return Settlement(journal.execution_id, order, before, after, snapshot, note)
 
-
-def path_id(journal: Journal) -> str:
-    return journal.execution_id
 
 
 def interrupted_executions(home: Path) -> list[Path]:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from .engine import ExecutionResult
 from .money import ZERO
-from .orders import OrderState, TrackedOrder
+from .orders import TrackedOrder
 from .routing import Plan, PlannedLeg
 
 
@@ -145,7 +145,3 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
         "finished_at": result.finished_at.isoformat() if result.finished_at else None,
         "journal": journal_path,
     }
-
-
-def filled_state(order_json: dict) -> bool:
-    return order_json["status"] == OrderState.FILLED.value

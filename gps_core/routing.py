@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 from .errors import RoutingError
 from .instruments import OptionType
 from .model import OrderBook, Side, VenueInstrument, utcnow
-from .money import ZERO, Money, is_multiple
+from .money import ZERO, is_multiple
 from .strategy import Leg, Strategy
 
 DEFAULT_MAX_SLIPPAGE = Decimal("0.02")
@@ -282,7 +282,3 @@ def worst_loss_at_expiry(plan: Plan) -> Decimal | None:
     points = [ZERO] + sorted({p.leg.instrument.strike for p in legs})
     worst = min(payoff(point) for point in points)
     return max(-worst, ZERO)
-
-
-def usd(amount: Decimal) -> Money:
-    return Money(amount, "USD")

@@ -115,6 +115,11 @@ class _Registry:
     values: set[str] = set()
 
 
+def redact_known(text: str) -> str:
+    """:func:`redact` with every secret value registered in this process."""
+    return redact(text, _Registry.values)
+
+
 def register_secret_values(secrets: Iterable[Secret]) -> None:
     """Tell the log filter about values it must mask wherever they show up."""
     _Registry.values.update(s.reveal() for s in secrets if s)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal as D
 
 from gps_core.errors import OrderNotFound, OrderNotOpen, OrderRejected, OutcomeUnknown, RateLimited

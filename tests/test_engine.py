@@ -3,8 +3,6 @@
 from collections import Counter
 from decimal import Decimal as D
 
-import pytest
-
 from gps_core.engine import Engine, ExecutionOptions
 from gps_core.journal import Journal, read_events
 from gps_core.model import Side

@@ -1,7 +1,6 @@
 """One test per hook, through the plugin host and the dry-run venue; a meta-test keeps it so."""
 
 import inspect
-from decimal import Decimal as D
 
 import pytest
 

@@ -1,7 +1,6 @@
 """Both real venue plugins at once, against their fake servers: auto routing and --dry-run."""
 
 import json
-from decimal import Decimal as D
 
 import pytest
 from click.testing import CliRunner

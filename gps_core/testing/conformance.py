@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ..errors import AuthenticationError, OrderNotFound, OrderNotOpen, OrderRejected, OutcomeUnknown, RateLimited
-from ..model import Capability, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueInfo, VenueInstrument
+from ..model import Capability, OrderRequest, Side, TimeInForce, VenueInfo, VenueInstrument
 from ..plugins import PluginHost, Venue
 from ..secrets import Secret
 

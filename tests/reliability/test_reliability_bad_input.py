@@ -91,7 +91,7 @@ def test_bad_leg_spec(field, data, ledger):
     sandbox = Sandbox()
     result = sandbox.run(_execute("--leg", "buy 0.1 BTC-25DEC26-95000-C",
                                   "--leg", f"{leg['side']} {leg['quantity']} {leg['instrument']}"))
-    sandbox.assert_refused(result, f"--leg 2 ({field})", f"--leg 2 {field}", f"leg 2 {field}", f"--leg 2 (", ledger=ledger, case="leg spec")
+    sandbox.assert_refused(result, f"--leg 2 ({field})", f"--leg 2 {field}", f"leg 2 {field}", "--leg 2 (", ledger=ledger, case="leg spec")
     assert field in result.stderr or (field == "instrument" and "instrument" in result.stderr.lower())
 
 
