@@ -127,7 +127,11 @@ class FeeSchedule:
 
 @dataclass(frozen=True)
 class TickRule:
-    """A price tick that applies from ``above_price`` upwards (Deribit ``tick_size_steps``)."""
+    """A price tick that applies at and above ``above_price`` (Deribit ``tick_size_steps``).
+
+    Deribit's reference data describes ``above_price`` as "the price from which the increased
+    tick size applies", so a price exactly on the step already uses the step's tick.
+    """
 
     above_price: Decimal
     tick: Decimal
@@ -169,10 +173,10 @@ class VenueInstrument:
     min_order_value: Decimal | None = None
 
     def tick_at(self, price: Decimal) -> Decimal:
-        """The tick that applies at ``price`` (the largest step whose ``above_price`` is below it)."""
+        """The tick that applies at ``price``: that of the highest step whose ``above_price`` is at or below it."""
         tick = self.tick_size
         for rule in sorted(self.tick_steps, key=lambda r: r.above_price):
-            if price > rule.above_price:
+            if price >= rule.above_price:
                 tick = rule.tick
         return tick
 

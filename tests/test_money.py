@@ -44,11 +44,18 @@ def test_round_to_step():
         (D("0.0052"), Side.SELL, D("0.0055")),   # up
         (D("0.00499"), Side.SELL, D("0.0050")),  # rounds up onto the boundary
         (D("0.005"), Side.BUY, D("0.005")),
+        (D("0.00503"), Side.BUY, D("0.0050")),   # rounds down onto the boundary
         (D("0.12345"), Side.BUY, D("0.1230")),
     ],
 )
 def test_tick_steps_round_in_the_bound_keeping_direction(price, side, expected):
     assert coin_instrument().round_price(price, side) == expected
+
+
+def test_a_tick_step_applies_at_its_own_price():
+    inst = coin_instrument()  # 0.0001, and 0.0005 from 0.005 up
+    assert inst.tick_at(D("0.005")) == D("0.0005")
+    assert inst.tick_at(D("0.0049")) == D("0.0001")
 
 
 def test_usd_tick():

@@ -3,7 +3,7 @@
 Expiries are the next two Fridays, the last Friday of the next three months and of the next
 two quarter months, all at 08:00 UTC, so the chain never goes stale. Prices come from
 Black-Scholes (zero rates) in the coin, snapped to Deribit's real option tick rules
-(0.0001 below 0.005, 0.0005 above); books have five levels a side. Test data only: the
+(0.0001 below 0.005, 0.0005 from 0.005 up); books have five levels a side. Test data only: the
 model runs in floats and every price is snapped to a Decimal tick before it is served.
 """
 
@@ -45,7 +45,17 @@ UNDERLYINGS = {
 
 
 def tick_at(price: Decimal) -> Decimal:
-    return TICK_ABOVE if price > STEP_ABOVE else TICK
+    """The tick at ``price``: a step applies from its ``above_price`` on (at or above it)."""
+    return TICK_ABOVE if price >= STEP_ABOVE else TICK
+
+
+def row_tick_at(row: dict, price: Decimal) -> Decimal:
+    """The tick an instrument row's ``tick_size`` + ``tick_size_steps`` give at ``price`` (steps apply at or above)."""
+    tick = row["tick_size"]
+    for step in sorted(row.get("tick_size_steps") or (), key=lambda s: s["above_price"]):
+        if price >= step["above_price"]:
+            tick = step["tick_size"]
+    return tick
 
 
 def snap(price: Decimal, *, up: bool) -> Decimal:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
 
-from .fake_chain import UNDERLYINGS, FakeInstrument, build_chain, tick_at
+from .fake_chain import UNDERLYINGS, FakeInstrument, build_chain, row_tick_at
 
 FEE_RATE = Decimal("0.0003")
 FEE_CAP = Decimal("0.125")
@@ -258,7 +258,7 @@ class FakeExchange:
                 raise RpcError(10002, "qty_too_low")
             if (amount / minimum) % 1:
                 raise RpcError(10021, "invalid_amount", {"reason": f"must be a multiple of {minimum}", "param": "amount"})
-            if price <= 0 or (price / tick_at(price)) % 1:
+            if price <= 0 or (price / row_tick_at(inst.row, price)) % 1:
                 raise RpcError(10043, "price_wrong_tick")
             if tif not in ("good_til_cancelled", "immediate_or_cancel", "fill_or_kill", "good_til_day"):
                 raise RpcError(-32602, "Invalid params", {"reason": "bad time_in_force", "param": "time_in_force"})

@@ -11,6 +11,7 @@ from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import Side
 from gps_core.plugins import PluginHost
 from gps_venue_deribit import DeribitVenue
+from gps_venue_deribit.fake_exchange import RpcError
 from gps_venue_deribit.market import api_depth
 
 D = Decimal
@@ -20,7 +21,7 @@ def test_instruments_carry_deribit_rules(instrument):
     inst = instrument(100000, "C")
     assert inst.venue == "deribit" and inst.price_currency == "BTC"
     assert inst.tick_size == D("0.0001")
-    assert inst.tick_at(D("0.005")) == D("0.0001") and inst.tick_at(D("0.0051")) == D("0.0005")
+    assert inst.tick_at(D("0.0049")) == D("0.0001") and inst.tick_at(D("0.0051")) == D("0.0005")
     assert inst.min_quantity == D("0.1") and inst.quantity_step == D("0.1")
     assert inst.fees.taker_rate == D("0.0003") and inst.fees.premium_cap == D("0.125")
     assert inst.expires_at.hour == 8 and inst.key.expiry == inst.expires_at.date()
@@ -69,6 +70,16 @@ def test_depth_is_snapped_to_an_allowed_value():
     assert [api_depth(d) for d in (1, 2, 5, 7, 10, 11, 200, 20000)] == [1, 5, 5, 10, 10, 20, 1000, 10000]
 
 
+def test_a_tick_step_applies_at_its_price(instrument):
+    """Deribit: ``above_price`` is "the price from which the increased tick size applies"."""
+    inst = instrument(80000, "P")
+    assert inst.tick_at(D("0.005")) == D("0.0005")
+    assert inst.tick_at(D("0.0049")) == D("0.0001")
+    # rounding onto the boundary from either side lands on a price that is on its tick
+    assert inst.round_price(D("0.00503"), Side.BUY) == D("0.0050")
+    assert inst.round_price(D("0.00497"), Side.SELL) == D("0.0050")
+
+
 def test_tick_rounding_at_the_0_005_boundary(instrument):
     inst = instrument(80000, "P")
     assert inst.round_price(D("0.00512"), Side.BUY) == D("0.0050")
@@ -112,3 +123,28 @@ def test_hooks_through_the_core_plugin_host(client, server, instrument, new_orde
     assert venue.place(order).filled_quantity == D("0.1")
     assert venue.order_status(order).client_order_id == order.client_order_id
     assert server.state.order_count(order.client_order_id) == 1
+
+
+def test_a_price_exactly_on_a_step_is_checked_against_the_steps_tick(client, server, new_order):
+    """A step whose price is not on its own tick (0.0052, tick 0.0005) tells "at or above" from "above".
+
+    The plugin and the fake venue must agree: 0.0052 is off the tick that applies there.
+    """
+    name = sorted(server.state.instrument_names("BTC"))[0]
+    row = server.state.instruments[name].row
+    row["tick_size_steps"] = [{"above_price": D("0.0052"), "tick_size": D("0.0005")}]
+    inst = client.market.find(OptionKey.parse(name))
+    assert inst.tick_at(D("0.0052")) == D("0.0005") and inst.tick_at(D("0.0051")) == D("0.0001")
+    assert inst.round_price(D("0.00519"), Side.SELL) == D("0.0055")
+    assert inst.round_price(D("0.0052"), Side.BUY) == D("0.0050")
+    off = new_order(inst, Side.SELL, "0.1", "0.0052")
+    with pytest.raises(InvalidOrder, match="tick 0.0005"):
+        client.orders.place(off)
+    assert server.state.calls["private/sell"] == 0
+    with pytest.raises(RpcError) as refused:  # the venue's own check says the same
+        server.state.place("sell", {"instrument_name": name, "amount": D("0.1"), "price": D("0.0052"), "label": "x"})
+    assert refused.value.code == 10043
+    for price in ("0.0051", "0.0055"):
+        order = new_order(inst, Side.SELL, "0.1", price)
+        client.orders.place(order)
+        assert server.state.order_count(order.client_order_id) == 1
