@@ -107,16 +107,31 @@ def theoretical(spot: Decimal, strike: int, years: float, vol: float, call: bool
 
 @dataclass
 class FakeInstrument:
-    """One listed option with its book (``[[price, amount], ...]``, best first)."""
+    """One listed option with its book (``[[price, amount], ...]``, best first).
+
+    ``min_price``/``max_price`` set the order price band (Deribit's ticker ``min_price`` /
+    ``max_price``); left ``None``, the band is one tick to ten times the mark (at least
+    10,000 ticks), wide enough for any resting order a test places.
+    """
 
     row: dict
     bids: list[list[Decimal]] = field(default_factory=list)
     asks: list[list[Decimal]] = field(default_factory=list)
     mark: Decimal = TICK
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
 
     @property
     def name(self) -> str:
         return self.row["instrument_name"]
+
+    def band(self) -> tuple[Decimal, Decimal]:
+        """The prices an order may have: ``(min_price, max_price)``."""
+        tick = self.row["tick_size"]
+        low = self.min_price if self.min_price is not None else tick
+        high = self.max_price if self.max_price is not None else max(
+            self.mark * 10, tick * 10000).quantize(tick, rounding=ROUND_CEILING)
+        return low, high
 
 
 def _book(mark: Decimal, amounts: tuple[Decimal, ...], step: Decimal, seed: int) -> tuple[list, list]:

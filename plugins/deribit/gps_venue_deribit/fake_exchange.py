@@ -230,7 +230,7 @@ class FakeExchange:
                 "underlying_index": "index_price", "mark_price": inst.mark, "interest_rate": 0,
                 "best_bid_price": inst.bids[0][0] if inst.bids else 0, "best_bid_amount": inst.bids[0][1] if inst.bids else 0,
                 "best_ask_price": inst.asks[0][0] if inst.asks else 0, "best_ask_amount": inst.asks[0][1] if inst.asks else 0,
-                "min_price": Decimal("0.0001"), "max_price": max(inst.mark * 3, Decimal("0.01")).quantize(Decimal("0.0001")),
+                "min_price": inst.band()[0], "max_price": inst.band()[1],
                 "stats": {"volume": 0, "price_change": None, "low": None, "high": None},
             }
             if depth is not None:
@@ -260,6 +260,11 @@ class FakeExchange:
                 raise RpcError(10021, "invalid_amount", {"reason": f"must be a multiple of {minimum}", "param": "amount"})
             if price <= 0 or (price / row_tick_at(inst.row, price)) % 1:
                 raise RpcError(10043, "price_wrong_tick")
+            low, high = inst.band()
+            if price < low:  # Deribit's documented message form: "price_too_low <Limit>"
+                raise RpcError(10005, f"price_too_low {low}")
+            if price > high:
+                raise RpcError(10007, f"price_too_high {high}")
             if tif not in ("good_til_cancelled", "immediate_or_cancel", "fill_or_kill", "good_til_day"):
                 raise RpcError(-32602, "Invalid params", {"reason": "bad time_in_force", "param": "time_in_force"})
             valid_until = params.get("valid_until")

@@ -28,7 +28,7 @@ from gps_core.model import OrderRequest, OrderSnapshot, Side, TimeInForce
 from gps_core.money import Money, is_multiple, to_decimal
 
 from .auth import TokenManager
-from .error_codes import TOKEN_REFUSED
+from .error_codes import TOKEN_REFUSED, Outcome, lookup
 from .parsing import VENUE, snapshot_from_order, trades_fee
 from .transport import Transport
 
@@ -135,6 +135,10 @@ class Orders:
                                        code=exc.code) from None
             raise OrderRejected(exc.message, code=exc.code) from None
         except VenueError as exc:
+            row = lookup(exc.code)
+            if row is not None and row.outcome is Outcome.DEFINITIVE:
+                # e.g. 13020 not_found (no such instrument): refused, nothing was placed
+                raise OrderRejected(exc.message, code=exc.code) from None
             raise OutcomeUnknown(f"{method}: unexpected reply to a new order: {exc}", code=exc.code) from None
         result = envelope["result"]
         if not isinstance(result, dict) or not isinstance(result.get("order"), dict):

@@ -85,3 +85,32 @@ def test_gps_quote_and_venues_need_no_credentials(server, env):
     rows = json.loads(quote.stdout)["quotes"]
     assert rows[0]["venue"] == "deribit" and rows[0]["price_currency"] == "BTC"
     assert server.state.grants == {} and sum(server.state.placed.values()) == 0
+
+
+@pytest.mark.parametrize("answer", ["band", "price_too_low4idx"])
+def test_a_price_below_the_band_is_a_clear_refusal_not_an_unknown_outcome(server, env, answer):
+    """The venue's band moved above gps's sell limit: Deribit answers 10005 price_too_low (the
+    fake's band check) or 10006 price_too_low4idx (armed as the venue's answer).
+
+    gps reports the refusal at once: the sell reached the venue once, no order exists there,
+    and no lookup by label was needed to settle it.
+    """
+    _, high = spread_legs(server)
+    inst = server.state.instruments[high]
+    if answer == "band":
+        inst.min_price = inst.bids[0][0] * 2  # any limit near the bid is now below the band
+    else:
+        server.state.faults.inject("reject", method="private/sell", code=10006,
+                                   message=f"price_too_low4idx {inst.bids[0][0] * 2}")
+    result = CliRunner().invoke(cli_module.cli, [
+        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10", "--leg", f"sell 0.1 {high}",
+    ], env=env)
+    assert result.exit_code != 0, result.output
+    report = json.loads(result.stdout)
+    (leg,) = report["legs"]
+    label = leg["client_order_id"]
+    assert server.state.received[label] == 1 and server.state.order_count(label) == 0
+    assert server.state.calls["private/get_order_state_by_label"] == 0
+    assert server.state.calls["private/get_order_state"] == 0
+    assert leg["status"] == "rejected", leg
+    assert "price_too_low" in leg["reason"] and "limit" in leg["reason"]

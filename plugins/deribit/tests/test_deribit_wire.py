@@ -28,7 +28,7 @@ from gps_venue_deribit.error_codes import ERROR_TABLE, error_for
 @pytest.mark.parametrize("code, cls", [
     (13009, AuthenticationError), (13004, AuthenticationError), (11044, OrderNotOpen), (10009, InsufficientFunds),
     (10043, InvalidOrder), (10002, InvalidOrder), (11054, InvalidOrder), (10004, OrderNotFound),
-    (10028, RateLimited), (10041, VenueUnavailable), (11051, VenueUnavailable), (13028, VenueUnavailable),
+    (10028, RateLimited), (10041, VenueUnavailable), (11051, VenueUnavailable), (13028, OutcomeUnknown),
     (10040, VenueUnavailable), (11094, OutcomeUnknown), (13888, OutcomeUnknown),
 ])
 def test_error_codes_map_to_the_taxonomy(code, cls):
