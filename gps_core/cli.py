@@ -46,9 +46,9 @@ def handles_errors(command):
             _fail(str(exc), EXIT_USAGE)
         except GpsError as exc:
             _fail(str(exc), EXIT_INCOMPLETE)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("gps: aborted", err=True)
-            sys.exit(130)
+            sys.exit(getattr(exc, "exit_code", 130))
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: say so on one line; -v shows the traceback
@@ -395,7 +395,10 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     options = ExecutionOptions(timeout=timeout, on_partial=on_partial, sequential=sequential,
                                time_in_force=TimeInForce(tif))
     execution_id = new_execution_id()
-    with Journal(ctx.home, execution_id) as journal:
+    from .shutdown import Shutdown
+
+    report = None
+    with Shutdown(), _journal_failures_reported(lambda: report), Journal(ctx.home, execution_id) as journal:
         journal.write("execution_started", mode=mode, strategy=strategy.to_json(),
                       options={"venue": venue, "timeout": timeout, "on_partial": on_partial, "tif": tif,
                                "sequential": sequential, "max_slippage": str(plan.max_slippage)})
@@ -408,7 +411,25 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
         _echo_json(report)
     else:
         click.echo(report_text(report))
-    sys.exit(EXIT_OK if result.all_filled and not result.interrupted else EXIT_INCOMPLETE)
+    sys.exit(EXIT_OK if result.complete and not report["journal_failures"] else EXIT_INCOMPLETE)
+
+
+class _journal_failures_reported:
+    """Around the journal of an execution: once the report exists, a journal that cannot be
+    written (``OSError``: disk full, file-size limit) or closed is named in the report, never a crash."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        report = self.report()
+        if isinstance(exc, OSError) and report is not None:
+            report["journal_failures"].append(f"execution_finished: {exc}")
+            return True
+        return False
 
 
 # --- status / cancel ---------------------------------------------------------------------

@@ -8,11 +8,17 @@ Rules it keeps (see ``docs/reliability.md``):
 * an unknown outcome is settled by looking the order up, never by sending it again;
 * when the strategy cannot complete, working orders are cancelled at once, and filled
   quantity is unwound with offsetting reduce-only orders or kept and reported (policy);
-* a filled order is never reported as cancelled; Ctrl-C cancels what is working first.
+* a filled order is never reported as cancelled, an order whose state is unknown never as
+  cancelled or rejected: it is chased (looked up, cancelled by client order id, waited out to
+  its ``valid_until``) and otherwise reported as possibly working;
+* every way a run can end early (Ctrl-C, SIGTERM, SIGHUP, an exception once an order left, a
+  journal that cannot be written) takes the same stop path: cancel what works, settle
+  unknowns, unwind or keep, report.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -38,7 +44,9 @@ from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, TimeInFor
 from .money import round_to_step
 from .orders import OrderState, TrackedOrder
 from .routing import Plan, PlannedLeg
+from .shutdown import shielded, stop_requested
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 NOT_PLACED = (RateLimited, NetworkError, VenueUnavailable)
 #: Placement attempts of one order, at most, however short the venue's retry-after.
@@ -65,7 +73,8 @@ def run_concurrently(function: Callable[[T], None], items: list[T]) -> None:
     try:
         function(items[0])
     finally:
-        wait(futures)  # even on Ctrl-C: an order being sent must be seen before anything else happens
+        with shielded():  # even on a stop: an order being sent must be seen before anything else happens
+            wait(futures)
     for future in futures:
         future.result()
 
@@ -102,7 +111,13 @@ class VenuePort(Protocol):
 
 @dataclass
 class ExecutionOptions:
-    """How an execution behaves. Times are seconds."""
+    """How an execution behaves. Times are seconds; slippages are fractions (``0.05`` = 5 %).
+
+    ``unwind_attempts`` IOC reduce-only orders at most are sent per filled leg to unwind it;
+    attempt ``n`` is priced ``unwind_slippage + (n - 1) * unwind_slippage_step`` through the
+    best price, never beyond ``unwind_slippage_cap``. ``settle_timeout`` bounds how long an
+    order whose state is unknown (or whose cancel is unconfirmed) is chased on the way out.
+    """
 
     timeout: float = 30.0
     on_partial: str = "unwind"  # "unwind" or "keep"
@@ -112,14 +127,28 @@ class ExecutionOptions:
     poll_max: float = 1.0
     unknown_grace: float = 5.0
     unwind_slippage: Decimal = Decimal("0.05")
+    unwind_slippage_step: Decimal = Decimal("0.05")
+    unwind_slippage_cap: Decimal = Decimal("0.25")
+    unwind_attempts: int = 4
     unwind_timeout: float = 10.0
     max_place_attempts: int = 3
     max_rate_limit_wait: float = 10.0
+    settle_timeout: float = 15.0
+
+
+#: After an order's ``valid_until``, how long before "not found" is final (the venue's clock may lag).
+VALID_UNTIL_MARGIN = 1.0
 
 
 @dataclass
 class ExecutionResult:
-    """What happened: every order gps sent, and whether the strategy completed."""
+    """What happened: every order gps sent, and whether the strategy completed.
+
+    ``stop_reason``: why the run was cut short (``SIGTERM``, ``SIGINT``, ``error: OSError: ...``),
+    ``None`` when it ran its course. ``journal_failures``: events that could not be journaled
+    (the orders were still sent or cancelled). ``residuals``: what is still held after the
+    unwind, one ``{venue, instrument, side, quantity}`` per leg (``side`` is the held side).
+    """
 
     execution_id: str
     plan: Plan
@@ -129,6 +158,9 @@ class ExecutionResult:
     interrupted: bool = False
     started_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
+    stop_reason: str | None = None
+    journal_failures: list[str] = field(default_factory=list)
+    residuals: list[dict] = field(default_factory=list)
 
     @property
     def all_filled(self) -> bool:
@@ -137,6 +169,11 @@ class ExecutionResult:
     @property
     def unsettled(self) -> list[TrackedOrder]:
         return [o for o in self.legs + self.unwinds if not o.is_terminal]
+
+    @property
+    def complete(self) -> bool:
+        """Every leg filled, nothing unsettled, nothing lost from the journal: exit 0."""
+        return self.all_filled and not self.unsettled and not self.interrupted and not self.journal_failures
 
     @property
     def legging_window(self) -> float | None:
@@ -149,7 +186,11 @@ class ExecutionResult:
 
 
 class Engine:
-    """Runs one plan. Venues are looked up by name in ``venues``."""
+    """Runs one plan (:meth:`execute`) or finishes an interrupted one (:meth:`resume`).
+
+    Venues are looked up by name in ``venues``. ``progress`` gets one-line messages; it is
+    best-effort (an exception from it, such as a closed pipe, is swallowed).
+    """
 
     def __init__(
         self,
@@ -162,36 +203,66 @@ class Engine:
         self.venues = venues
         self.journal = journal
         self.options = options or ExecutionOptions()
-        self.progress = progress or (lambda message: None)
+        self._progress = progress or (lambda message: None)
         self.sleep = sleep
+        self.journal_failures: list[str] = []
+        self._stopping = False  # on the way out: waits are never cut short any more
+
+    def progress(self, message: str) -> None:
+        """Best-effort progress: output errors (closed pipe, unwritable terminal) never stop an execution."""
+        try:
+            self._progress(message)
+        except Exception:  # noqa: BLE001
+            log.debug("progress output failed", exc_info=True)
 
     # --- the whole run -----------------------------------------------------------------
 
     def execute(self, plan: Plan) -> ExecutionResult:
+        """Place every leg, watch until all fill or ``timeout``, then finish (see :meth:`resume`).
+
+        Ctrl-C, a :class:`~gps_core.shutdown.StopRequested` signal, or any exception once an
+        order has left lead to the same orderly stop; only an exception before anything was
+        sent propagates.
+        """
         result = ExecutionResult(self.journal.execution_id, plan, [self._new_leg_order(p) for p in plan.legs])
+        result.journal_failures = self.journal_failures
         try:
             if self.options.sequential:
                 self._run_sequential(result)
             else:
                 self._run_concurrent(result)
-        except KeyboardInterrupt:
-            result.interrupted = True
-            self.journal.write("interrupted", note="Ctrl-C: cancelling working orders")
-            self.progress("interrupted: cancelling working orders (Ctrl-C again to quit at once)")
-            for order in result.legs:
-                if order.state is OrderState.SUBMITTED:  # its send was cut short: find out
-                    self._mark(order, OrderState.UNKNOWN, "interrupted while sending", "order_unknown")
-            self._cancel_all(result.legs)
-        if not result.all_filled:
-            self._handle_partial(result)
-        result.finished_at = utcnow()
+        except BaseException as exc:  # noqa: BLE001 - every way out goes through the same stop
+            if not self._absorb(result, exc):
+                raise
+        self._finish(result)
+        return result
+
+    def resume(self, result: ExecutionResult, timeout: float) -> ExecutionResult:
+        """Drive an execution whose orders were already sent to its end, as :meth:`execute`'s tail does.
+
+        ``result.legs`` (and ``result.unwinds``) may be in any state: orders still
+        ``initialized`` were never sent and become ``denied``; ``submitted``/``unknown`` ones
+        are settled by client order id (waiting out their ``valid_until``, cancelling by
+        client order id where the venue allows); working ones are watched until ``timeout``
+        seconds from now (``0``: cancelled at once), then cancelled; if the strategy did not
+        complete, ``options.on_partial`` is applied to the filled legs (unwind or keep).
+        Journals to ``self.journal``; returns ``result``, updated, with ``finished_at`` set.
+        """
+        result.journal_failures = self.journal_failures
+        try:
+            self._settle_all(result.legs + result.unwinds)
+            if timeout > 0 and not result.all_filled:
+                self._monitor(result.legs, time.monotonic() + timeout, stop_on_failure=True)
+        except BaseException as exc:  # noqa: BLE001
+            if not self._absorb(result, exc):
+                raise
+        self._finish(result)
         return result
 
     def _run_concurrent(self, result: ExecutionResult) -> None:
         self._submit_all(result.legs)
         deadline = time.monotonic() + self.options.timeout
         self._monitor(result.legs, deadline, stop_on_failure=True)
-        self._cancel_all(result.legs)
 
     def _run_sequential(self, result: ExecutionResult) -> None:
         deadline = time.monotonic() + self.options.timeout
@@ -201,13 +272,67 @@ class Engine:
             if order.state is OrderState.FILLED:
                 crash_point("between_legs", order)
             else:
-                self._cancel_all([order])
-                for rest in result.legs:
-                    if rest.state is OrderState.INITIALIZED:
-                        rest.transition(OrderState.DENIED, "not sent: an earlier leg did not fill")
-                        rest.reason = "not sent: an earlier leg did not fill"
-                        self.journal.write("order_denied", client_order_id=rest.client_order_id, reason=rest.reason)
                 break
+
+    # --- the way out (shared by execute, resume and every stop) ------------------------
+
+    def _absorb(self, result: ExecutionResult, exc: BaseException) -> bool:
+        """Take a stop (signal, Ctrl-C, or an exception once an order left) onto the stop path."""
+        if isinstance(exc, KeyboardInterrupt):
+            reason = getattr(exc, "signal_name", None) or "Ctrl-C"
+        elif isinstance(exc, Exception):
+            if all(o.state is OrderState.INITIALIZED for o in result.legs) and not result.unwinds:
+                return False  # nothing left: the caller's error handling is enough
+            reason = f"error: {type(exc).__name__}: {exc}"
+            log.debug("execution stopped by an exception", exc_info=True)
+        else:
+            return False
+        result.interrupted = True
+        result.stop_reason = result.stop_reason or reason
+        self._stopping = True
+        self._write("interrupted", note=f"{reason}: cancelling working orders")
+        self.progress(f"stopping ({reason}): cancelling working orders (a second signal quits at once)")
+        return True
+
+    def _finish(self, result: ExecutionResult) -> None:
+        """Settle unknowns, cancel what works, unwind or keep; every step runs even if one fails."""
+        self._stopping = True
+        for order in result.legs:
+            if order.state is OrderState.INITIALIZED:
+                reason = "not sent: the execution stopped before it" if result.interrupted else \
+                    "not sent: an earlier leg did not fill"
+                order.transition(OrderState.DENIED, reason)
+                order.reason = reason
+                self._write("order_denied", client_order_id=order.client_order_id, reason=reason)
+        steps = (
+            lambda: self._settle_all(result.legs + result.unwinds),
+            lambda: self._cancel_all(result.legs),
+            lambda: self._unwind_or_keep(result),
+            lambda: self._cancel_all(result.legs + result.unwinds),  # safety net after a cut step
+        )
+        for step in steps:
+            try:
+                step()
+            except BaseException as exc:  # noqa: BLE001
+                if not self._absorb(result, exc):
+                    raise
+        result.residuals = self._residuals(result)
+        result.finished_at = utcnow()
+
+    # --- journal -----------------------------------------------------------------------
+
+    def _write(self, event: str, *, sync: bool = True, **data) -> None:
+        """Journal an event; once orders are out, a journal that cannot be written never stops the run.
+
+        The failure is remembered in :attr:`journal_failures` (and so in the report).
+        """
+        try:
+            with shielded():
+                self.journal.write(event, sync=sync, **data)
+        except OSError as exc:
+            what = data.get("client_order_id")
+            self.journal_failures.append(f"{event}{f' {what}' if what else ''}: {exc}")
+            log.debug("journal write failed", exc_info=True)
 
     # --- orders ------------------------------------------------------------------------
 
@@ -222,21 +347,38 @@ class Engine:
         )
         return TrackedOrder(request=request, leg_index=planned.index)
 
-    def _submit_all(self, orders: list[TrackedOrder]) -> None:
-        """Journal every order's intent (one fsync for all), then send them all at once."""
+    def _submit_all(self, orders: list[TrackedOrder], *, required: bool = True) -> None:
+        """Journal every order's intent (one fsync for all), then send them all at once.
+
+        ``required``: a journal failure stops the send (legs). Unwinds pass ``False``: an
+        unwind is sent even when the journal cannot record it (the failure is reported).
+        """
         for order in orders:
-            self._journal_intent(order, sync=False)
-        self.journal.sync()
+            self._journal_intent(order, sync=False, required=required)
+        if required:
+            self.journal.sync()
+        else:
+            try:
+                self.journal.sync()
+            except OSError as exc:
+                self.journal_failures.append(f"sync before sending {len(orders)} order(s): {exc}")
         run_concurrently(self._send, orders)
 
-    def _journal_intent(self, order: TrackedOrder, *, sync: bool = True) -> None:
+    def _journal_intent(self, order: TrackedOrder, *, sync: bool = True, required: bool = True) -> None:
         request = order.request
+        self._fresh_valid_until(request)
+        request.before_send = self._journal_before_send
+        data = dict(role=order.role, leg=order.leg_index, order=request_to_json(request))
+        if required:
+            with shielded():
+                self.journal.write("order_intent", sync=sync, **data)
+        else:
+            self._write("order_intent", sync=sync, **data)
+        order.transition(OrderState.SUBMITTED, "sent")
+
+    def _fresh_valid_until(self, request: OrderRequest) -> None:
         if self.venues[request.venue].info.supports(Capability.VALID_UNTIL):
             request.valid_until = utcnow() + timedelta(seconds=self.options.unknown_grace)
-        request.before_send = self._journal_before_send
-        self.journal.write("order_intent", sync=sync, role=order.role, leg=order.leg_index,
-                           order=request_to_json(request))
-        order.transition(OrderState.SUBMITTED, "sent")
 
     def _submit(self, order: TrackedOrder) -> None:
         """Journal, send once, and settle the outcome (accepted, rejected or looked up)."""
@@ -253,14 +395,18 @@ class Engine:
             order.sent_at = order.sent_at or utcnow()
             crash_point("before_send", order)
             try:
-                snapshot = venue.place(request)
-                crash_point("after_send", order)
+                with shielded():  # a stop signal waits for the reply: the order is then known
+                    snapshot = venue.place(request)
+                    crash_point("after_send", order)
+                    order.acked_at = utcnow()
+                    self._apply(order, snapshot)
+                return
             except (OrderRejected, AuthenticationError) as exc:  # the venue refused it outright
                 self._mark(order, OrderState.REJECTED, exc.message, "order_rejected")
                 return
             except NOT_PLACED as exc:
-                self.journal.write("order_not_placed", client_order_id=order.client_order_id, attempt=attempt,
-                                   reason=str(exc))
+                self._write("order_not_placed", client_order_id=order.client_order_id, attempt=attempt,
+                            reason=str(exc))
                 # A rate limit is ridden out for up to max_rate_limit_wait seconds in total, honouring
                 # retry-after; an unreachable venue gets max_place_attempts tries.
                 refusals += not isinstance(exc, RateLimited)
@@ -270,7 +416,9 @@ class Engine:
                     self._settle_unknown(order, not_placed=True, why=str(exc))
                     return
                 self.progress(f"{venue.info.name}: {exc}; retrying in {delay:.1f}s")
-                self.sleep(delay)
+                if self._pause(delay):
+                    self._settle_unknown(order, not_placed=True, why=f"{exc}; stopped before retrying")
+                    return
                 waited += delay
                 try:
                     found, waited = self._lookup_patiently(order, waited)
@@ -280,28 +428,53 @@ class Engine:
                 if found is not None:
                     self._apply(order, found)
                     return
+                # Confirmed not placed: the retry is a new attempt, with its own valid_until.
+                self._fresh_valid_until(request)
+                self._write("order_retry", client_order_id=order.client_order_id, attempt=attempt + 1,
+                            valid_until=request.valid_until.isoformat() if request.valid_until else None)
                 continue
             except Exception as exc:  # noqa: BLE001 - the outcome is unknown, never "rejected"
                 self._mark(order, OrderState.UNKNOWN, str(exc), "order_unknown")
                 self._settle_unknown(order)
                 return
-            order.acked_at = utcnow()
-            self._apply(order, snapshot)
-            return
 
     def _journal_before_send(self, request: OrderRequest) -> None:
         self.journal.write("order_presend", client_order_id=request.client_order_id,
                            venue_order_id=request.venue_order_id, venue_data=request.venue_data)
 
     def _mark(self, order: TrackedOrder, state: OrderState, reason: str, event: str) -> None:
-        order.reason = reason
-        order.transition(state, reason)
-        self.journal.write(event, client_order_id=order.client_order_id, state=state.value, reason=reason)
+        with shielded():
+            order.reason = reason
+            order.transition(state, reason)
+        self._write(event, client_order_id=order.client_order_id, state=state.value, reason=reason)
 
     def _apply(self, order: TrackedOrder, snapshot: OrderSnapshot) -> None:
-        if order.apply(snapshot) or order.state is OrderState.SUBMITTED:
-            self.journal.write("order_update", client_order_id=order.client_order_id, state=order.state.value,
-                               snapshot=snapshot_to_json(snapshot))
+        with shielded():
+            changed = order.apply(snapshot) or order.state is OrderState.SUBMITTED
+        if changed:
+            self._write("order_update", client_order_id=order.client_order_id, state=order.state.value,
+                        snapshot=snapshot_to_json(snapshot))
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep; return ``True`` early if a stop was requested (off the way out, on a worker thread).
+
+        The main thread gets the stop as an exception; a worker stops retrying and hands the
+        order to the stop path.
+        """
+        if seconds <= 0:
+            return False
+        if self.sleep is not time.sleep:
+            self.sleep(seconds)
+            return False
+        end = time.monotonic() + seconds
+        on_main = threading.current_thread() is threading.main_thread()
+        while True:
+            if not on_main and not self._stopping and stop_requested():
+                return True
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, 0.1))
 
     def _lookup_patiently(self, order: TrackedOrder, waited: float) -> tuple[OrderSnapshot | None, float]:
         """:meth:`_lookup`, waiting out rate limits within the rate-limit budget; returns the new wait total."""
@@ -312,7 +485,7 @@ class Engine:
                 delay = exc.retry_after or 0.2
                 if waited + delay > self.options.max_rate_limit_wait:
                     raise
-                self.sleep(delay)
+                self._pause(delay)
                 waited += delay
 
     def _lookup(self, order: TrackedOrder) -> OrderSnapshot | None:
@@ -323,40 +496,76 @@ class Engine:
             return None
 
     def _settle_unknown(self, order: TrackedOrder, *, not_placed: bool = False, why: str = "",
-                        grace: float | None = None) -> None:
-        """Look the order up by client order id until found or the grace period ends.
+                        grace: float | None = None, cancel: bool = False) -> None:
+        """Look the order up by client order id until found, or until it provably never arrived.
 
-        Only an order the venue confirmed it never took (``not_placed``), or one sent with a
-        ``valid_until`` that has passed, or on a paper venue, becomes rejected after the
-        lookups find nothing; any other stays unknown for ``gps recover``. A paper venue
-        answers in-process, so its first "not found" is final.
+        An order the venue confirmed it never took (``not_placed``), one sent with a
+        ``valid_until`` that has passed (by :data:`VALID_UNTIL_MARGIN`), or one on a paper
+        venue becomes rejected once a lookup finds nothing; any other stays ``unknown``
+        (possibly working) for ``gps recover``. Lookups go on for ``grace`` seconds (default
+        ``unknown_grace``), and always until just past ``valid_until`` when it is within
+        ``settle_timeout``. With ``cancel`` (on the way out), a venue that can cancel by client
+        order id is asked to, at each round, so an order that lands late is cancelled at once.
         """
-        info = self.venues[order.request.venue].info
-        deadline = time.monotonic() + (self.options.unknown_grace if grace is None else grace)
-        delay, all_not_found = 0.1, True
+        venue = self.venues[order.request.venue]
+        info = venue.info
+        request = order.request
+        window = self.options.unknown_grace if grace is None else grace
+        if request.valid_until is not None and not not_placed:
+            to_expiry = (request.valid_until - utcnow()).total_seconds() + VALID_UNTIL_MARGIN
+            window = max(window, min(to_expiry, self.options.settle_timeout))
+        deadline = time.monotonic() + window
+        cancel_by_id = cancel and info.supports(Capability.CANCEL_BY_CLIENT_ID)
+        delay, conclusive = 0.1, False
         while True:
+            if cancel_by_id:
+                try:
+                    self._apply(order, venue.cancel(request))
+                except (OrderNotFound, OrderNotOpen):
+                    pass
+                except Exception as exc:  # noqa: BLE001 - the lookup below decides
+                    self.progress(f"cancel of {order.client_order_id} by client order id failed: {exc}")
+                if order.is_terminal:
+                    return
             try:
                 found = self._lookup(order)
             except Exception as exc:  # noqa: BLE001
-                found, all_not_found = None, False
+                found, conclusive = None, False
                 self.progress(f"lookup of {order.client_order_id} failed: {exc}")
+            else:
+                expired = request.valid_until is not None and \
+                    utcnow() >= request.valid_until + timedelta(seconds=VALID_UNTIL_MARGIN)
+                conclusive = found is None and (not_placed or expired or info.paper)
             if found is not None:
                 if order.state is OrderState.SUBMITTED:
                     order.acked_at = utcnow()
                 self._apply(order, found)
                 return
-            if time.monotonic() >= deadline or (info.paper and all_not_found):
+            if conclusive or time.monotonic() >= deadline:
                 break
-            self.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            if self._pause(min(delay, max(0.0, deadline - time.monotonic()))):
+                break
             delay = min(delay * 2, 1.0)
-        expired = order.request.valid_until is not None and utcnow() >= order.request.valid_until
-        if all_not_found and (not_placed or expired or info.paper):
+        if conclusive:
             reason = f"not placed: {why}" if not_placed else "never reached the venue (not found by client order id)"
             if order.state is OrderState.SUBMITTED:
                 order.transition(OrderState.UNKNOWN, why)
             self._mark(order, OrderState.REJECTED, reason, "order_rejected")
         elif order.state is OrderState.SUBMITTED:
             self._mark(order, OrderState.UNKNOWN, why or "not found yet", "order_unknown")
+        elif self._stopping:
+            order.reason = "state unknown: the order may be working or filled at the venue"
+
+    def _settle_all(self, orders: list[TrackedOrder]) -> None:
+        """Settle every order whose outcome is not known (sent, no answer), at once."""
+        targets = [o for o in orders if o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)]
+        if not targets:
+            return
+        self.progress(f"settling {len(targets)} order(s) whose outcome is unknown")
+        for order in targets:
+            if order.state is OrderState.SUBMITTED:
+                self._mark(order, OrderState.UNKNOWN, "outcome unknown: the send was cut short", "order_unknown")
+        run_concurrently(lambda o: self._settle_unknown(o, cancel=True, grace=0.0), targets)
 
     # --- watching ----------------------------------------------------------------------
 
@@ -383,16 +592,18 @@ class Engine:
     def _refresh_all(self, orders: list[TrackedOrder]) -> None:
         run_concurrently(self._refresh, orders)
 
-    def _refresh(self, order: TrackedOrder) -> None:
+    def _refresh(self, order: TrackedOrder) -> bool:
+        """Look the order up and take in the answer; return whether the lookup worked."""
         try:
             found = self._lookup(order)
         except Exception as exc:  # noqa: BLE001 - keep watching; the next poll may work
             self.progress(f"status of {order.client_order_id} failed: {exc}")
-            return
+            return False
         if found is not None:
             if order.state is OrderState.UNKNOWN and order.acked_at is None:
                 order.acked_at = utcnow()
             self._apply(order, found)
+        return True
 
     # --- cancelling --------------------------------------------------------------------
 
@@ -404,53 +615,96 @@ class Engine:
         run_concurrently(self._cancel, targets)
 
     def _cancel(self, order: TrackedOrder) -> None:
+        """Cancel, then confirm with lookups (bounded by ``settle_timeout``), re-sending the cancel if needed.
+
+        A cancel that is never confirmed leaves the order ``unknown`` (possibly working or
+        filled), never silently pending.
+        """
         venue = self.venues[order.request.venue]
         if order.state is OrderState.UNKNOWN:
-            # It had its grace period when it became unknown: one more lookup before cancelling.
-            self._settle_unknown(order, grace=0.0)
+            self._settle_unknown(order, grace=0.0, cancel=True)
             if not order.is_working:
                 return
-        order.transition(OrderState.PENDING_CANCEL, "cancel sent")
-        self.journal.write("cancel_requested", client_order_id=order.client_order_id)
-        try:
-            self._apply(order, venue.cancel(order.request))
-        except (OrderNotOpen, OrderNotFound):
-            pass  # filled or gone in the meantime: the status below says which
-        except Exception as exc:  # noqa: BLE001
-            self.progress(f"cancel of {order.client_order_id} failed: {exc}; checking its status")
-        for _ in range(3):
-            if order.state is not OrderState.PENDING_CANCEL:
+        deadline = time.monotonic() + self.options.settle_timeout
+        delay, send = 0.2, True
+        while True:
+            if send:
+                with shielded():
+                    if order.state is not OrderState.PENDING_CANCEL:
+                        order.transition(OrderState.PENDING_CANCEL, "cancel sent")
+                self._write("cancel_requested", client_order_id=order.client_order_id)
+                try:
+                    self._apply(order, venue.cancel(order.request))
+                except (OrderNotOpen, OrderNotFound):
+                    pass  # filled or gone in the meantime: the status below says which
+                except Exception as exc:  # noqa: BLE001
+                    self.progress(f"cancel of {order.client_order_id} failed: {exc}; checking its status")
+            if not order.is_working:
                 return
-            self._refresh(order)
-            if order.state is OrderState.PENDING_CANCEL:
-                self.sleep(0.2)
-        if order.state is OrderState.PENDING_CANCEL:
-            self.journal.write("cancel_unconfirmed", client_order_id=order.client_order_id)
+            looked_up = self._refresh(order)
+            if not order.is_working:
+                return
+            if time.monotonic() >= deadline:
+                break
+            self._pause(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 2.0)
+            send = looked_up  # the venue still says open: the cancel did not land, send it again
+        with shielded():
+            order.reason = "cancel not confirmed: the venue did not answer; the order may be working or filled"
+            order.transition(OrderState.UNKNOWN, order.reason)
+        self._write("cancel_unconfirmed", client_order_id=order.client_order_id, state=OrderState.UNKNOWN.value,
+                    reason=order.reason)
 
     # --- partial executions ------------------------------------------------------------
 
-    def _handle_partial(self, result: ExecutionResult) -> None:
+    def _exposure(self, result: ExecutionResult, leg: TrackedOrder) -> Decimal:
+        """What ``leg`` filled and its unwinds have not yet offset, in contracts."""
+        unwound = sum((u.filled for u in result.unwinds if u.leg_index == leg.leg_index), Decimal(0))
+        return leg.filled - unwound
+
+    def _unwind_or_keep(self, result: ExecutionResult) -> None:
+        """Apply ``on_partial`` to the filled legs of a strategy that did not complete.
+
+        ``unwind``: up to ``unwind_attempts`` rounds of IOC reduce-only orders for what is
+        still held, each priced wider (up to ``unwind_slippage_cap``), until flat. A leg with
+        an unwind whose state is unknown is not unwound further (it may have filled).
+        """
+        if result.all_filled:
+            return
         filled = [o for o in result.legs if o.filled > 0]
         if not filled:
             return
         if self.options.on_partial == "keep":
             result.kept = filled
-            self.journal.write("kept", orders=[{"client_order_id": o.client_order_id, "filled": o.filled} for o in filled])
+            self._write("kept", orders=[{"client_order_id": o.client_order_id, "filled": o.filled} for o in filled])
             return
-        unwinds = [u for u in (self._unwind_order(o) for o in filled) if u is not None]
-        result.unwinds = unwinds
-        if not unwinds:
-            return
-        self.progress(f"unwinding {len(unwinds)} filled leg(s)")
-        self._submit_all(unwinds)
-        self._monitor(unwinds, time.monotonic() + self.options.unwind_timeout, stop_on_failure=False)
-        self._cancel_all(unwinds)
+        for _ in range(self.options.unwind_attempts):
+            todo = []
+            for leg in filled:
+                mine = [u for u in result.unwinds if u.leg_index == leg.leg_index]
+                if len(mine) >= self.options.unwind_attempts or any(not u.is_terminal for u in mine):
+                    continue
+                quantity = round_to_step(self._exposure(result, leg), leg.request.instrument.quantity_step, up=False)
+                if quantity > 0:
+                    todo.append((leg, quantity, len(mine) + 1))
+            orders = [u for u in (self._unwind_order(leg, q, n) for leg, q, n in todo) if u is not None]
+            if not orders:
+                return
+            result.unwinds.extend(orders)
+            self.progress(f"unwinding {len(orders)} filled leg(s)" if orders[0].client_order_id.endswith("-1")
+                          else f"unwinding the rest of {len(orders)} leg(s), priced wider")
+            self._submit_all(orders, required=False)
+            self._monitor(orders, time.monotonic() + self.options.unwind_timeout, stop_on_failure=False)
+            self._cancel_all(orders)
 
-    def _unwind_order(self, order: TrackedOrder) -> TrackedOrder | None:
-        """An offsetting reduce-only IOC order for what ``order`` filled, priced to trade now."""
+    def _unwind_order(self, order: TrackedOrder, quantity: Decimal, attempt: int) -> TrackedOrder | None:
+        """An offsetting reduce-only IOC order for ``quantity`` of ``order``, priced to trade now.
+
+        Attempt ``n`` crosses the best price by ``unwind_slippage + (n - 1) * unwind_slippage_step``,
+        at most ``unwind_slippage_cap``.
+        """
         request = order.request
         instrument = request.instrument
-        quantity = round_to_step(order.filled, instrument.quantity_step, up=False)
         side = request.side.opposite
         try:
             book = self.venues[request.venue].order_book(instrument, 10)
@@ -458,15 +712,16 @@ class Engine:
             if not levels or quantity < instrument.min_quantity:
                 raise ValueError("no book to unwind against" if not levels else f"{quantity} is below the minimum size")
         except Exception as exc:  # noqa: BLE001
-            self.journal.write("unwind_impossible", client_order_id=order.client_order_id, reason=str(exc))
+            self._write("unwind_impossible", client_order_id=order.client_order_id, reason=str(exc))
             order.reason = f"unwind impossible: {exc}"
             return None
-        slip = self.options.unwind_slippage
+        options = self.options
+        slip = min(options.unwind_slippage + (attempt - 1) * options.unwind_slippage_step, options.unwind_slippage_cap)
         best = levels[0].price
         price = instrument.round_price(best * (1 + slip) if side.sign > 0 else best * (1 - slip), side)
         price = max(price, instrument.tick_at(price))
         unwind = OrderRequest(
-            client_order_id=f"gps-{self.journal.execution_id}-U{order.leg_index + 1}-1",
+            client_order_id=f"gps-{self.journal.execution_id}-U{order.leg_index + 1}-{attempt}",
             instrument=instrument,
             side=side,
             quantity=quantity,
@@ -475,3 +730,19 @@ class Engine:
             reduce_only=True,
         )
         return TrackedOrder(request=unwind, leg_index=order.leg_index, role="unwind")
+
+    def _residuals(self, result: ExecutionResult) -> list[dict]:
+        """What the trader still holds from an incomplete strategy under ``unwind`` (empty when flat)."""
+        if result.all_filled or self.options.on_partial == "keep":
+            return []
+        rows = []
+        for leg in result.legs:
+            held = self._exposure(result, leg)
+            unsure = [o.client_order_id for o in [leg] + [u for u in result.unwinds if u.leg_index == leg.leg_index]
+                      if not o.is_terminal]
+            if held > 0 or unsure:
+                request = leg.request
+                rows.append({"venue": request.venue, "instrument": request.instrument.key.name,
+                             "venue_symbol": request.instrument.symbol, "side": request.side.value,
+                             "quantity": held, "unknown_orders": unsure})
+        return rows

@@ -66,6 +66,9 @@ class Capability(str, Enum):
     REDUCE_ONLY = "reduce_only"
     LOOKUP_BY_CLIENT_ID = "lookup_by_client_id"
     VALID_UNTIL = "valid_until"
+    #: ``gps_cancel`` works with only the client order id (no venue order id yet): it cancels
+    #: whatever order carries it, so an order whose placement reply was lost can be cancelled.
+    CANCEL_BY_CLIENT_ID = "cancel_by_client_id"
     PAPER = "paper"
 
 

@@ -85,17 +85,32 @@ def report_text(report: dict) -> str:
     if totals.get("legging_window_ms") is not None:
         lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
     for unwind in report["unwinds"]:
-        if unwind["filled"] != unwind["quantity"]:
-            lines.append(f"WARNING: the unwind of leg {unwind['leg']} filled {unwind['filled']} of {unwind['quantity']} "
-                         f"{unwind['instrument']} on {unwind['venue']}: the rest is still your position")
+        if unwind["filled"] != unwind["quantity"] and unwind["status"] != "unknown":
+            lines.append(f"note: unwind {unwind['client_order_id']} filled {unwind['filled']} of {unwind['quantity']} "
+                         f"{unwind['instrument']} on {unwind['venue']}")
+    for r in report.get("residuals") or []:
+        held = "long" if r["side"] == "buy" else "short"
+        lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']} "
+                     f"({r['venue_symbol']})" + (f"; orders of unknown state: {', '.join(r['unknown_orders'])}"
+                                                 if r.get("unknown_orders") else ""))
     if report["kept"]:
         lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {', '.join(report['kept'])}")
     if report["unsettled"]:
         lines.append(
-            f"WARNING: orders whose state is not settled: {', '.join(report['unsettled'])}. Run `gps recover`."
+            f"WARNING: {len(report['unsettled'])} order(s) in an UNKNOWN state, POSSIBLY STILL WORKING OR FILLED at "
+            f"the venue: {', '.join(report['unsettled'])}. Run `gps recover`."
         )
+    failures = report.get("journal_failures") or []
+    if failures:
+        lines.append(f"WARNING: THE JOURNAL IS INCOMPLETE: {len(failures)} event(s) could not be written "
+                     f"(orders were still sent and cancelled): {'; '.join(failures[:3])}"
+                     + (" ..." if len(failures) > 3 else ""))
     if report.get("interrupted"):
-        lines.append("Interrupted by Ctrl-C: working orders were cancelled.")
+        reason = report.get("stop_reason") or "Ctrl-C"
+        if report["unsettled"]:
+            lines.append(f"Stopped ({reason}): working orders were cancelled, except those of unknown state above.")
+        else:
+            lines.append(f"Stopped ({reason}): working orders were cancelled.")
     if report.get("journal"):
         lines.append(f"Journal: {report['journal']}")
     return "\n".join(lines)

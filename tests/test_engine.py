@@ -77,8 +77,19 @@ def test_partial_fill_then_timeout_cancels_and_unwinds_the_partial(tmp_path):
     result, events = run(tmp_path, venue)
     first = result.legs[0]
     assert first.state is OrderState.CANCELED and first.filled == D("0.4")
-    assert len(result.unwinds) == 3  # the partial and the two full fills
-    assert result.unwinds[0].request.quantity == D("0.4")
+    first_round = result.unwinds[:3]  # the partial and the two full fills
+    assert sorted(u.client_order_id for u in first_round) == [f"gps-test-exec-U{n}-1" for n in (1, 2, 3)]
+    assert first_round[0].request.quantity == D("0.4")
+    # The venue fills only 40 % of every order on that instrument: the rest is retried, priced wider,
+    # for at most unwind_attempts rounds, and what is still held is reported.
+    retries = result.unwinds[3:]
+    assert [u.client_order_id for u in retries] == [f"gps-test-exec-U1-{n}" for n in (2, 3, 4)]
+    assert all(later.request.limit_price < earlier.request.limit_price
+               for earlier, later in zip(result.unwinds[:1] + retries, retries))
+    held = first.filled - sum(u.filled for u in result.unwinds if u.leg_index == 0)
+    assert held > 0 and result.residuals == [{
+        "venue": "scripted", "instrument": first.request.instrument.key.name,
+        "venue_symbol": first.request.instrument.symbol, "side": "buy", "quantity": held, "unknown_orders": []}]
     assert_book_of_record_is_clean(venue, result, events)
 
 
