@@ -269,12 +269,13 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
     from .render import plan_text, quotes_text
     from .report import plan_to_json
     from .routing import plan_strategy
-    from .service import Context, fetch_quotes
+    from .service import Context, price_strategy
 
     strategy = build_strategy(strategy_file, legs, card, size)
     slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
     ctx = Context()
-    quotes = fetch_quotes(strategy, ctx.select_venues(venue))
+    pricing = price_strategy(ctx, strategy, venue)
+    quotes = pricing.quotes
     rows = []
     for index, leg in enumerate(strategy.legs):
         for q in quotes[index]:
@@ -296,7 +297,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
             rows.append(row)
     plan_json, error = None, None
     try:
-        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=slippage))
+        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=slippage, market=pricing.market))
     except RoutingError as exc:
         error = str(exc)
     if as_json:
@@ -349,7 +350,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     from .render import plan_text, report_text
     from .report import plan_to_json, result_to_json
     from .routing import plan_strategy
-    from .service import Context, SimulatedVenue, fetch_quotes
+    from .service import Context, price_strategy
 
     from .recovery import interrupted_executions, unsettled_orders
 
@@ -367,19 +368,14 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     if interrupted and not allow_unsettled:
         raise BadInput(f"execution {interrupted[-1].stem} did not finish (killed or crashed); "
                        "run `gps recover` first, or pass --allow-unsettled")
-    venues = ctx.select_venues(venue)
-    if dry_run:
-        faults = ctx.environ.get("GPS_PAPER_FAULTS")
-        venues = [v if v.info.paper else SimulatedVenue(v, ctx.home, faults) for v in venues]
-    live = any(not v.info.paper for v in venues)
+    pricing = price_strategy(ctx, strategy, venue, dry_run=dry_run, progress=say)
+    venues, live = pricing.venues, pricing.live
     if strategy.no_trade and not force:
         if live:
             raise BadInput(f"the decision log says no trade ({strategy.no_trade_reason or 'no reason given'}); "
                            "pass --force to execute anyway")
         say(f"warning: the decision log says no trade ({strategy.no_trade_reason or 'no reason given'})")
-    say(f"fetching quotes for {len(strategy.legs)} leg(s) from {', '.join(v.name for v in venues)}")
-    quotes = fetch_quotes(strategy, venues)
-    plan = plan_strategy(strategy, quotes, max_slippage=slippage, max_loss=loss_budget)
+    plan = plan_strategy(strategy, pricing.quotes, max_slippage=slippage, max_loss=loss_budget, market=pricing.market)
     plan_json = plan_to_json(plan)
     if not quiet:
         click.echo(plan_text(plan_json), err=True)

@@ -38,18 +38,44 @@ def plan_text(plan: dict) -> str:
     lines = [
         f"Plan for {plan['strategy']['name']} ({len(plan['legs'])} legs, max slippage "
         f"{Decimal(plan['max_slippage']) * 100:.2f}%):",
+        *market_lines(plan),
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "QTY", "LIMIT", "LIMIT USD", "FEES", "EXPECTED COST", "REFERENCE"], rows),
+        *tick_lines(plan),
         f"Expected net cost: ${totals['expected_cost_usd']} (fees ${totals['fees_usd']}); "
         f"at the limit prices: ${totals['worst_cost_usd']}",
     ]
     if totals["max_loss_unbounded"]:
-        lines.append("Worst loss at expiry: UNBOUNDED (net short calls)")
+        reason = totals.get("max_loss_reason") or "net short calls"
+        lines.append(f"Worst loss: UNBOUNDED ({reason})")
     else:
-        lines.append(f"Worst loss at expiry: ${totals['max_loss_usd']}")
+        lines.append(f"Worst loss: ${totals['max_loss_usd']}")
+    lines.extend(f"  basis: {basis}" for basis in totals.get("max_loss_basis") or ())
     if totals["reference_cost_usd"] is not None:
         lines.append(f"Reference cost: ${totals['reference_cost_usd']}; expected savings ${totals['expected_savings_usd']}")
     lines.append("(cost > 0 is paid, < 0 is received)")
     return "\n".join(lines)
+
+
+def market_lines(data: dict) -> list[str]:
+    """Where the prices come from, and the venues that could not be priced (plan or report)."""
+    lines = []
+    market = data.get("market") or {}
+    if market.get("offline"):
+        lines.append("OFFLINE MARKET: these prices are the dryrun venue's generated books, not a real venue's")
+    if market.get("note"):
+        lines.append(f"Venues: {market['note']}")
+    lines.extend(f"WARNING: {u['line']}" for u in data.get("unpriced_venues") or ())
+    return lines
+
+
+def tick_lines(plan: dict) -> list[str]:
+    """One line per leg whose tick is larger than the slippage budget."""
+    cap = Decimal(plan["max_slippage"]) * 100
+    return [
+        f"Leg {leg['leg']}: the tick {leg['tick']} {leg['price_currency']} is more than {cap:.2f}% of the best "
+        f"price {leg['best_price']}: the limit is the best price, so the slippage cap is effectively 0%"
+        for leg in plan["legs"] if leg.get("tick_exceeds_slippage")
+    ]
 
 
 def quotes_text(quotes: list[dict]) -> str:
@@ -76,6 +102,7 @@ def report_text(report: dict) -> str:
     title = "ALL LEGS FILLED" if report["all_filled"] else "EXECUTION DID NOT COMPLETE"
     lines = [
         f"{title} — execution {report['execution_id']} ({report['mode']})",
+        *market_lines(report),
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "FILLED", "STATUS", "AVG PRICE", "FEES", "SLIPPAGE", "LATENCY",
                "CLIENT ORDER ID"], rows),
         f"Net cost: ${totals['net_cost_usd']} (fees ${totals['fees_usd']}; planned ${totals['planned_cost_usd']})",

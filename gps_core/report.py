@@ -7,7 +7,7 @@ from decimal import Decimal
 from .engine import ExecutionResult
 from .money import ZERO
 from .orders import TrackedOrder
-from .routing import Plan, PlannedLeg
+from .routing import Market, Plan, PlannedLeg
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -20,11 +20,23 @@ def _usd(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.quantize(Decimal('0.01')):f}"
 
 
+def market_to_json(market: Market | None) -> dict | None:
+    if market is None:
+        return None
+    return {"kind": market.kind, "offline": market.offline, "note": market.note}
+
+
+def unpriced_to_json(plan: Plan) -> list[dict]:
+    return [{"venue": u.venue, "reason": u.reason, "line": u.line} for u in plan.unpriced]
+
+
 def plan_to_json(plan: Plan) -> dict:
     return {
         "strategy": plan.strategy.to_json(),
         "max_slippage": _s(plan.max_slippage),
-        "legs": [planned_leg_to_json(p) for p in plan.legs],
+        "market": market_to_json(plan.market),
+        "unpriced_venues": unpriced_to_json(plan),
+        "legs": [planned_leg_to_json(p, plan.max_slippage) for p in plan.legs],
         "totals": {
             "expected_cost_usd": _usd(plan.expected_cost_usd),
             "worst_cost_usd": _usd(plan.worst_cost_usd),
@@ -35,11 +47,14 @@ def plan_to_json(plan: Plan) -> dict:
             ),
             "max_loss_usd": _usd(plan.max_loss_usd),
             "max_loss_unbounded": plan.max_loss_usd is None,
+            "max_loss_reason": plan.loss.unbounded_reason,
+            "max_loss_basis": list(plan.loss.basis),
         },
     }
 
 
-def planned_leg_to_json(p: PlannedLeg) -> dict:
+def planned_leg_to_json(p: PlannedLeg, max_slippage: Decimal | None = None) -> dict:
+    effective = p.effective_slippage
     return {
         "leg": p.index + 1,
         "venue": p.venue,
@@ -52,6 +67,10 @@ def planned_leg_to_json(p: PlannedLeg) -> dict:
         "limit_price_usd": _usd(p.limit_price * p.usd_per_unit),
         "expected_price": _s(p.expected_price),
         "expected_price_usd": _usd(p.expected_price * p.usd_per_unit),
+        "best_price": _s(p.best_price),
+        "tick": _s(p.instrument.tick_at(p.best_price)) if p.best_price is not None else None,
+        "effective_max_slippage": None if effective is None else _s(effective.quantize(Decimal("0.0001"))),
+        "tick_exceeds_slippage": max_slippage is not None and p.tick_exceeds_slippage(max_slippage),
         "expected_fee": _s(p.expected_fee),
         "expected_fee_usd": _usd(p.expected_fee_usd),
         "expected_cost_usd": _usd(p.expected_cost_usd),
@@ -137,6 +156,8 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
         "unsettled": [o.client_order_id for o in result.unsettled],
         "residuals": [{**r, "quantity": _s(r["quantity"])} for r in result.residuals],
         "journal_failures": list(result.journal_failures),
+        "market": market_to_json(result.plan.market),
+        "unpriced_venues": unpriced_to_json(result.plan),
         "totals": {
             "net_cost_usd": _usd(cost),
             "fees_usd": _usd(fees),

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Mapping, Sequence
 
 from .errors import RoutingError
-from .instruments import OptionType
 from .model import OrderBook, Side, VenueInstrument, utcnow
 from .money import ZERO, is_multiple
+from .payoff import LossBound, Position, worst_loss
 from .strategy import Leg, Strategy
 
 DEFAULT_MAX_SLIPPAGE = Decimal("0.02")
@@ -31,6 +31,57 @@ class Quote:
     instrument: VenueInstrument | None = None
     book: OrderBook | None = None
     error: str | None = None
+    #: the venue could not be asked (connection refused, timeout, error reply): it is down, not
+    #: merely without the instrument; the plan says so.
+    failed: bool = False
+
+
+#: How long a one-line note about a venue may be (plan text, report text).
+NOTE_LENGTH = 100
+
+
+def short_line(text: str, limit: int = NOTE_LENGTH) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class UnpricedVenue:
+    """A selected venue that could not be priced: the plan was made without it."""
+
+    venue: str
+    reason: str
+
+    @property
+    def line(self) -> str:
+        """One short line for the plan and the report."""
+        return short_line(f"{self.venue} could not be priced: {self.reason}")
+
+
+def unpriced_venues(quotes: Mapping[int, Sequence[Quote]]) -> tuple[UnpricedVenue, ...]:
+    """The venues with a failed quote for any leg (the first failure's words), by name."""
+    found: dict[str, str] = {}
+    for index in sorted(quotes):
+        for quote in quotes[index]:
+            if quote.failed and quote.venue not in found:
+                found[quote.venue] = quote.error or "quote failed"
+    return tuple(UnpricedVenue(name, found[name]) for name in sorted(found))
+
+
+@dataclass(frozen=True)
+class Market:
+    """Where a plan's prices come from and what its orders are.
+
+    :param kind: ``live`` (real orders), ``paper`` (a paper venue's own market) or ``dry-run``
+        (real venues' public books, fills simulated).
+    :param offline: the prices are the dryrun venue's generated market, not a real venue's.
+    :param note: one line on why these venues, when it is not what was asked for.
+    """
+
+    kind: str
+    offline: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +116,7 @@ class Candidate:
     book: OrderBook | None
     limit_price: Decimal | None = None
     expected_price: Decimal | None = None
+    best_price: Decimal | None = None
     fee_per_contract: Decimal | None = None  # price currency
     usd_per_contract: Decimal | None = None  # price +/- fee, in USD; lower is better for a buy
     reason: str | None = None  # why the venue cannot take the leg
@@ -88,6 +140,18 @@ class PlannedLeg:
     usd_per_unit: Decimal
     book: OrderBook = field(repr=False)
     alternatives: tuple[Candidate, ...] = field(default=(), repr=False)
+    best_price: Decimal | None = None  # the book's best price for the leg's side when planned
+
+    @property
+    def effective_slippage(self) -> Decimal | None:
+        """How far the limit is from the best price, as a fraction (what the tick left of the cap)."""
+        if not self.best_price:
+            return None
+        return (self.limit_price - self.best_price) * self.side.sign / self.best_price
+
+    def tick_exceeds_slippage(self, max_slippage: Decimal) -> bool:
+        """The tick is larger than the slippage budget, so the limit snapped back to the best price."""
+        return max_slippage > 0 and self.best_price is not None and self.limit_price == self.best_price
 
     @property
     def side(self) -> Side:
@@ -133,7 +197,14 @@ class Plan:
     strategy: Strategy
     legs: tuple[PlannedLeg, ...]
     max_slippage: Decimal
-    max_loss_usd: Decimal | None  # the worst loss at expiry at the limit prices; None = unbounded
+    loss: LossBound = LossBound(None, "not computed")  # the worst loss at the limit prices (gps_core.payoff)
+    market: Market | None = None
+    unpriced: tuple[UnpricedVenue, ...] = ()
+
+    @property
+    def max_loss_usd(self) -> Decimal | None:
+        """The worst loss in USD at the limit prices, fees included; ``None`` when unbounded."""
+        return self.loss.worst_loss
 
     @property
     def expected_cost_usd(self) -> Decimal:
@@ -194,7 +265,7 @@ def evaluate(leg: Leg, quote: Quote, max_slippage: Decimal) -> Candidate:
     fee = instrument.fees.fee_per_contract(fill.average_price, book.underlying_value())
     effective = (fill.average_price + fee) if leg.side is Side.BUY else (fill.average_price - fee)
     return Candidate(
-        quote.venue, instrument, book, limit, fill.average_price, fee, effective * book.usd_per_unit
+        quote.venue, instrument, book, limit, fill.average_price, best, fee, effective * book.usd_per_unit
     )
 
 
@@ -205,12 +276,15 @@ def plan_strategy(
     max_slippage: Decimal = DEFAULT_MAX_SLIPPAGE,
     max_loss: Decimal | None = None,
     now: datetime | None = None,
+    market: Market | None = None,
 ) -> Plan:
     """Route every leg to its best venue; raise :class:`RoutingError` when a leg cannot be routed.
 
     :param quotes: for each leg index, the quotes of every venue considered.
     :param max_slippage: fraction (``0.02`` = 2%) the limit may be worse than the best price.
-    :param max_loss: refuse the plan when its worst loss at expiry (USD) is larger.
+    :param max_loss: refuse the plan when its worst loss (USD, see :mod:`gps_core.payoff`) is
+        larger, or cannot be bounded.
+    :param market: where the quotes come from, carried into the plan for the plan's text.
     """
     if max_slippage < 0 or max_slippage >= 1:
         raise RoutingError(f"--max-slippage must be between 0 and 100%, got {max_slippage * 100}%")
@@ -239,46 +313,27 @@ def plan_strategy(
                 usd_per_unit=best.book.usd_per_unit,
                 book=best.book,
                 alternatives=tuple(candidates),
+                best_price=best.best_price,
             )
         )
-    plan = Plan(strategy, tuple(planned), max_slippage, None)
-    plan = Plan(strategy, plan.legs, max_slippage, worst_loss_at_expiry(plan))
+    legs = tuple(planned)
+    plan = Plan(strategy, legs, max_slippage, worst_loss_at_expiry(legs), market, unpriced_venues(quotes))
     if max_loss is not None:
         if plan.max_loss_usd is None:
-            raise RoutingError(f"the strategy's loss is unbounded (a net short call); --max-loss {max_loss} USD refuses it")
+            raise RoutingError(f"the loss is unbounded ({plan.loss.unbounded_reason}); "
+                               f"--max-loss {max_loss} USD refuses it")
         if plan.max_loss_usd > max_loss:
             raise RoutingError(
-                f"worst loss at expiry is {plan.max_loss_usd:.2f} USD at the limit prices, over --max-loss {max_loss} USD"
+                f"worst loss is {plan.max_loss_usd:.2f} USD at the limit prices, over --max-loss {max_loss} USD"
             )
     return plan
 
 
-def worst_loss_at_expiry(plan: Plan) -> Decimal | None:
-    """The largest loss at expiry (USD, at the limit prices, fees included); ``None`` if unbounded.
-
-    Exact for legs on one underlying and one expiry, where the payoff is piecewise linear
-    in the underlying's price with kinks at the strikes. For mixed expiries it uses every
-    leg's intrinsic value at the first expiry, which is a bound traders use for calendars.
-    """
-    legs = plan.legs
-    if len({leg.leg.instrument.underlying for leg in legs}) > 1:
-        return None
-    cost = plan.worst_cost_usd
-
-    def payoff(spot: Decimal) -> Decimal:
-        total = ZERO
-        for planned in legs:
-            key = planned.leg.instrument
-            intrinsic = max(spot - key.strike, ZERO) if key.option_type is OptionType.CALL else max(key.strike - spot, ZERO)
-            total += planned.side.sign * planned.quantity * planned.instrument.contract_size * intrinsic
-        return total - cost
-
-    slope_above = sum(
-        (p.side.sign * p.quantity * p.instrument.contract_size for p in legs if p.leg.instrument.option_type is OptionType.CALL),
-        ZERO,
-    )
-    if slope_above < 0:
-        return None
-    points = [ZERO] + sorted({p.leg.instrument.strike for p in legs})
-    worst = min(payoff(point) for point in points)
-    return max(-worst, ZERO)
+def worst_loss_at_expiry(legs: Sequence[PlannedLeg]) -> LossBound:
+    """The planned legs' worst loss at the limit prices, fees included (see :mod:`gps_core.payoff`)."""
+    positions = [
+        Position(p.leg.instrument.name, p.leg.instrument.underlying, p.leg.instrument.expiry, p.leg.instrument.strike,
+                 p.leg.instrument.option_type, p.side.sign * p.quantity * p.instrument.contract_size)
+        for p in legs
+    ]
+    return worst_loss(positions, sum((p.worst_cost_usd for p in legs), ZERO))

@@ -18,7 +18,7 @@ from .journal import read_events
 from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, VenueInfo
 from .orders import OrderState, TrackedOrder
 from .plugins import PluginHost, Venue, load_host
-from .routing import Quote
+from .routing import Market, Quote, unpriced_venues
 from .secrets import load_credentials, register_secret_values
 from .strategy import Strategy
 
@@ -43,16 +43,25 @@ class Context:
         return self._host
 
     def select_venues(self, selection: str) -> list[Venue]:
-        """``auto`` (every working venue), one name, or a comma-separated list."""
+        """The venues ``--venue`` names, all of one kind: never paper and live together.
+
+        ``auto`` is every working live venue, or every paper venue when no live one is
+        installed; a name or a comma-separated list is taken as given, but a list that mixes
+        paper and live venues raises :class:`BadInput` (a live strategy must not have a leg on
+        paper). Raises :class:`ConfigurationError` when a venue is not installed or none is.
+        """
         if selection == "auto":
             venues = self.host.venues()
             if not venues:
                 raise ConfigurationError("no venue is installed: pip install gps-venue-dryrun (or deribit, aevo)")
-            return venues
+            live = [v for v in venues if not v.info.paper]
+            return live or venues
         names = [n.strip() for n in selection.split(",") if n.strip()]
         if not names:
             raise BadInput("--venue needs a venue name or 'auto'")
-        return [self.host.venue(name) for name in names]
+        venues = [self.host.venue(name) for name in dict.fromkeys(names)]
+        refuse_mixed_kinds(venues)
+        return venues
 
     def authenticate(self, venue: Venue) -> None:
         """Give a live venue its credentials (environment, then ``credentials.toml``)."""
@@ -66,6 +75,73 @@ class Context:
             raise
         except Exception as exc:  # noqa: BLE001
             raise AuthenticationError(f"authentication failed: {exc}", venue=venue.name) from exc
+
+
+def refuse_mixed_kinds(venues: Sequence[Any]) -> None:
+    """Raise :class:`BadInput` when ``venues`` has both paper and live venues."""
+    paper = [v.name for v in venues if v.info.paper]
+    live = [v.name for v in venues if not v.info.paper]
+    if paper and live:
+        raise BadInput(f"--venue mixes paper ({', '.join(paper)}) and live ({', '.join(live)}) venues; "
+                       "a strategy runs on one kind: name only paper or only live venues")
+
+
+@dataclass
+class Pricing:
+    """The venues a plan is made among, their quotes, and where the prices come from.
+
+    ``venues`` are all paper or all live (dry-run venues count as paper); ``quotes`` may also
+    hold the failed quotes of venues that were selected but could not be reached, so the plan
+    can name them.
+    """
+
+    venues: list[Any]
+    quotes: dict[int, list[Quote]]
+    market: Market
+
+    @property
+    def live(self) -> bool:
+        return any(not v.info.paper for v in self.venues)
+
+
+def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run: bool = False,
+                   progress: Callable[[str], None] | None = None, depth: int = DEFAULT_DEPTH) -> Pricing:
+    """Select the venues for ``--venue selection`` and fetch every leg's quote from them.
+
+    A live run (``dry_run=False``) routes only among live venues, or only among paper ones
+    (see :meth:`Context.select_venues`). A dry run prices on the real venues' public books;
+    with ``auto``, when none of them can be reached (or none is installed) it falls back to
+    the paper venues' own offline market, and the returned :class:`Market` says so.
+    """
+    say = progress or (lambda message: None)
+    venues = ctx.select_venues(selection)
+    offline = all(v.info.paper for v in venues)
+    names = ", ".join(v.name for v in venues)
+    note = None
+    if selection == "auto" and offline:
+        note = f"no live venue is installed: paper venue(s) {names} only; nothing real is traded"
+    if dry_run:
+        faults = ctx.environ.get("GPS_PAPER_FAULTS")
+        venues = [v if v.info.paper else SimulatedVenue(v, ctx.home, faults) for v in venues]
+    say(f"fetching quotes for {len(strategy.legs)} leg(s) from {names}")
+    quotes = fetch_quotes(strategy, venues, depth)
+    if dry_run and selection == "auto" and not offline and _none_reached(quotes):
+        paper = [v for v in ctx.host.venues() if v.info.paper]
+        if paper:
+            down = ", ".join(u.venue for u in unpriced_venues(quotes))
+            note = f"no real venue could be reached ({down}): the paper venue(s) {', '.join(v.name for v in paper)} instead"
+            say(f"{note}; fetching quotes")
+            fallback = fetch_quotes(strategy, paper, depth)
+            quotes = {i: fallback[i] + quotes[i] for i in quotes}
+            venues, offline = paper, True
+    kind = "dry-run" if dry_run else ("paper" if offline else "live")
+    return Pricing(venues, quotes, Market(kind, offline, note))
+
+
+def _none_reached(quotes: Mapping[int, Sequence[Quote]]) -> bool:
+    """Some venue failed and none answered (a venue that answered has a quote without an error)."""
+    every = [q for leg_quotes in quotes.values() for q in leg_quotes]
+    return any(q.failed for q in every) and all(q.error for q in every)
 
 
 def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT_DEPTH) -> dict[int, list[Quote]]:
@@ -83,7 +159,7 @@ def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT
                 return index, Quote(venue.name)
             return index, Quote(venue.name, instrument, venue.order_book(instrument, depth))
         except Exception as exc:  # noqa: BLE001 - one venue's failure must not stop routing
-            return index, Quote(venue.name, error=f"quote failed: {exc}")
+            return index, Quote(venue.name, error=f"quote failed: {exc}", failed=True)
 
     quotes: dict[int, list[Quote]] = {i: [] for i in range(len(strategy.legs))}
     if not tasks:

@@ -125,3 +125,49 @@ def test_reference_savings():
     plan = plan_strategy(strategy(leg(ref="5100")), quotes)
     assert plan.reference_cost_usd == D(5100)
     assert plan.reference_cost_usd - plan.expected_cost_usd > 0
+
+
+# --- the tick against the slippage budget ---------------------------------------------------
+
+
+def test_a_tick_larger_than_the_slippage_budget_is_said_per_leg():
+    from gps_core.render import plan_text
+    from gps_core.report import plan_to_json
+
+    cheap = coin_quote("c", K_HIGH, bids=[("0.0150", "5")])  # tick 0.0005 above 0.005: 3.3% of the price
+    dear = usd_quote("a", K_LOW, asks=[("100.0", "5")], tick="0.1")  # tick 0.1% of the price
+    plan = plan_strategy(strategy(leg("buy"), leg("sell", k=K_HIGH)), {0: [dear], 1: [cheap]}, max_slippage=D("0.02"))
+    cheap_leg, dear_leg = plan.legs[1], plan.legs[0]
+    assert cheap_leg.limit_price == cheap_leg.best_price == D("0.0150")  # 0.0147 snapped back up to the bid
+    assert cheap_leg.tick_exceeds_slippage(plan.max_slippage) and cheap_leg.effective_slippage == 0
+    assert not dear_leg.tick_exceeds_slippage(plan.max_slippage) and dear_leg.effective_slippage == D("0.02")
+    data = plan_to_json(plan)
+    assert [leg["tick_exceeds_slippage"] for leg in data["legs"]] == [False, True]
+    assert data["legs"][1]["effective_max_slippage"] == "0" and data["legs"][1]["tick"] == "0.0005"
+    lines = [line for line in plan_text(data).splitlines() if "effectively 0%" in line]
+    assert len(lines) == 1 and lines[0].startswith("Leg 2: the tick 0.0005 BTC is more than 2.00%")
+
+
+def test_no_tick_warning_with_a_zero_slippage_budget():
+    plan = plan_strategy(strategy(leg("sell", k=K_HIGH)), {0: [coin_quote("c", K_HIGH, bids=[("0.0150", "5")])]},
+                         max_slippage=D(0))
+    assert not plan.legs[0].tick_exceeds_slippage(plan.max_slippage)
+
+
+# --- venues that could not be priced ---------------------------------------------------------
+
+
+def test_venues_that_could_not_be_priced_are_in_the_plan():
+    from gps_core.render import plan_text
+    from gps_core.report import plan_to_json
+    from gps_core.routing import UnpricedVenue
+
+    down = Quote("b", error="quote failed: " + "connection refused " * 20, failed=True)
+    unlisted = Quote("c")
+    plan = plan_strategy(strategy(leg()), {0: [usd_quote("a", asks=[("5000", "5")]), down, unlisted]})
+    assert [u.venue for u in plan.unpriced] == ["b"]  # not listing the leg is not being down
+    assert isinstance(plan.unpriced[0], UnpricedVenue) and len(plan.unpriced[0].line) <= 100
+    data = plan_to_json(plan)
+    assert [u["venue"] for u in data["unpriced_venues"]] == ["b"]
+    warnings = [line for line in plan_text(data).splitlines() if "could not be priced" in line]
+    assert warnings == [f"WARNING: {plan.unpriced[0].line}"]
