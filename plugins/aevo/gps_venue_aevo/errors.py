@@ -1,9 +1,20 @@
 """Aevo's ``{"error": CODE}`` replies mapped to the gps error taxonomy.
 
-Codes are from Aevo's error reference (api-docs.aevo.xyz/reference/errors). A reply is
-judged by the code first; the HTTP status only decides when there is no usable code:
-429 is a rate limit, 5xx and unparsable bodies are *unknown* (the request may have taken
-effect), 401/403 are authentication problems.
+Sources: every code below is in Aevo's error reference (api-docs.aevo.xyz/reference/errors,
+444 codes with one line of meaning each) except ``ERR_MALFORMED_REQUEST``, which is the
+example value of ``error_400_response`` in Aevo's OpenAPI spec. Aevo does not say which
+codes leave an order unplaced, so a code is *definitive* here only where its documented
+meaning is a refusal before anything happens (bad signature, bad parameters, no margin...).
+
+For ``POST /orders`` only these outcomes exist (see :func:`placement_outcome`):
+
+* ``definitive`` - :class:`OrderRejected` (and subclasses) or :class:`AuthenticationError`:
+  Aevo refused the order, it does not exist;
+* ``rate-limit`` / ``not placed`` - :class:`RateLimited` / :class:`VenueUnavailable`:
+  nothing was done, the core may retry after looking the order up;
+* ``unknown`` - :class:`OutcomeUnknown`: everything else, including every code missing
+  from this table, a 5xx, and a 4xx without Aevo's error body (a proxy). The core settles
+  it by looking the order up by its id; it never reports it as rejected.
 """
 
 from __future__ import annotations
@@ -32,7 +43,8 @@ _SIGNING_KEY_HELP = (
 _API_KEY_HELP = "check AEVO_API_KEY / AEVO_API_SECRET (app.aevo.xyz > Settings > API keys)"
 _CLOCK_HELP = "the request timestamp was refused: check that this machine's clock is synchronised (NTP)"
 
-#: CODE -> (exception class, what it means for the user).
+#: CODE -> (exception class, what it means for the user). The class decides the outcome
+#: (:func:`placement_outcome`); codes not listed are never definitive.
 ERROR_TABLE: dict[str, tuple[type[VenueError], str]] = {
     # --- API key / request authentication ---
     "UNAUTHORIZED": (AuthenticationError, f"not authorised: {_API_KEY_HELP}"),
@@ -90,7 +102,7 @@ ERROR_TABLE: dict[str, tuple[type[VenueError], str]] = {
     "ORDER_EXCEEDS_CAPACITY_OF_REDUCE_ONLY": (InvalidOrder, "reduce-only order larger than the position"),
     "REDUCE_ONLY_ORDER_AMOUNT_EXCEEDS_POSITION": (InvalidOrder, "reduce-only order larger than the position"),
     "INVALID_ORDER_REDUCE_ONLY": (InvalidOrder, "the reduce-only order is invalid"),
-    "ERR_MALFORMED_REQUEST": (InvalidOrder, "Aevo could not read the request"),
+    "ERR_MALFORMED_REQUEST": (InvalidOrder, "Aevo could not read the request"),  # OpenAPI error_400 example
     "BAD_REQUEST": (InvalidOrder, "Aevo refused the request as malformed"),
     # --- definitive refusals for market or account state ---
     "IOC_ORDER_REJECTED": (OrderRejected, "IOC order rejected: nothing could be filled at the limit price"),
@@ -147,11 +159,41 @@ def retry_after_seconds(headers: Mapping[str, str], body: object) -> float | Non
     return float(nanoseconds / Decimal(10**9))
 
 
+#: gps error class -> what it means for an order sent with ``POST /orders``.
+_OUTCOMES: tuple[tuple[type[VenueError], str], ...] = (
+    (OrderRejected, "definitive"),
+    (AuthenticationError, "definitive"),
+    (RateLimited, "rate-limit"),
+    (VenueUnavailable, "not placed"),
+)
+
+
+def placement_outcome(code: str | None) -> str:
+    """What an ``{"error": code}`` answer to ``POST /orders`` (HTTP 4xx) means for the order.
+
+    ``"definitive"`` (refused: the order does not exist), ``"rate-limit"`` or ``"not placed"``
+    (nothing was done; may be retried) or ``"unknown"`` (the order may exist: look it up).
+    A code missing from :data:`ERROR_TABLE` is ``"unknown"``.
+    """
+    entry = ERROR_TABLE.get(code or "")
+    if code == "RATE_LIMIT_EXCEEDED":
+        return "rate-limit"
+    if entry is None:
+        return "unknown"
+    for cls, outcome in _OUTCOMES:
+        if issubclass(entry[0], cls):
+            return outcome
+    return "unknown"
+
+
 def error_for(status: int, body: object, headers: Mapping[str, str], *, what: str, placing: bool) -> VenueError:
     """The gps error for a non-2xx reply (or a 2xx whose body is ``{"error": ...}``).
 
     :param what: the request, for the message (``"POST /orders"``); never contains a secret.
-    :param placing: ``True`` for order placement, where anything not clearly a refusal is unknown.
+    :param placing: ``True`` for order placement: then only the codes :func:`placement_outcome`
+        calls definitive / rate-limit / not placed are reported as such; any other answer
+        (an unrecognised code, a lookup code such as ``ORDER_DOES_NOT_EXIST``, a 5xx, a 4xx
+        without Aevo's body) raises :class:`OutcomeUnknown`.
     """
     code = body.get("error") if isinstance(body, dict) else None
     code = code if isinstance(code, str) and code else None
@@ -164,14 +206,21 @@ def error_for(status: int, body: object, headers: Mapping[str, str], *, what: st
         return OutcomeUnknown(f"{what}: HTTP {status}{detail}; the outcome is unknown", code=code or status)
     if code is None:
         if status in (401, 403):
+            # Refused by the authentication layer (OpenAPI: 401 Unauthorized): never processed.
             return AuthenticationError(f"{what}: HTTP {status}: {_API_KEY_HELP}", code=status)
         # A refusal without Aevo's error body may come from a proxy: the venue's verdict is unknown.
-        return OutcomeUnknown(f"{what}: HTTP {status} without an Aevo error code", code=status)
+        return OutcomeUnknown(f"{what}: HTTP {status} without an Aevo error code; the outcome is unknown",
+                              code=status)
     if code in ERROR_TABLE:
         cls, meaning = ERROR_TABLE[code]
+        if placing and placement_outcome(code) == "unknown":
+            return OutcomeUnknown(f"{what}: HTTP {status}: {meaning}; the order may exist, so it is looked up",
+                                  code=code)
         return cls(f"{what}: {meaning}", code=code)
     if status in (401, 403):
+        # Refused by the authentication layer (OpenAPI: 401 Unauthorized): never processed.
         return AuthenticationError(f"{what}: {_API_KEY_HELP}", code=code)
     if placing:
-        return OrderRejected(f"{what}: refused by Aevo", code=code)
+        return OutcomeUnknown(f"{what}: HTTP {status} with a code gps does not know; the order may exist, "
+                              "so it is looked up", code=code)
     return VenueError(f"{what}: refused by Aevo", code=code)

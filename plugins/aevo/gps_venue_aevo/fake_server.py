@@ -204,7 +204,9 @@ class Account:
 class Fault:
     """One injected fault, applied to the next ``times`` matching requests."""
 
-    kind: str  # latency | rate_limit | server_error | drop_before | drop_after | reject | partial_fill
+    #: latency | rate_limit | server_error | drop_before | drop_after | reject | partial_fill |
+    #: error_after (the request is carried out, the reply is ``status`` with ``{"error": code}``)
+    kind: str
     method: str
     path: str
     times: int = 1
@@ -630,6 +632,8 @@ class FakeAevoHandler(QuietHandler):
         if fault is not None and fault.kind == "drop_after":
             self.drop_connection()  # processed, but the reply is lost
             return
+        if fault is not None and fault.kind == "error_after":
+            status, payload = fault.status, {"error": fault.code}  # processed, but answered with an error
         self._json(status, payload)
 
     def _route(self, fake: FakeAevo, method: str, path: str, query: dict, body: bytes, fault: Fault | None):

@@ -25,7 +25,7 @@ from gps_core.errors import (
 )
 from gps_core.http import retry_safe
 from gps_core.instruments import OptionKey
-from gps_core.model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Side, VenueInstrument
+from gps_core.model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueInstrument
 from gps_core.money import is_multiple, to_decimal
 from gps_core.secrets import Secret
 
@@ -189,6 +189,17 @@ class AevoService:
 
     # --- orders ------------------------------------------------------------------------
 
+    @staticmethod
+    def check_order(order: OrderRequest) -> None:
+        """Refuse, before anything is signed or sent, an order Aevo could never carry out.
+
+        :raises InvalidOrder: post-only with IOC (a post-only order must rest on the book
+            and an IOC order never rests, so every such order would be refused or cancelled).
+        """
+        if order.post_only and order.time_in_force is TimeInForce.IOC:
+            raise InvalidOrder(f"order {order.client_order_id}: post-only cannot be combined with IOC "
+                               "(post-only must rest on the book, IOC never rests); nothing was sent")
+
     def _fields(self, order: OrderRequest, maker: str) -> OrderFields:
         instrument = order.instrument
         if not instrument.venue_id:
@@ -212,7 +223,8 @@ class AevoService:
                            timestamp=timestamp)
 
     def place(self, order: OrderRequest) -> OrderSnapshot:
-        """Sign, record the order id, then ``POST /orders`` once."""
+        """Check, sign, record the order id, then ``POST /orders`` once."""
+        self.check_order(order)
         signer = self._require_signer()
         fields = self._fields(order, signer.maker)
         signed = signing.sign_order(fields, self.environment.domain, signer.signing_key.reveal())
