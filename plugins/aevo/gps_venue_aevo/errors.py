@@ -19,6 +19,7 @@ For ``POST /orders`` only these outcomes exist (see :func:`placement_outcome`):
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
@@ -34,6 +35,7 @@ from gps_core.errors import (
     VenueError,
     VenueUnavailable,
 )
+from gps_core.secrets import redact_known
 
 _SIGNING_KEY_HELP = (
     "register a signing key for AEVO_WALLET_ADDRESS (app.aevo.xyz > Settings > Signing keys, or "
@@ -186,6 +188,22 @@ def placement_outcome(code: str | None) -> str:
     return "unknown"
 
 
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,79}$")
+
+
+def _safe_code(raw: object) -> str | None:
+    """The ``error`` field if it looks like one of Aevo's codes, else a placeholder.
+
+    The code goes into messages, reports and the journal: a venue echoing arbitrary text
+    (a secret, say) there must not get it printed.
+    """
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str) and _CODE.match(raw) and redact_known(raw) == raw:
+        return raw
+    return "UNREADABLE_ERROR_CODE"
+
+
 def error_for(status: int, body: object, headers: Mapping[str, str], *, what: str, placing: bool) -> VenueError:
     """The gps error for a non-2xx reply (or a 2xx whose body is ``{"error": ...}``).
 
@@ -195,8 +213,7 @@ def error_for(status: int, body: object, headers: Mapping[str, str], *, what: st
         (an unrecognised code, a lookup code such as ``ORDER_DOES_NOT_EXIST``, a 5xx, a 4xx
         without Aevo's body) raises :class:`OutcomeUnknown`.
     """
-    code = body.get("error") if isinstance(body, dict) else None
-    code = code if isinstance(code, str) and code else None
+    code = _safe_code(body.get("error") if isinstance(body, dict) else None)
     if status == 429 or code == "RATE_LIMIT_EXCEEDED":
         wait = retry_after_seconds(headers, body)
         hint = f"; retry after {wait:g}s" if wait is not None else ""

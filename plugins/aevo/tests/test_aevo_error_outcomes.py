@@ -155,3 +155,11 @@ def test_engine_treats_post_only_ioc_as_definitive_and_sends_nothing(aevo_servic
     events = [e["event"] for e in read_events(journal.path)]
     assert "order_rejected" in events and "order_unknown" not in events
     assert fake_aevo.orders_received == [] and _posts(fake_aevo) == 0
+
+
+def test_an_error_field_that_is_not_a_code_is_never_echoed():
+    leaked = "INVALID_SECRET_canaryapisecret-6e2b58f4c1"
+    for placing in (True, False):
+        error = error_for(400, {"error": leaked}, {}, what="POST /orders", placing=placing)
+        assert "canary" not in str(error) and "canary" not in str(error.code)
+    assert isinstance(error_for(400, {"error": leaked}, {}, what="POST /orders", placing=True), OutcomeUnknown)
