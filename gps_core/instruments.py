@@ -1,15 +1,21 @@
-"""Canonical option instruments: ``BTC-27MAR26-70000-C`` <-> (underlying, expiry, strike, type).
+"""Canonical option instruments: ``BTC-27MAR26-70000-C`` <-> (underlying, expiry, strike, type[, settlement]).
 
-Instruments are matched across venues on all four fields, never on the strike alone.
+Instruments are matched across venues on every field, never on the strike alone.
 Names follow the Deribit/Aevo convention ``UNDERLYING-DMMMYY-STRIKE-C|P``; a decimal
 strike is written with ``d`` for the point (``XRP_USDC-30JUN23-0d625-C``), and a plain
 ``.`` is accepted when parsing.
+
+A name whose underlying carries a settlement currency, ``SOL_USDC-25DEC26-140-C``, is a
+different contract from the plain ``SOL-25DEC26-140-C``: the key keeps the settlement
+(``underlying="SOL", settlement="USDC"``) so an inverse ``BTC-25DEC26-95000-C`` and a linear
+``BTC_USDC-25DEC26-95000-C`` are never equal. The plain name means each venue's standard
+listing of that option (Deribit: the coin-settled inverse option where one exists).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -42,18 +48,50 @@ class OptionType(str, Enum):
 
 @dataclass(frozen=True, order=True)
 class OptionKey:
-    """The venue-independent identity of an option."""
+    """The venue-independent identity of an option.
+
+    :param underlying: the coin (``BTC``, ``SOL``).
+    :param expiry: the expiry date (expiry time is 08:00 UTC).
+    :param strike: in USD (USDC for a USDC-settled contract) per unit of the underlying.
+    :param option_type: call or put.
+    :param settlement: ``""`` for the plain name (each venue's standard listing), or the
+        currency a contract named ``UNDERLYING_SETTLEMENT-...`` settles in (``"USDC"`` for
+        Deribit's linear options). ``OptionKey("SOL_USDC", ...)`` is the same as
+        ``OptionKey("SOL", ..., settlement="USDC")``.
+    """
 
     underlying: str
     expiry: date
     strike: Decimal
     option_type: OptionType
+    settlement: str = ""
+
+    def __post_init__(self):
+        if not self.settlement and "_" in self.underlying:
+            base, _, settlement = self.underlying.rpartition("_")
+            if base and settlement:
+                object.__setattr__(self, "underlying", base)
+                object.__setattr__(self, "settlement", settlement)
+
+    @property
+    def root(self) -> str:
+        """The name's first part: ``BTC`` or ``SOL_USDC``."""
+        return f"{self.underlying}_{self.settlement}" if self.settlement else self.underlying
+
+    @property
+    def plain(self) -> "OptionKey":
+        """The same option without a settlement (the plain name)."""
+        return replace(self, settlement="") if self.settlement else self
+
+    def settled_in(self, currency: str) -> "OptionKey":
+        """The same option as the contract settled in ``currency`` (``"USDC"``)."""
+        return replace(self, settlement=currency.upper())
 
     @property
     def name(self) -> str:
         month = MONTHS[self.expiry.month - 1]
         strike = f"{self.strike.normalize():f}".replace(".", "d")
-        return f"{self.underlying}-{self.expiry.day}{month}{self.expiry.year % 100:02d}-{strike}-{self.option_type.value}"
+        return f"{self.root}-{self.expiry.day}{month}{self.expiry.year % 100:02d}-{strike}-{self.option_type.value}"
 
     @property
     def expiry_datetime(self) -> datetime:
@@ -67,7 +105,10 @@ class OptionKey:
 
     @classmethod
     def parse(cls, name: str) -> "OptionKey":
-        """Parse ``BTC-27MAR26-70000-C`` (case-insensitive); raise :class:`BadInput` if malformed."""
+        """Parse ``BTC-27MAR26-70000-C`` or ``XRP_USDC-25DEC26-0d625-C`` (case-insensitive).
+
+        :raises BadInput: if malformed.
+        """
         text = str(name).strip().upper()
         match = _NAME.match(text)
         if not match:

@@ -1,4 +1,9 @@
-"""gps venue plugin for Deribit BTC and ETH options (API v2, JSON-RPC over HTTPS).
+"""gps venue plugin for Deribit options (API v2, JSON-RPC over HTTPS): BTC and ETH inverse options
+and the linear USDC-settled options (``BTC_USDC-...``, ``SOL_USDC-...``, ``XRP_USDC-...``).
+
+How an option is addressed (:mod:`gps_venue_deribit.listing`): ``BTC-25DEC26-95000-C`` is the
+inverse contract; ``BTC_USDC-25DEC26-95000-C`` the linear one; a plain name on a coin Deribit
+lists only as linear (``SOL-25DEC26-140-C``) finds ``SOL_USDC-25DEC26-140-C``.
 
 This module is what the ``gps.venues`` entry point loads, so it stays light: ``requests``
 and the client modules are imported on the first hook that needs the network.
@@ -24,8 +29,10 @@ __all__ = ["DeribitVenue", "VENUE_INFO"]
 VENUE_INFO = VenueInfo(
     name="deribit",
     title="Deribit",
-    underlyings=("BTC", "ETH"),
-    price_currencies=("BTC", "ETH"),
+    # BTC and ETH: inverse and linear; the others linear only (Deribit's support and education
+    # pages name SOL, XRP, AVAX and TRX; the live USDC listing decides what is found).
+    underlyings=("BTC", "ETH", "SOL", "XRP", "AVAX", "TRX"),
+    price_currencies=("BTC", "ETH", "USDC"),
     client_id_kind=ClientIdKind.LABEL,
     client_id_max_length=64,
     capabilities=frozenset({
@@ -37,7 +44,8 @@ VENUE_INFO = VenueInfo(
         Capability.VALID_UNTIL,
     }),
     credential_env=("DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET"),
-    fee_note="options: 0.03% of the underlying per contract, capped at 12.5% of the premium",
+    fee_note="inverse options: 0.03% of the underlying, linear USDC options: 0.05% taker / 0.01% maker of "
+             "the index, both capped at 12.5% of the premium",
 )
 
 
@@ -71,13 +79,16 @@ class DeribitVenue:
 
     @hookimpl
     def gps_find_instrument(self, key):
+        """Deribit's contract for ``key``: ``BTC-...`` the inverse one, ``BTC_USDC-...`` the linear one,
+        a plain ``SOL-...`` the linear ``SOL_USDC-...`` (see :func:`gps_venue_deribit.listing.deribit_key`)."""
         if key.underlying not in VENUE_INFO.underlyings:
             return None
         return self.client.market.find(key)
 
     @hookimpl
     def gps_list_instruments(self, underlying: str):
-        if underlying.upper() not in VENUE_INFO.underlyings:
+        """``BTC``/``ETH``: the inverse options; ``BTC_USDC``, ``SOL``, ``SOL_USDC``...: the linear ones."""
+        if underlying.upper().partition("_")[0] not in VENUE_INFO.underlyings:
             return []
         return self.client.market.list(underlying)
 

@@ -2,9 +2,21 @@
 
 Expiries are the next two Fridays, the last Friday of the next three months and of the next
 two quarter months, all at 08:00 UTC, so the chain never goes stale. Prices come from
-Black-Scholes (zero rates) in the coin, snapped to Deribit's real option tick rules
-(0.0001 below 0.005, 0.0005 from 0.005 up); books have five levels a side. Test data only: the
-model runs in floats and every price is snapped to a Decimal tick before it is served.
+Black-Scholes (zero rates) and books have five levels a side. Test data only: the model runs
+in floats and every price is snapped to a Decimal tick before it is served.
+
+Two kinds of listing, as Deribit has them:
+
+* inverse (``BTC-...``, ``ETH-...``; ``get_instruments currency=BTC|ETH``): priced and
+  settled in the coin, contract size 1, Deribit's real option tick rules (0.0001 below
+  0.005, 0.0005 from 0.005 up), fees 0.0003 of the underlying.
+* linear USDC (``BTC_USDC-...``, ``SOL_USDC-...``, ``XRP_USDC-0d625``; ``currency=USDC``):
+  priced and settled in USDC per coin, ``instrument_type: linear``, index ``sol_usdc``...,
+  contract multipliers SOL 10 and XRP 1000, fees maker 0.0001 / taker 0.0005 of the index
+  (Deribit's support pages). No citable capture of a linear option row was found: their
+  ``tick_size``, ``tick_size_steps`` and ``min_trade_amount`` here are the fake's own
+  choices (the plugin reads the live values), and ``amount`` is in coins of the underlying,
+  as the API reference defines it for options.
 """
 
 from __future__ import annotations
@@ -27,26 +39,100 @@ EXPIRY_TIME = time(8, 0, tzinfo=timezone.utc)
 
 @dataclass(frozen=True)
 class Underlying:
+    """One chain of the fake: ``currency`` is the coin, ``settlement`` ``""`` (inverse) or ``"USDC"``."""
+
     currency: str
-    index: Decimal
+    index: Decimal  # USD per coin (inverse) or USDC per coin (linear)
     volatility: float
-    strikes: tuple[int, ...]
+    strikes: tuple[Decimal, ...]
     min_amount: Decimal
     level_amounts: tuple[Decimal, ...]
     block_min: int
+    settlement: str = ""
+    contract_size: Decimal = Decimal(1)
+    tick: Decimal = TICK
+    steps: tuple[tuple[Decimal, Decimal], ...] = ((STEP_ABOVE, TICK_ABOVE),)
+    maker_rate: Decimal = FEE_RATE
+    taker_rate: Decimal = FEE_RATE
+
+    @property
+    def root(self) -> str:
+        """The names' first part and the key of :data:`UNDERLYINGS`: ``BTC`` or ``SOL_USDC``."""
+        return f"{self.currency}_{self.settlement}" if self.settlement else self.currency
+
+    @property
+    def linear(self) -> bool:
+        return bool(self.settlement)
+
+    @property
+    def index_name(self) -> str:
+        return f"{self.currency.lower()}_{(self.settlement or 'usd').lower()}"
 
 
-UNDERLYINGS = {
-    "BTC": Underlying("BTC", Decimal("100000"), 0.55, tuple(range(80000, 130001, 5000)), Decimal("0.1"),
-                      tuple(Decimal(a) for a in ("1.5", "3", "5", "8", "12")), 25),
-    "ETH": Underlying("ETH", Decimal("3500"), 0.65, tuple(range(2800, 4401, 200)), Decimal("1"),
-                      tuple(Decimal(a) for a in ("10", "20", "40", "60", "100")), 250),
-}
+def _strikes(*values) -> tuple[Decimal, ...]:
+    return tuple(Decimal(str(v)) for v in values)
+
+
+def _amounts(*values) -> tuple[Decimal, ...]:
+    return tuple(Decimal(v) for v in values)
+
+
+_LINEAR_FEES = {"maker_rate": Decimal("0.0001"), "taker_rate": Decimal("0.0005")}
+
+_CHAINS = (
+    Underlying("BTC", Decimal("100000"), 0.55, _strikes(*range(80000, 130001, 5000)), Decimal("0.1"),
+               _amounts("1.5", "3", "5", "8", "12"), 25),
+    Underlying("ETH", Decimal("3500"), 0.65, _strikes(*range(2800, 4401, 200)), Decimal("1"),
+               _amounts("10", "20", "40", "60", "100"), 250),
+    Underlying("BTC", Decimal("100000"), 0.55, _strikes(*range(85000, 115001, 5000)), Decimal("0.01"),
+               _amounts("1", "2", "3", "5", "8"), 25, settlement="USDC", tick=Decimal("1"),
+               steps=((Decimal("1000"), Decimal("5")),), **_LINEAR_FEES),
+    Underlying("SOL", Decimal("150"), 0.75, _strikes(*range(120, 181, 10)), Decimal("1"),
+               _amounts("20", "40", "60", "100", "150"), 1000, settlement="USDC", contract_size=Decimal("10"),
+               tick=Decimal("0.01"), steps=((Decimal("10"), Decimal("0.05")),), **_LINEAR_FEES),
+    Underlying("XRP", Decimal("2.4"), 0.8, _strikes("0.625", "1.5", "2", "2.2", "2.4", "2.6", "3"), Decimal("100"),
+               _amounts("2000", "4000", "6000", "10000", "15000"), 100000, settlement="USDC",
+               contract_size=Decimal("1000"), tick=Decimal("0.0001"), steps=((Decimal("0.1"), Decimal("0.0005")),),
+               **_LINEAR_FEES),
+)
+
+#: Every chain of the fake by name root: ``BTC``, ``ETH``, ``BTC_USDC``, ``SOL_USDC``, ``XRP_USDC``.
+UNDERLYINGS: dict[str, Underlying] = {spec.root: spec for spec in _CHAINS}
+
+
+class TickRules:
+    """A chain's ``tick_size`` and ``tick_size_steps`` (a step applies at or above its price)."""
+
+    def __init__(self, tick: Decimal, steps=()):
+        self.tick = tick
+        self.steps = tuple(sorted(steps))
+
+    def at(self, price: Decimal) -> Decimal:
+        tick = self.tick
+        for above, step_tick in self.steps:
+            if price >= above:
+                tick = step_tick
+        return tick
+
+    def snap(self, price: Decimal, *, up: bool) -> Decimal:
+        """Snap to the tick that applies at the price (twice: crossing a step changes the tick)."""
+        for _ in range(2):
+            tick = self.at(price)
+            price = (price / tick).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR) * tick
+        return max(price, self.tick).quantize(self.tick)
+
+
+INVERSE_TICKS = TickRules(TICK, ((STEP_ABOVE, TICK_ABOVE),))
 
 
 def tick_at(price: Decimal) -> Decimal:
-    """The tick at ``price``: a step applies from its ``above_price`` on (at or above it)."""
-    return TICK_ABOVE if price >= STEP_ABOVE else TICK
+    """The tick of Deribit's inverse options at ``price``: a step applies from its ``above_price`` on."""
+    return INVERSE_TICKS.at(price)
+
+
+def snap(price: Decimal, *, up: bool) -> Decimal:
+    """Snap to the inverse options' stepped tick."""
+    return INVERSE_TICKS.snap(price, up=up)
 
 
 def row_tick_at(row: dict, price: Decimal) -> Decimal:
@@ -56,14 +142,6 @@ def row_tick_at(row: dict, price: Decimal) -> Decimal:
         if price >= step["above_price"]:
             tick = step["tick_size"]
     return tick
-
-
-def snap(price: Decimal, *, up: bool) -> Decimal:
-    """Snap to the tick that applies at the price (Deribit's stepped tick)."""
-    for _ in range(2):
-        tick = tick_at(price)
-        price = (price / tick).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR) * tick
-    return max(price, TICK).quantize(TICK)
 
 
 def last_friday(year: int, month: int) -> date:
@@ -95,14 +173,14 @@ def _norm_cdf(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
 
-def theoretical(spot: Decimal, strike: int, years: float, vol: float, call: bool) -> Decimal:
-    """Black-Scholes price in units of the underlying coin (inverse option)."""
+def theoretical(spot: Decimal, strike: Decimal, years: float, vol: float, call: bool, *, in_coin: bool = True) -> Decimal:
+    """Black-Scholes price per coin of underlying: in the coin (inverse) or in USD/USDC (``in_coin=False``)."""
     s, k = float(spot), float(strike)
     years = max(years, 1 / 365)
     d1 = (math.log(s / k) + vol * vol * years / 2) / (vol * math.sqrt(years))
     d2 = d1 - vol * math.sqrt(years)
     usd = s * _norm_cdf(d1) - k * _norm_cdf(d2) if call else k * _norm_cdf(-d2) - s * _norm_cdf(-d1)
-    return Decimal(repr(max(usd, 0.0) / s))
+    return Decimal(repr(max(usd, 0.0) / s if in_coin else max(usd, 0.0)))
 
 
 @dataclass
@@ -134,52 +212,64 @@ class FakeInstrument:
         return low, high
 
 
-def _book(mark: Decimal, amounts: tuple[Decimal, ...], step: Decimal, seed: int) -> tuple[list, list]:
-    half_spread = max(mark * Decimal("0.015"), TICK)
-    best_bid = snap(mark - half_spread, up=False)
-    best_ask = snap(mark + half_spread, up=True)
+def _book(mark: Decimal, amounts: tuple[Decimal, ...], step: Decimal, seed: int,
+          ticks: TickRules = INVERSE_TICKS) -> tuple[list, list]:
+    low = ticks.tick
+    half_spread = max(mark * Decimal("0.015"), low)
+    best_bid = ticks.snap(mark - half_spread, up=False)
+    best_ask = ticks.snap(mark + half_spread, up=True)
     if best_ask <= best_bid:
-        best_ask = snap(best_bid + tick_at(best_bid), up=True)
+        best_ask = ticks.snap(best_bid + ticks.at(best_bid), up=True)
     bids, asks, bid, ask = [], [], best_bid, best_ask
     for level, amount in enumerate(amounts):
         amount = amount + Decimal(seed >> level & 3) * step * 5
-        if bid >= TICK and (level == 0 or bid > TICK or not bids):
+        if bid >= low and (level == 0 or bid > low or not bids):
             bids.append([bid, amount])
         asks.append([ask, amount])
-        bid = bid - tick_at(bid - TICK) if bid > TICK else TICK
-        ask = ask + tick_at(ask)
+        bid = ticks.snap(bid - ticks.at(bid - low), up=False) if bid > low else low
+        ask = ask + ticks.at(ask)
     bids = [lvl for i, lvl in enumerate(bids) if i == 0 or lvl[0] < bids[i - 1][0]]
     return bids, asks
 
 
-def build_chain(currency: str, today: date, *, first_id: int = 480000) -> dict[str, FakeInstrument]:
-    """Every option of ``currency`` listed on ``today``, keyed by instrument name."""
-    spec = UNDERLYINGS[currency]
+def strike_text(strike: Decimal) -> str:
+    """A strike as Deribit writes it in names: ``0d625`` for 0.625."""
+    return f"{strike.normalize():f}".replace(".", "d")
+
+
+def build_chain(root: str, today: date, *, first_id: int = 480000) -> dict[str, FakeInstrument]:
+    """Every option of the chain ``root`` (``BTC``, ``SOL_USDC``...) listed on ``today``, by instrument name."""
+    spec = UNDERLYINGS[root]
+    ticks = TickRules(spec.tick, spec.steps)
     now = datetime.combine(today, time(0, 0), tzinfo=timezone.utc)
     chain: dict[str, FakeInstrument] = {}
     next_id = first_id
+    coin, quote = spec.currency, spec.settlement or spec.currency
     for expiry in expiries(today):
         expires = datetime.combine(expiry, EXPIRY_TIME)
         years = (expires - now).total_seconds() / (365 * 86400)
         for strike in spec.strikes:
             for kind, letter in (("call", "C"), ("put", "P")):
-                name = f"{currency}-{expiry_code(expiry)}-{strike}-{letter}"
-                mark = snap(theoretical(spec.index, strike, years, spec.volatility, kind == "call"), up=False)
+                name = f"{root}-{expiry_code(expiry)}-{strike_text(strike)}-{letter}"
+                price = theoretical(spec.index, strike, years, spec.volatility, kind == "call", in_coin=not spec.linear)
+                mark = ticks.snap(price, up=False)
                 row = {
-                    "price_index": f"{currency.lower()}_usd", "rfq": False, "kind": "option",
-                    "instrument_name": name, "maker_commission": FEE_RATE, "taker_commission": FEE_RATE,
-                    "instrument_type": "reversed", "expiration_timestamp": int(expires.timestamp() * 1000),
+                    "price_index": spec.index_name, "rfq": False, "kind": "option",
+                    "instrument_name": name, "maker_commission": spec.maker_rate,
+                    "taker_commission": spec.taker_rate,
+                    "instrument_type": "linear" if spec.linear else "reversed",
+                    "expiration_timestamp": int(expires.timestamp() * 1000),
                     "creation_timestamp": int((now - timedelta(days=30)).timestamp() * 1000),
-                    "is_active": True, "state": "open", "option_type": kind, "contract_size": 1,
-                    "tick_size": TICK, "strike": strike, "instrument_id": next_id,
+                    "is_active": True, "state": "open", "option_type": kind, "contract_size": spec.contract_size,
+                    "tick_size": spec.tick, "strike": strike, "instrument_id": next_id,
                     "settlement_period": "month" if expiry == last_friday(expiry.year, expiry.month) else "week",
-                    "min_trade_amount": spec.min_amount, "block_trade_commission": FEE_RATE,
-                    "block_trade_min_trade_amount": spec.block_min, "block_trade_tick_size": TICK,
-                    "settlement_currency": currency, "base_currency": currency, "counter_currency": "USD",
-                    "quote_currency": currency,
-                    "tick_size_steps": [{"tick_size": TICK_ABOVE, "above_price": STEP_ABOVE}],
+                    "min_trade_amount": spec.min_amount, "block_trade_commission": spec.taker_rate,
+                    "block_trade_min_trade_amount": spec.block_min, "block_trade_tick_size": spec.tick,
+                    "settlement_currency": quote, "base_currency": coin,
+                    "counter_currency": "USDC" if spec.linear else "USD", "quote_currency": quote,
+                    "tick_size_steps": [{"tick_size": t, "above_price": a} for a, t in spec.steps],
                 }
                 next_id += 1
-                bids, asks = _book(mark, spec.level_amounts, spec.min_amount, zlib.crc32(name.encode()))
+                bids, asks = _book(mark, spec.level_amounts, spec.min_amount, zlib.crc32(name.encode()), ticks)
                 chain[name] = FakeInstrument(row, bids, asks, mark)
     return chain

@@ -20,7 +20,6 @@ from decimal import ROUND_FLOOR, Decimal
 
 from .fake_chain import UNDERLYINGS, FakeInstrument, build_chain, row_tick_at
 
-FEE_RATE = Decimal("0.0003")
 FEE_CAP = Decimal("0.125")
 SIGNATURE_WINDOW_MS = 60_000
 
@@ -107,9 +106,10 @@ class FakeExchange:
     def __post_init__(self):
         self.lock = threading.RLock()
         self.instruments: dict[str, FakeInstrument] = {}
-        for currency in UNDERLYINGS:
-            self.instruments.update(build_chain(currency, self.today))
-        self.index = {f"{c.lower()}_usd": spec.index for c, spec in UNDERLYINGS.items()}
+        for number, root in enumerate(UNDERLYINGS):
+            self.instruments.update(build_chain(root, self.today, first_id=480000 + 100000 * number))
+        #: index name (``btc_usd``, ``sol_usdc``) -> price
+        self.index = {spec.index_name: spec.index for spec in UNDERLYINGS.values()}
         self.orders: dict[str, dict] = {}
         self.trades: dict[str, list[dict]] = {}
         self.received: Counter = Counter()  # buy/sell requests that reached the server, per label
@@ -217,16 +217,27 @@ class FakeExchange:
             raise RpcError(-32602, "Invalid params", {"reason": "instrument not found", "param": "instrument_name"})
         return found
 
+    @staticmethod
+    def listing_currency(inst: FakeInstrument) -> str:
+        """The ``currency`` that lists it: the coin (inverse) or ``USDC`` (linear)."""
+        return inst.row["settlement_currency"]
+
+    def listed_in(self, order: dict, currency: str | None) -> bool:
+        return currency is None or self.listing_currency(self.instruments[order["instrument_name"]]) == currency
+
+    def index_of(self, inst: FakeInstrument) -> Decimal:
+        return self.index[inst.row["price_index"]]
+
     def index_price(self, currency: str) -> Decimal:
         return self.index[f"{currency.lower()}_usd"]
 
     def ticker(self, name, depth: int | None = None) -> dict:
         with self.lock:
             inst = self.instrument(name)
-            currency = inst.row["base_currency"]
+            index = self.index_of(inst)
             result = {
                 "timestamp": self.now_ms(), "state": "open", "instrument_name": inst.name,
-                "index_price": self.index_price(currency), "underlying_price": self.index_price(currency),
+                "index_price": index, "underlying_price": index,
                 "underlying_index": "index_price", "mark_price": inst.mark, "interest_rate": 0,
                 "best_bid_price": inst.bids[0][0] if inst.bids else 0, "best_bid_amount": inst.bids[0][1] if inst.bids else 0,
                 "best_ask_price": inst.asks[0][0] if inst.asks else 0, "best_ask_amount": inst.asks[0][1] if inst.asks else 0,
@@ -238,6 +249,23 @@ class FakeExchange:
                 result["asks"] = [list(level) for level in inst.asks[:depth]]
                 result["change_id"] = next(self._trade_ids)
             return result
+
+    def book_summary(self, name) -> dict:
+        """A ``public/get_book_summary_by_*`` row (the documented fields the fake can fill)."""
+        with self.lock:
+            inst = self.instrument(name)
+            bid = inst.bids[0][0] if inst.bids else None
+            ask = inst.asks[0][0] if inst.asks else None
+            index = self.index_of(inst)
+            return {
+                "instrument_name": inst.name, "base_currency": inst.row["base_currency"],
+                "quote_currency": inst.row["quote_currency"], "bid_price": bid, "ask_price": ask,
+                "mid_price": (bid + ask) / 2 if bid is not None and ask is not None else None,
+                "mark_price": inst.mark, "underlying_price": index, "underlying_index": "index_price",
+                "estimated_delivery_price": index, "interest_rate": 0, "open_interest": 0, "volume": 0,
+                "volume_usd": 0, "last": None, "low": None, "high": None, "price_change": None,
+                "creation_timestamp": self.now_ms(),
+            }
 
     # --- orders ------------------------------------------------------------------------
 
@@ -275,7 +303,7 @@ class FakeExchange:
             if post_only and crosses:
                 raise RpcError(11054, "post_only_reject")
             now = self.now_ms()
-            currency = inst.row["base_currency"]
+            currency = self.listing_currency(inst)
             order_id = str(next(self._ids)) if currency == "BTC" else f"{currency}-{next(self._ids)}"
             order = {
                 "order_id": order_id, "order_state": "open", "order_type": "limit", "time_in_force": tif,
@@ -316,14 +344,18 @@ class FakeExchange:
         order["average_price"] = (order["average_price"] * filled + price * size) / (filled + size)
         order["filled_amount"] = filled + size
         order["last_update_timestamp"] = self.now_ms()
-        fee = min(FEE_RATE * size, FEE_CAP * price * size).quantize(Decimal("0.00000001"))
-        currency = self.instruments[order["instrument_name"]].row["base_currency"]
+        inst = self.instruments[order["instrument_name"]]
+        rate = inst.row["maker_commission" if liquidity == "M" else "taker_commission"]
+        # inverse: a share of the coin per contract; linear: a share of the index, in USDC
+        per_unit = rate * (self.index_of(inst) if inst.row["instrument_type"] == "linear" else 1)
+        currency = self.listing_currency(inst)
+        fee = min(per_unit * size, FEE_CAP * price * size).quantize(Decimal("0.00000001"))
         trade = {
             "trade_id": f"{currency}-{next(self._trade_ids)}", "timestamp": order["last_update_timestamp"],
             "price": price, "amount": size, "direction": order["direction"], "liquidity": liquidity, "fee": fee,
             "fee_currency": currency, "order_id": order["order_id"], "label": order["label"],
             "instrument_name": order["instrument_name"], "order_type": "limit", "state": "filled",
-            "index_price": self.index_price(currency),
+            "index_price": self.index_of(inst),
         }
         self.trades[order["order_id"]].append(trade)
         return trade
@@ -342,8 +374,7 @@ class FakeExchange:
 
     def by_label(self, currency, label) -> list[dict]:
         with self.lock:
-            prefix = f"{currency}-"
-            return [dict(o) for o in self.orders.values() if o["label"] == label and o["instrument_name"].startswith(prefix)]
+            return [dict(o) for o in self.orders.values() if o["label"] == label and self.listed_in(o, currency)]
 
     def cancel(self, order_id) -> dict:
         with self.lock:
@@ -360,8 +391,7 @@ class FakeExchange:
         with self.lock:
             count = 0
             for order in self.orders.values():
-                if order["label"] == label and order["order_state"] == "open" and (
-                        currency is None or order["instrument_name"].startswith(f"{currency}-")):
+                if order["label"] == label and order["order_state"] == "open" and self.listed_in(order, currency):
                     order["order_state"], order["cancel_reason"] = "cancelled", "user_request"
                     count += 1
             return count

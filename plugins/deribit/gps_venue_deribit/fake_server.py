@@ -136,11 +136,19 @@ class DeribitHandler(QuietHandler):
             kind = params.get("kind")
             if kind not in (None, "option"):
                 return []
-            return [i.row for n, i in exchange.instruments.items() if currency in ("any", n.split("-")[0])]
+            return [i.row for i in exchange.instruments.values() if currency in ("any", exchange.listing_currency(i))]
         if method == "public/get_instrument":
             return exchange.instrument(params.get("instrument_name")).row
         if method == "public/get_order_book":
             return exchange.ticker(params.get("instrument_name"), int(params.get("depth") or 5))
+        if method == "public/get_book_summary_by_currency":
+            currency = str(params.get("currency") or "")
+            if params.get("kind") not in (None, "option"):
+                return []
+            return [exchange.book_summary(i.name) for i in list(exchange.instruments.values())
+                    if currency in ("any", exchange.listing_currency(i))]
+        if method == "public/get_book_summary_by_instrument":
+            return [exchange.book_summary(params.get("instrument_name"))]
         if method == "public/ticker":
             return exchange.ticker(params.get("instrument_name"))
         if method == "public/get_index_price":

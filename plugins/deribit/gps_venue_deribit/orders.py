@@ -29,6 +29,7 @@ from gps_core.money import Money, is_multiple, to_decimal
 
 from .auth import TokenManager
 from .error_codes import TOKEN_REFUSED, Outcome, lookup
+from .listing import listing_currency
 from .parsing import VENUE, snapshot_from_order, trades_fee
 from .transport import Transport
 
@@ -165,7 +166,7 @@ class Orders:
 
     def _by_label(self, order: OrderRequest) -> dict:
         rows = self._safe("private/get_order_state_by_label",
-                          {"currency": order.instrument.key.underlying, "label": order.client_order_id})
+                          {"currency": listing_currency(order.instrument.key), "label": order.client_order_id})
         if not isinstance(rows, list):
             raise InvalidReply("private/get_order_state_by_label: result is not a list")
         rows = [r for r in rows if isinstance(r, dict) and r.get("label") == order.client_order_id]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from gps_core.errors import InvalidReply
+from gps_core.errors import BadInput, InvalidReply
 from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import (
     BookLevel,
@@ -25,6 +25,9 @@ from gps_core.money import ZERO, Money, to_decimal
 VENUE = "deribit"
 #: Option fees are capped at 12.5% of the option price (Deribit fee schedule).
 PREMIUM_CAP = Decimal("0.125")
+
+#: Price currencies worth one USD each (Deribit's linear options are priced in USDC).
+USD_LIKE = ("USDC", "USD")
 
 ORDER_STATES = {
     "open": VenueOrderStatus.OPEN,
@@ -46,8 +49,22 @@ def _ms(value, what: str) -> datetime:
     return datetime.fromtimestamp(int(to_decimal(value, field=what)) / 1000, tz=timezone.utc)
 
 
+def is_linear_row(row: dict) -> bool:
+    """A linear (USDC-settled) option: ``instrument_type: linear``, or a ``BASE_USDC-...`` name."""
+    name = str(row.get("instrument_name") or "")
+    return row.get("instrument_type") == "linear" or "_" in name.split("-")[0]
+
+
 def instrument_from_row(row: dict) -> VenueInstrument | None:
-    """A ``public/get_instruments`` option row -> :class:`VenueInstrument` (``None`` if not an option)."""
+    """A ``public/get_instruments`` option row -> :class:`VenueInstrument` (``None`` if not an option).
+
+    Inverse rows (``BTC-...``) get a plain key; linear rows (``SOL_USDC-...``) a key with
+    ``settlement="USDC"``, so the two never match each other. Prices are in ``quote_currency``
+    (the coin, or USDC per coin). ``contract_size`` is 1 for both: gps's quantity for a Deribit
+    option is Deribit's ``amount``, in coins of the underlying (the API reference's unit for
+    option amounts); Deribit's own multiplier (SOL 10, XRP 1000: ``contracts = amount /
+    contract_size``) shows up only in ``min_trade_amount``.
+    """
     if not isinstance(row, dict) or row.get("kind") != "option":
         return None
     name = str(_field(row, "instrument_name", "instrument"))
@@ -56,9 +73,17 @@ def instrument_from_row(row: dict) -> VenueInstrument | None:
     option_type = {"call": OptionType.CALL, "put": OptionType.PUT}.get(row.get("option_type"))
     if option_type is None:
         raise InvalidReply(f"{what}: option_type {row.get('option_type')!r} is not call/put")
-    underlying = str(row.get("base_currency") or name.split("-")[0])
-    key = OptionKey(underlying, expires_at.date(), to_decimal(_field(row, "strike", what), field=f"{what} strike"),
-                    option_type)
+    root = name.split("-")[0]
+    linear = is_linear_row(row)
+    underlying = str(row.get("base_currency") or root.split("_")[0])
+    settlement = str(row.get("settlement_currency") or root.partition("_")[2]) if linear else ""
+    strike = to_decimal(_field(row, "strike", what), field=f"{what} strike")
+    if strike <= 0:  # seen on some linear rows: the name still carries the strike
+        try:
+            strike = OptionKey.parse(name).strike
+        except BadInput:
+            raise InvalidReply(f"{what}: strike {strike} is not positive") from None
+    key = OptionKey(underlying, expires_at.date(), strike, option_type, settlement)
     steps = tuple(
         TickRule(to_decimal(_field(s, "above_price", what), field=f"{what} above_price"),
                  to_decimal(_field(s, "tick_size", what), field=f"{what} tick_size"))
@@ -72,12 +97,12 @@ def instrument_from_row(row: dict) -> VenueInstrument | None:
         venue=VENUE,
         key=key,
         symbol=name,
-        price_currency=str(row.get("quote_currency") or underlying),
+        price_currency=str(row.get("quote_currency") or settlement or underlying),
         tick_size=tick,
         tick_steps=steps,
         min_quantity=min_amount,
         quantity_step=min_amount,
-        contract_size=to_decimal(row.get("contract_size", 1), field=f"{what} contract_size"),
+        contract_size=Decimal(1),
         fees=FeeSchedule(
             taker_rate=to_decimal(_field(row, "taker_commission", what), field=f"{what} taker_commission"),
             maker_rate=to_decimal(_field(row, "maker_commission", what), field=f"{what} maker_commission"),
@@ -104,7 +129,12 @@ def _levels(rows, what: str) -> tuple[BookLevel, ...]:
 
 def book_from_result(instrument: VenueInstrument, result: dict, depth: int,
                      index_price: Decimal | None = None) -> OrderBook:
-    """A ``public/get_order_book`` result -> :class:`OrderBook` in the coin, valued with the index."""
+    """A ``public/get_order_book`` result -> :class:`OrderBook`.
+
+    Inverse options are priced in the coin, valued in USD with the index (``usd_per_unit`` =
+    ``index_price``). Linear options are priced in USDC, taken as USD one for one
+    (``usd_per_unit`` = 1); their ``index_price`` is the coin's USDC index (``sol_usdc``).
+    """
     what = f"order book {instrument.symbol}"
     if not isinstance(result, dict):
         raise InvalidReply(f"{what}: result is not an object")
@@ -119,7 +149,7 @@ def book_from_result(instrument: VenueInstrument, result: dict, depth: int,
         instrument=instrument,
         bids=tuple(bids),
         asks=tuple(asks),
-        usd_per_unit=index,
+        usd_per_unit=Decimal(1) if instrument.price_currency in USD_LIKE else index,
         index_price=index,
         **({"timestamp": _ms(timestamp, f"{what} timestamp")} if timestamp is not None else {}),
     )

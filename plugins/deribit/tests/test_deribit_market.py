@@ -116,7 +116,8 @@ def test_hooks_through_the_core_plugin_host(client, server, instrument, new_orde
     venue = host.venue("deribit")
     inst = venue.find_instrument(instrument().key)
     assert venue.find_instrument(OptionKey("SOL", inst.key.expiry, inst.key.strike, OptionType.CALL)) is None
-    assert venue.list_instruments("XRP") == []
+    assert venue.find_instrument(OptionKey("DOGE", inst.key.expiry, D("1"), OptionType.CALL)) is None
+    assert venue.list_instruments("DOGE") == [] and venue.list_instruments("SPY") == []
     assert inst in venue.list_instruments("BTC")
     ask = venue.order_book(inst, 1).asks[0].price
     order = new_order(inst, Side.BUY, "0.1", str(ask))
