@@ -50,3 +50,14 @@ class DeribitHarness(Harness):
 
     def close(self) -> None:
         self.server.stop()
+
+
+class DeribitLinearHarness(DeribitHarness):
+    """The same fake Deribit, certified on its linear USDC options (``SOL_USDC-...``).
+
+    ``gps venues certify deribit-usdc`` runs it; the suite lists ``SOL``, which Deribit lists only
+    as linear, and trades the ``SOL_USDC`` contracts (prices in USDC, amounts in SOL).
+    """
+
+    def underlying(self) -> str:
+        return "SOL"

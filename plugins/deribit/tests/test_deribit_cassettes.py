@@ -60,10 +60,12 @@ def test_every_cassette_says_where_its_bodies_came_from():
     for path in sorted(CASSETTES.glob("*.yaml")):
         text = path.read_text()
         assert text.startswith("# Cassette:"), path.name
-        assert "PUBLIC CAPTURE" in text or "DOCUMENTED EXAMPLE" in text, path.name
+        assert any(kind in text for kind in ("PUBLIC CAPTURE", "DOCUMENTED EXAMPLE", "BUILT FROM DOCUMENTED FACTS")), \
+            path.name
         assert "recorded live" not in text.lower()
         for interaction in yaml.safe_load(text)["interactions"]:
-            assert interaction["source"].startswith(("public capture", "documented example", "derived from public capture")), path.name
+            assert interaction["source"].startswith(("public capture", "documented example", "derived from public capture",
+                                                     "built from documented facts")), path.name
 
 
 @replay.use_cassette("deribit_instruments_eth.yaml")
@@ -150,3 +152,45 @@ def test_cancel_of_a_non_open_order_11044():
     with pytest.raises(OrderNotOpen) as caught:
         client.orders.cancel(_order())
     assert caught.value.code == 11044
+
+
+@replay.use_cassette("deribit_instruments_usdc.yaml")
+def test_linear_usdc_rows_parse_with_their_settlement():
+    market = production_client().market
+    listing = market.instruments("USDC")
+    assert {k.name for k in listing} == {"XRP_USDC-30JUN23-0d625-C", "SOL_USDC-25DEC26-140-C", "BTC_USDC-25DEC26-95000-C"}
+    xrp = listing[OptionKey.parse("XRP_USDC-30JUN23-0d625-C")]
+    assert xrp.key.strike == D("0.625") and xrp.key.settlement == "USDC" and xrp.key.underlying == "XRP"
+    assert xrp.symbol == "XRP_USDC-30JUN23-0d625-C" and xrp.price_currency == "USDC"
+    assert xrp.expires_at == datetime(2023, 6, 30, 8, 0, tzinfo=timezone.utc)
+    assert xrp.min_quantity == D("100") and xrp.contract_size == D("1")  # amounts are in XRP
+    sol = market.find(OptionKey.parse("SOL-25DEC26-140-C"))  # the plain name finds the linear contract
+    assert sol.symbol == "SOL_USDC-25DEC26-140-C" and sol.tick_at(D("10")) == D("0.05")
+    assert sol.fees == FeeSchedule(D("0.0005"), D("0.0001"), D("0.125"))
+    btc = market.find(OptionKey.parse("BTC_USDC-25DEC26-95000-C"))
+    assert btc.symbol == "BTC_USDC-25DEC26-95000-C" and btc.tick_at(D("999")) == D("1")
+
+
+LINEAR_INSTRUMENT = VenueInstrument(
+    venue="deribit", key=OptionKey.parse("SOL_USDC-25DEC26-140-C"), symbol="SOL_USDC-25DEC26-140-C",
+    price_currency="USDC", tick_size=D("0.01"), tick_steps=(TickRule(D("10"), D("0.05")),),
+    min_quantity=D("1"), quantity_step=D("1"), fees=FeeSchedule(D("0.0005"), D("0.0001"), D("0.125")))
+
+
+@replay.use_cassette("deribit_order_book_usdc.yaml")
+def test_linear_order_book_is_in_usdc():
+    book = production_client().market.order_book(LINEAR_INSTRUMENT, 5)
+    assert [(l.price, l.quantity) for l in book.asks] == [(D("10.5"), D("25")), (D("10.6"), D("80"))]
+    assert book.usd_per_unit == D("1") and book.index_price == D("148.42")
+    assert book.underlying_value() == D("148.42")
+
+
+@replay.use_cassette("deribit_order_by_label_usdc.yaml")
+def test_a_lost_linear_order_is_looked_up_with_currency_usdc():
+    client = production_client()
+    login(client)
+    order = OrderRequest("gps-0002", LINEAR_INSTRUMENT, Side.BUY, D("2"), D("10.5"))
+    snapshot = client.orders.status(order)
+    assert snapshot.venue_order_id == "USDC-5702641" and snapshot.filled_quantity == D("2")
+    assert snapshot.average_price == D("10.5")
+    assert snapshot.fee.currency == "USDC" and snapshot.fee.amount == D("0.14842")

@@ -114,3 +114,32 @@ def test_a_price_below_the_band_is_a_clear_refusal_not_an_unknown_outcome(server
     assert server.state.calls["private/get_order_state"] == 0
     assert leg["status"] == "rejected", leg
     assert "price_too_low" in leg["reason"] and "limit" in leg["reason"]
+
+
+def test_gps_execute_a_sol_spread_routes_to_the_linear_usdc_options(server, env):
+    """SOL legs written the plain way trade Deribit's SOL_USDC contracts (the only SOL options it lists)."""
+    codes = sorted({n.split("-")[1] for n in server.state.instrument_names("SOL_USDC")},
+                   key=lambda code: OptionKey.parse(f"SOL-{code}-1-C").expiry)
+    low, high = f"SOL-{codes[2]}-140-C", f"SOL-{codes[2]}-160-C"
+    result = CliRunner().invoke(cli_module.cli, [
+        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10",
+        "--leg", f"buy 2 {low}", "--leg", f"sell 2 {high}",
+    ], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["all_filled"] is True
+    for leg, name in zip(report["legs"], (low, high)):
+        (order,) = server.state.orders_for(leg["client_order_id"])
+        assert order["instrument_name"] == name.replace("SOL-", "SOL_USDC-")
+        assert order["amount"] == Decimal("2") and order["order_state"] == "filled"
+
+
+def test_gps_quote_of_a_linear_btc_option_is_in_usdc(server, env):
+    low, _ = spread_legs(server)
+    linear = low.replace("BTC-", "BTC_USDC-").replace("-100000-", "-95000-")
+    quote = CliRunner().invoke(cli_module.cli, ["quote", "--venue", "deribit", "--json", "--leg", f"buy 0.1 {linear}",
+                                                "--leg", f"buy 0.1 {low}"], env=env)
+    assert quote.exit_code == 0, quote.output
+    rows = json.loads(quote.stdout)["quotes"]
+    by_name = {row["instrument"]: row for row in rows}
+    assert by_name[linear]["price_currency"] == "USDC" and by_name[low]["price_currency"] == "BTC"

@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 
 from gps_core.testing.conformance import VenueConformance
-from gps_venue_deribit.harness import DeribitHarness
+from gps_venue_deribit.harness import DeribitHarness, DeribitLinearHarness
 
 
 class TestDeribitConformance(VenueConformance):
     @pytest.fixture
     def harness(self):
         with DeribitHarness() as harness:
+            yield harness
+
+
+class TestDeribitLinearConformance(VenueConformance):
+    """The same checks on the linear USDC options (``SOL_USDC-...``)."""
+
+    @pytest.fixture
+    def harness(self):
+        with DeribitLinearHarness() as harness:
             yield harness
