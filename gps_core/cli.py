@@ -285,6 +285,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
                 ask = q.book.asks[0].price if q.book.asks else None
                 unit = q.book.usd_per_unit
                 row.update({
+                    "venue_symbol": q.instrument.symbol,
                     "price_currency": q.instrument.price_currency,
                     "bid": None if bid is None else f"{bid.normalize():f}",
                     "ask": None if ask is None else f"{ask.normalize():f}",

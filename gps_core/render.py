@@ -24,12 +24,19 @@ def venues_table(records: list[dict]) -> str:
     return table(["VENUE", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"], rows)
 
 
+def instrument_text(row: dict) -> str:
+    """The leg's instrument, with the venue's own contract when it names another one
+    (``SOL-25DEC26-140-C (SOL_USDC-25DEC26-140-C)`` on Deribit, which lists SOL only as linear)."""
+    symbol = row.get("venue_symbol")
+    return row["instrument"] if not symbol or symbol == row["instrument"] else f"{row['instrument']} ({symbol})"
+
+
 def plan_text(plan: dict) -> str:
     rows = []
     for leg in plan["legs"]:
         ref = leg["reference_price"]
         rows.append((
-            leg["leg"], leg["venue"], leg["instrument"], leg["side"], leg["quantity"],
+            leg["leg"], leg["venue"], instrument_text(leg), leg["side"], leg["quantity"],
             f"{leg['limit_price']} {leg['price_currency']}", f"${leg['limit_price_usd']}",
             f"${leg['expected_fee_usd']}", f"${leg['expected_cost_usd']}",
             f"{ref['amount']} {ref['currency']}" if ref else "-",
@@ -80,7 +87,7 @@ def tick_lines(plan: dict) -> list[str]:
 
 def quotes_text(quotes: list[dict]) -> str:
     rows = [
-        (q["leg"], q["instrument"], q["venue"], q.get("bid") or "-", q.get("ask") or "-", q.get("price_currency") or "",
+        (q["leg"], instrument_text(q), q["venue"], q.get("bid") or "-", q.get("ask") or "-", q.get("price_currency") or "",
          q.get("bid_usd") or "-", q.get("ask_usd") or "-", q.get("note") or "")
         for q in quotes
     ]

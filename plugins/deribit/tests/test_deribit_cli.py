@@ -143,3 +143,13 @@ def test_gps_quote_of_a_linear_btc_option_is_in_usdc(server, env):
     rows = json.loads(quote.stdout)["quotes"]
     by_name = {row["instrument"]: row for row in rows}
     assert by_name[linear]["price_currency"] == "USDC" and by_name[low]["price_currency"] == "BTC"
+
+
+def test_the_plan_names_the_linear_contract_a_plain_sol_leg_trades(server, env):
+    codes = sorted({n.split("-")[1] for n in server.state.instrument_names("SOL_USDC")},
+                   key=lambda code: OptionKey.parse(f"SOL-{code}-1-C").expiry)
+    leg = f"SOL-{codes[2]}-140-C"
+    quote = CliRunner().invoke(cli_module.cli, ["quote", "--venue", "deribit", "--leg", f"buy 2 {leg}"],
+                               env={**env, "DERIBIT_CLIENT_ID": None, "DERIBIT_CLIENT_SECRET": None})
+    assert quote.exit_code == 0, quote.output
+    assert f"{leg} (SOL_USDC-{codes[2]}-140-C)" in quote.stdout and "USDC" in quote.stdout
