@@ -90,8 +90,9 @@ def gps_authenticate(credentials: Mapping[str, Secret]) -> AuthResult:
 def gps_find_instrument(key: OptionKey) -> VenueInstrument | None:
     """Find the venue's listing of an option.
 
-    Match on all of underlying, expiry date, strike and call/put, never on the strike
-    alone. May use a cached instrument list.
+    Match on all of underlying, settlement, expiry date, strike and call/put, never on the
+    strike alone. A key with a settlement (``BTC_USDC-...``) names that contract only; a plain
+    key means the venue's standard listing (see docs/hooks.md). May use a cached instrument list.
 
     :param key: the option gps wants to trade.
     :returns: the :class:`~gps_core.model.VenueInstrument` with its tick, size rules and

@@ -67,6 +67,8 @@ class OptionKey:
     settlement: str = ""
 
     def __post_init__(self):
+        if self.settlement != self.settlement.upper():
+            object.__setattr__(self, "settlement", self.settlement.upper())
         if not self.settlement and "_" in self.underlying:
             base, _, settlement = self.underlying.rpartition("_")
             if base and settlement:
