@@ -37,7 +37,7 @@ class Quote:
 
 
 #: How long a one-line note about a venue may be (plan text, report text).
-NOTE_LENGTH = 100
+NOTE_LENGTH = 90
 
 
 def short_line(text: str, limit: int = NOTE_LENGTH) -> str:

@@ -119,7 +119,7 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
     names = ", ".join(v.name for v in venues)
     note = None
     if selection == "auto" and offline:
-        note = f"no live venue is installed: paper venue(s) {names} only; nothing real is traded"
+        note = f"no live venue is installed and working: paper venue(s) {names} only; nothing real is traded"
     if dry_run:
         faults = ctx.environ.get("GPS_PAPER_FAULTS")
         venues = [v if v.info.paper else SimulatedVenue(v, ctx.home, faults) for v in venues]

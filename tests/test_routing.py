@@ -166,7 +166,7 @@ def test_venues_that_could_not_be_priced_are_in_the_plan():
     unlisted = Quote("c")
     plan = plan_strategy(strategy(leg()), {0: [usd_quote("a", asks=[("5000", "5")]), down, unlisted]})
     assert [u.venue for u in plan.unpriced] == ["b"]  # not listing the leg is not being down
-    assert isinstance(plan.unpriced[0], UnpricedVenue) and len(plan.unpriced[0].line) <= 100
+    assert isinstance(plan.unpriced[0], UnpricedVenue) and len(f"WARNING: {plan.unpriced[0].line}") <= 100
     data = plan_to_json(plan)
     assert [u["venue"] for u in data["unpriced_venues"]] == ["b"]
     warnings = [line for line in plan_text(data).splitlines() if "could not be priced" in line]

@@ -158,7 +158,7 @@ def test_dry_run_auto_names_the_venue_it_could_not_reach(venues, monkeypatch):
     assert {leg["venue"] for leg in report["legs"]} == {"deribit"}
     assert [u["venue"] for u in report["unpriced_venues"]] == ["aevo"]
     warnings = [line for line in result.stderr.splitlines() if "could not be priced" in line]
-    assert len(warnings) == 1 and warnings[0].startswith("WARNING: aevo") and len(warnings[0]) <= 110
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING: aevo") and len(warnings[0]) <= 100
     assert deribit_orders(deribit) == 0 and dryrun_orders(home) == []
 
 
