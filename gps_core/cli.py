@@ -20,16 +20,41 @@ import click
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 
 
+def _say(text: str = "", *, err: bool = False) -> None:
+    """Print a line, best effort: a closed or broken stdout/stderr never turns into a traceback.
+
+    On failure the stream's descriptor is pointed at /dev/null, so neither later prints nor
+    the interpreter's final flush fail again; the exit code stays the command's own.
+    """
+    stream = sys.stderr if err else sys.stdout
+    try:
+        click.echo(text, err=err)
+        stream.flush()
+    except (OSError, ValueError):
+        _silence(stream)
+
+
+def _silence(stream) -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _echo_json(data) -> None:
     from .codec import to_jsonable
 
-    click.echo(json.dumps(to_jsonable(data), indent=2))
+    _say(json.dumps(to_jsonable(data), indent=2))
 
 
 def _fail(message: str, code: int) -> None:
     from .secrets import redact_known
 
-    click.echo(f"gps: error: {redact_known(message)}", err=True)
+    _say(f"gps: error: {redact_known(message)}", err=True)
     sys.exit(code)
 
 
@@ -47,7 +72,7 @@ def handles_errors(command):
         except GpsError as exc:
             _fail(str(exc), EXIT_INCOMPLETE)
         except KeyboardInterrupt as exc:
-            click.echo("gps: aborted", err=True)
+            _say("gps: aborted", err=True)
             sys.exit(getattr(exc, "exit_code", 130))
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -57,7 +82,7 @@ def handles_errors(command):
 
                 from .secrets import redact_known
 
-                click.echo(redact_known(traceback.format_exc()), err=True)
+                _say(redact_known(traceback.format_exc()), err=True)
             _fail(f"internal error ({type(exc).__name__}: {exc}); re-run with -v for details", EXIT_INCOMPLETE)
 
     return wrapper
@@ -80,7 +105,28 @@ def _decimal_option(name: str, value: str | None, *, percent: bool = False) -> D
 def _progress(quiet: bool):
     if quiet:
         return lambda message: None
-    return lambda message: click.echo(f"gps: {message}", err=True)
+    return lambda message: _say(f"gps: {message}", err=True)
+
+
+class CliInteraction:
+    """The terminal side of :mod:`gps_core.execution`: progress and plan on stderr, confirmation."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.progress = _progress(quiet)
+
+    def show_plan(self, plan: dict) -> None:
+        if not self.quiet:
+            from .render import plan_text
+
+            _say(plan_text(plan), err=True)
+
+    def confirm(self, venues: list[str]) -> bool:
+        from .errors import BadInput
+
+        if not sys.stdin.isatty():
+            raise BadInput("live orders need confirmation: re-run with --yes")
+        return click.confirm(f"Send LIVE orders to {', '.join(venues)}?", default=False, err=True)
 
 
 def strategy_options(command):
@@ -137,10 +183,10 @@ class GpsGroup(click.Group):
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.ClickException as exc:
-            click.echo(f"gps: error: {' '.join(exc.format_message().split())} (see --help)", err=True)
+            _say(f"gps: error: {' '.join(exc.format_message().split())} (see --help)", err=True)
             sys.exit(exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
-            click.echo("gps: aborted", err=True)
+            _say("gps: aborted", err=True)
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
@@ -207,7 +253,7 @@ def venues_cmd(ctx, as_json: bool) -> None:
                                            "underlyings", "price_currencies", "client_id_kind")}
                     for r in venue_records])
     else:
-        click.echo(venues_table(records))
+        _say(venues_table(records))
 
 
 @venues_cmd.command("certify")
@@ -243,9 +289,9 @@ def certify_cmd(name, as_json) -> None:
         _echo_json({"venue": name, "certified": counts["failed"] == 0, "counts": counts,
                     "checks": [r.to_json() for r in results]})
     else:
-        click.echo(table(["CHECK", "RESULT", "DETAIL"], [(r.id, r.outcome.upper(), r.detail) for r in results]))
+        _say(table(["CHECK", "RESULT", "DETAIL"], [(r.id, r.outcome.upper(), r.detail) for r in results]))
         verdict = "CERTIFIED" if counts["failed"] == 0 else "NOT CERTIFIED"
-        click.echo(f"{verdict}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+        _say(f"{verdict}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     sys.exit(EXIT_OK if counts["failed"] == 0 else EXIT_INCOMPLETE)
 
 
@@ -304,9 +350,9 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
     if as_json:
         _echo_json({"quotes": rows, "plan": plan_json, "error": error})
     else:
-        click.echo(quotes_text(rows))
-        click.echo()
-        click.echo(plan_text(plan_json) if plan_json else f"No plan: {error}")
+        _say(quotes_text(rows))
+        _say()
+        _say(plan_text(plan_json) if plan_json else f"No plan: {error}")
     sys.exit(EXIT_OK if plan_json else EXIT_INCOMPLETE)
 
 
@@ -344,89 +390,27 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
       gps execute strategy.json --max-slippage 1 --max-loss 2000 --timeout 60
       gps execute decision.json --card best --dry-run --json
     """
-    from .engine import Engine, ExecutionOptions, run_concurrently
-    from .errors import BadInput
-    from .journal import Journal, new_execution_id
-    from .model import TimeInForce
-    from .render import plan_text, report_text
-    from .report import plan_to_json, result_to_json
-    from .routing import plan_strategy
-    from .service import Context, price_strategy
+    from .execution import ExecutionRequest, preflight, prepare, run
+    from .render import report_text
+    from .service import Context
 
-    from .recovery import interrupted_executions, unsettled_orders
-
-    say = _progress(quiet)
     strategy = build_strategy(strategy_file, legs, card, size)
-    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
-    loss_budget = _decimal_option("--max-loss", max_loss)
+    request = ExecutionRequest(
+        strategy=strategy, venue=venue, max_slippage=_decimal_option("--max-slippage", max_slippage, percent=True),
+        max_loss=_decimal_option("--max-loss", max_loss), timeout=timeout, on_partial=on_partial,
+        time_in_force=tif, sequential=sequential, dry_run=dry_run, yes=yes, force=force,
+        allow_unsettled=allow_unsettled)
     ctx = Context()
-    unsettled = unsettled_orders(ctx.home)
-    if unsettled and not allow_unsettled:
-        ids = ", ".join(sorted({order.request.client_order_id for _, order in unsettled})[:5])
-        raise BadInput(f"{len(unsettled)} order(s) of earlier executions are not settled ({ids}); "
-                       "run `gps recover` first, or pass --allow-unsettled")
-    interrupted = interrupted_executions(ctx.home)
-    if interrupted and not allow_unsettled:
-        raise BadInput(f"execution {interrupted[-1].stem} did not finish (killed or crashed); "
-                       "run `gps recover` first, or pass --allow-unsettled")
-    pricing = price_strategy(ctx, strategy, venue, dry_run=dry_run, progress=say)
-    venues, live = pricing.venues, pricing.live
-    if strategy.no_trade and not force:
-        if live:
-            raise BadInput(f"the decision log says no trade ({strategy.no_trade_reason or 'no reason given'}); "
-                           "pass --force to execute anyway")
-        say(f"warning: the decision log says no trade ({strategy.no_trade_reason or 'no reason given'})")
-    plan = plan_strategy(strategy, pricing.quotes, max_slippage=slippage, max_loss=loss_budget, market=pricing.market)
-    plan_json = plan_to_json(plan)
-    if not quiet:
-        click.echo(plan_text(plan_json), err=True)
-    by_name = {v.name: v for v in venues}
-    plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
-    run_concurrently(ctx.authenticate, plan_live)
-    if plan_live and not yes:
-        if not sys.stdin.isatty():
-            raise BadInput("live orders need confirmation: re-run with --yes")
-        if not click.confirm(f"Send LIVE orders to {', '.join(v.name for v in plan_live)}?", default=False, err=True):
-            raise BadInput("not confirmed; nothing was sent")
-    mode = "live" if plan_live else ("dry-run" if dry_run else "paper")
-    options = ExecutionOptions(timeout=timeout, on_partial=on_partial, sequential=sequential,
-                               time_in_force=TimeInForce(tif))
-    execution_id = new_execution_id()
-    from .shutdown import Shutdown
-
-    report = None
-    with Shutdown(), _journal_failures_reported(lambda: report), Journal(ctx.home, execution_id) as journal:
-        journal.write("execution_started", mode=mode, strategy=strategy.to_json(),
-                      options={"venue": venue, "timeout": timeout, "on_partial": on_partial, "tif": tif,
-                               "sequential": sequential, "max_slippage": str(plan.max_slippage)})
-        journal.write("plan", **plan_json)
-        say(f"execution {execution_id}: placing {len(plan.legs)} order(s)")
-        result = Engine(by_name, journal, options, progress=say).execute(plan)
-        report = result_to_json(result, mode, str(journal.path))
-        journal.write("execution_finished", all_filled=result.all_filled, report=report)
+    ui = CliInteraction(quiet)
+    preflight(ctx, allow_unsettled=allow_unsettled)
+    outcome = run(ctx, prepare(ctx, request, ui), ui)
     if as_json:
-        _echo_json(report)
+        _echo_json(outcome.report)
     else:
-        click.echo(report_text(report))
-    sys.exit(EXIT_OK if result.complete and not report["journal_failures"] else EXIT_INCOMPLETE)
-
-
-class _journal_failures_reported:
-    """Around the journal of an execution: once the report exists, a journal that cannot be
-    written (``OSError``: disk full, file-size limit) or closed is named in the report, never a crash."""
-
-    def __init__(self, report):
-        self.report = report
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        report = self.report()
-        if isinstance(exc, OSError) and report is not None:
-            report["journal_failures"].append(f"execution_finished: {exc}")
-            return True
-        return False
+        _say(report_text(outcome.report))
+    if as_json and outcome.journal_errors:  # the text report names them itself
+        _warn_unjournaled(outcome.journal_errors)
+    sys.exit(EXIT_OK if outcome.succeeded and not outcome.journal_errors else EXIT_INCOMPLETE)
 
 
 # --- status / cancel ---------------------------------------------------------------------
@@ -459,8 +443,8 @@ def _print_orders(rows: list[dict], as_json: bool, execution_id: str) -> None:
     if as_json:
         _echo_json({"execution_id": execution_id, "orders": rows})
         return
-    click.echo(f"Execution {execution_id}:")
-    click.echo(table(["CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "VENUE STATUS", "JOURNAL", "NOTE"],
+    _say(f"Execution {execution_id}:")
+    _say(table(["CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "VENUE STATUS", "JOURNAL", "NOTE"],
                      [(r["client_order_id"], r["venue"], r["instrument"], r["side"], r["quantity"], r["filled"] or "-",
                        r["venue_status"] or "-", r["journal_state"], r["error"] or "") for r in rows]))
 
@@ -472,17 +456,25 @@ def _print_orders(rows: list[dict], as_json: bool, execution_id: str) -> None:
 def status_cmd(execution_id, as_json) -> None:
     """Ask the venues about every order of an execution (default: the last one).
 
+    Read-only: safe while the execution is running (it says which process drives it).
+
     \b
     Example:
       gps status 20261124T160405-3f9a1c
     """
-    from .journal import find_journal
+    from .journal import find_journal, lock_holder
     from .service import Context, refresh_orders
 
     ctx = Context()
     path = find_journal(ctx.home, execution_id)
     rows = _order_rows(refresh_orders(ctx, path))
-    _print_orders(rows, as_json, path.stem)
+    pid = lock_holder(path)
+    if as_json:
+        _echo_json({"execution_id": path.stem, "running_pid": pid, "orders": rows})
+    else:
+        _print_orders(rows, False, path.stem)
+        if pid is not None:
+            _say(f"Execution {path.stem} is running in process {pid or '?'}.")
     sys.exit(EXIT_OK if all(r["error"] is None for r in rows) else EXIT_INCOMPLETE)
 
 
@@ -493,22 +485,47 @@ def status_cmd(execution_id, as_json) -> None:
 def cancel_cmd(execution_id, as_json) -> None:
     """Cancel every order of an execution that is still working.
 
+    Refuses (exit 2, nothing sent) while the process that runs the execution is alive:
+    stop that process instead (it cancels on SIGTERM/SIGINT). Each cancel is sent even if
+    the journal cannot record it; what was not journaled is named and the exit code is 1.
+
     \b
     Example:
       gps cancel last
     """
-    from .journal import Journal, find_journal
+    from .journal import ExecutionLock, Journal, find_journal
     from .service import Context, refresh_orders
 
     ctx = Context()
     path = find_journal(ctx.home, execution_id)
-    with Journal(ctx.home, path.stem) as journal:
-        results = refresh_orders(ctx, path, cancel=True,
-                                 on_event=lambda kind, data: journal.write("cancel_requested", **data))
+    errors: list[str] = []
+    with ExecutionLock.acquire(path):
+        try:
+            journal = Journal(ctx.home, path.stem)
+        except OSError as exc:
+            journal = None
+            errors.append(f"cannot open the journal: {exc.strerror or exc}")
+        try:
+            results = refresh_orders(ctx, path, cancel=True, journal=journal, journal_errors=errors)
+        finally:
+            if journal is not None:
+                journal.close()
     rows = _order_rows(results)
-    _print_orders(rows, as_json, path.stem)
+    if as_json:
+        _echo_json({"execution_id": path.stem, "orders": rows, "journal_errors": errors})
+    else:
+        _print_orders(rows, False, path.stem)
+    _warn_unjournaled(errors)
     still = [r for r in rows if r["venue_status"] == "open"]
-    sys.exit(EXIT_OK if not still else EXIT_INCOMPLETE)
+    sys.exit(EXIT_OK if not still and not errors else EXIT_INCOMPLETE)
+
+
+def _warn_unjournaled(errors: list[str]) -> None:
+    if errors:
+        _say(f"gps: WARNING: {len(errors)} action(s) were taken but NOT JOURNALED (the venue has them, "
+             "the journal does not):", err=True)
+        for problem in errors:
+            _say(f"gps:   {problem}", err=True)
 
 
 @cli.command("recover")
@@ -521,41 +538,56 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
     """Settle orders left unsettled by a crash or a lost reply, by asking the venues.
 
     Reads every journal, asks each venue about every order whose fate is not known (by its
-    client order id), journals the answer, and reports what is still live.
+    client order id), journals the answer, closes interrupted executions, and reports what
+    is still live, still unknown, and every open position an incomplete strategy left, per
+    venue and instrument. An execution whose process is still running is left alone (its
+    PID is named). Exit 0 only when nothing is live, unknown, exposed or unjournaled.
 
     \b
     Example:
       gps recover --cancel-working
     """
-    from .orders import TERMINAL
-    from .recovery import close_interrupted, recover
-    from .render import table
+    from .recovery import recover
     from .service import Context
 
     ctx = Context()
-    settlements = recover(ctx, settle_after=settle_after, cancel_working=cancel_working)
-    closed = close_interrupted(ctx.home)
-    rows = [s.to_json() for s in settlements]
+    outcome = recover(ctx, settle_after=settle_after, cancel_working=cancel_working, progress=_progress(False))
     if as_json:
-        _echo_json({"orders": rows, "live": [r["client_order_id"] for r in rows if r["live"]], "executions": closed})
-    elif not rows and not closed:
-        click.echo("Nothing to recover: every journaled order is settled.")
+        _echo_json(outcome.to_json())
     else:
-        click.echo(table(["EXECUTION", "CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "WAS", "NOW",
-                          "NOTE"],
-                         [(r["execution_id"], r["client_order_id"], r["venue"], r["instrument"], r["side"],
-                           r["quantity"], r["filled"] or "-", r["before"], r["after"].upper() if r["live"] else r["after"],
-                           r["note"]) for r in rows]))
-    if not as_json:
-        for e in closed:
-            state = "complete" if e["complete"] else "INCOMPLETE: the filled orders below are an open position"
-            click.echo(f"Execution {e['execution_id']} was interrupted; {e['legs_filled']}/{e['legs']} legs filled, "
-                       f"{state}")
-            for o in e["filled_orders"]:
-                click.echo(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
-    unsettled = [s for s in settlements if s.after not in TERMINAL]
-    sys.exit(EXIT_OK if not unsettled else EXIT_INCOMPLETE)
+        _say(_recovery_text(outcome))
+    _warn_unjournaled(outcome.journal_errors)
+    sys.exit(EXIT_OK if outcome.clean else EXIT_INCOMPLETE)
 
+
+def _recovery_text(outcome) -> str:
+    from .render import table
+
+    rows = [s.to_json() for s in outcome.settlements]
+    lines = []
+    for r in outcome.running:
+        lines.append(f"Execution {r['execution_id']} is running in process {r['pid'] or '?'}: left alone.")
+    if not rows and not outcome.closed:
+        lines.append("Nothing to recover: every journaled order is settled.")
+    if rows:
+        lines.append(table(["EXECUTION", "CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "WAS", "NOW",
+                            "NOTE"],
+                           [(r["execution_id"], r["client_order_id"], r["venue"], r["instrument"], r["side"],
+                             r["quantity"], r["filled"] or "-", r["before"],
+                             r["after"].upper() if r["live"] else r["after"], r["note"]) for r in rows]))
+    for e in outcome.closed:
+        state = "complete" if e["complete"] else "INCOMPLETE"
+        lines.append(f"Execution {e['execution_id']} was interrupted; {e['legs_filled']}/{e['legs']} legs filled, {state}")
+        for o in e["filled_orders"]:
+            lines.append(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
+    if outcome.live:
+        lines.append(f"STILL WORKING at the venue: {', '.join(outcome.live)} (gps recover --cancel-working cancels them)")
+    for u in outcome.unknown:
+        lines.append(f"STATE UNKNOWN: {u['client_order_id']} on {u['venue']} {u['instrument']}: {u['note']}")
+    for x in outcome.exposures:
+        lines.append(f"OPEN POSITION left by execution {x['execution_id']}: {x['venue']} {x['instrument']} "
+                     f"{x['position']} (strategy incomplete)")
+    return "\n".join(lines)
 
 
 @cli.command("doctor")
@@ -580,10 +612,10 @@ def doctor_cmd(as_json) -> None:
         marks = {"ok": "ok ", "warning": "WARN", "problem": "FAIL"}
         verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
         for f in findings:
-            click.echo(f"[{marks[f.level]}] {f.topic}: {f.message}")
+            _say(f"[{marks[f.level]}] {f.topic}: {f.message}")
             if verbose and f.detail:
-                click.echo("       " + f.detail.strip().replace("\n", "\n       "))
-        click.echo("No problems found." if not problems else f"{len(problems)} problem(s) found.")
+                _say("       " + f.detail.strip().replace("\n", "\n       "))
+        _say("No problems found." if not problems else f"{len(problems)} problem(s) found.")
     sys.exit(EXIT_OK if not problems else EXIT_INCOMPLETE)
 
 
@@ -610,8 +642,8 @@ def plugin_new_cmd(name, directory, title) -> None:
 
     target = Path(directory or f"gps-venue-{name.replace('_', '-')}")
     for path in new_venue_package(name, target, title):
-        click.echo(f"wrote {path}")
-    click.echo(f"Next: pip install -e {target} && gps venues certify {name}")
+        _say(f"wrote {path}")
+    _say(f"Next: pip install -e {target} && gps venues certify {name}")
 
 
 # --- journal / show ----------------------------------------------------------------------
@@ -637,12 +669,11 @@ def journal_cmd(limit, as_json) -> None:
         _echo_json([s.to_json() for s in summaries])
         return
     if not summaries:
-        click.echo("No executions yet.")
+        _say("No executions yet.")
         return
-    click.echo(table(["EXECUTION", "STARTED", "MODE", "STRATEGY", "VENUES", "LEGS", "RESULT"],
-                     [(s.execution_id, (s.started or "")[:19], s.mode or "-", s.strategy or "-", ",".join(s.venues),
-                       s.legs, ("filled" if s.all_filled else "incomplete") if s.finished else "NOT FINISHED")
-                      for s in summaries]))
+    _say(table(["EXECUTION", "STARTED", "MODE", "STRATEGY", "VENUES", "LEGS", "RESULT"],
+               [(s.execution_id, (s.started or "")[:19], s.mode or "-", s.strategy or "-", ",".join(s.venues),
+                 s.legs, s.result) for s in summaries]))
 
 
 @cli.command("show")
@@ -657,24 +688,40 @@ def show_cmd(execution_id, as_json) -> None:
       gps show last --json
     """
     from .config import gps_home
-    from .journal import find_journal, read_events
-    from .render import plan_text, report_text
+    from .events import Event, closing_report, first, last
+    from .journal import find_journal, lock_holder, read_events
+    from .render import plan_text, recovered_text, report_text
 
     path = find_journal(gps_home(), execution_id)
     events = read_events(path)
-    plan = next((e for e in events if e["event"] == "plan"), None)
-    finished = next((e for e in events if e["event"] == "execution_finished"), None)
+    plan = first(events, Event.PLAN)
+    report = closing_report(events)
+    recovered = last(events, Event.EXECUTION_RECOVERED)
     if as_json:
-        _echo_json({"execution_id": path.stem, "report": finished["report"] if finished else None, "events": events})
+        _echo_json({"execution_id": path.stem, "report": report, "recovered": recovered, "events": events})
         return
     if plan:
-        click.echo(plan_text(plan))
-        click.echo()
-    if finished:
-        click.echo(report_text(finished["report"]))
-    else:
-        click.echo(f"Execution {path.stem} has no final report (it was interrupted or is running); "
-                   f"run `gps status {path.stem}`.")
+        _say(_render_or_json(plan_text, plan))
+        _say()
+    if report:
+        _say(_render_or_json(report_text, report))
+    if recovered:
+        _say(_render_or_json(recovered_text, recovered))
+    if not report and not recovered:
+        pid = lock_holder(path)
+        state = f"it is running in process {pid or '?'}" if pid is not None else "it was interrupted"
+        _say(f"Execution {path.stem} has no final report ({state}); run `gps status {path.stem}`"
+             + ("" if pid is not None else " and `gps recover`") + ".")
+
+
+def _render_or_json(render, data: dict) -> str:
+    """Render ``data``; a record an older or damaged journal shaped differently is shown as JSON instead."""
+    try:
+        return render(data)
+    except Exception:  # noqa: BLE001
+        from .codec import to_jsonable
+
+        return json.dumps(to_jsonable(data), indent=2)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Crash recovery: find journaled orders whose fate is not settled, and settle them with the venues.
+"""Crash recovery: settle what a dead process left behind, with the venues, and close its executions.
 
 An order is *unsettled* when its last journaled state is not terminal: sent with no reply
 (``submitted``), ``unknown``, still working, or with a cancel that was never confirmed.
@@ -7,21 +7,34 @@ recorded before sending), journals what it learns, and reports what is still liv
 An order the venue does not know is declared never placed only when it can no longer
 arrive: its ``valid_until`` has passed, the venue is a paper venue, or it was sent longer
 ago than ``settle_after`` seconds.
+
+An execution whose driving process still holds its lock (see
+:class:`gps_core.journal.ExecutionLock`) is running: recovery leaves it alone and names its
+PID. Recovery holds the lock of every execution it works on. A journal that cannot be
+written never stops a cancel: the cancel is sent and the failure reported.
+
+Every interrupted execution whose orders are all settled is closed (``execution_recovered``);
+one whose strategy is incomplete with filled legs leaves an open position, reported per
+venue and instrument as an exposure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .codec import snapshot_to_json
-from .errors import OrderNotFound
-from .journal import Journal, iter_journals, read_events
+from .errors import OrderNotFound, OrderNotOpen
+from .events import CLOSING_EVENTS, Event, JournaledOrder, execution_mode, first, last, replay
+from .journal import ExecutionLock, ExecutionRunning, Journal, iter_journals, lock_holder, read_events
 from .model import OrderSnapshot, utcnow
 from .orders import TERMINAL, OrderState, state_from_snapshot
-from .service import Context, JournaledOrder, execution_mode, replay, venue_for
+from .service import Context, venue_for
+
+Progress = Callable[[str], None]
 
 
 @dataclass
@@ -54,108 +67,237 @@ class Settlement:
         }
 
 
+@dataclass
+class Recovery:
+    """What one ``gps recover`` did and found.
+
+    ``exposures``: per execution, venue and instrument, the signed filled quantity an
+    incomplete strategy left open (buys +, sells -). ``unknown``: orders whose state is
+    still not settled. ``running``: executions skipped because a live process drives them.
+    ``journal_errors``: what was done but could not be journaled.
+    """
+
+    settlements: list[Settlement] = field(default_factory=list)
+    closed: list[dict] = field(default_factory=list)
+    running: list[dict] = field(default_factory=list)
+    exposures: list[dict] = field(default_factory=list)
+    journal_errors: list[str] = field(default_factory=list)
+
+    @property
+    def live(self) -> list[str]:
+        return [s.order.request.client_order_id for s in self.settlements if s.live]
+
+    @property
+    def unknown(self) -> list[dict]:
+        return [s.to_json() for s in self.settlements if s.after not in TERMINAL and not s.live]
+
+    @property
+    def clean(self) -> bool:
+        """Nothing live, unknown, exposed or unjournaled is left: exit 0."""
+        return not (self.live or self.unknown or self.exposures or self.journal_errors)
+
+    def to_json(self) -> dict:
+        return {
+            "orders": [s.to_json() for s in self.settlements],
+            "live": self.live,
+            "unknown": self.unknown,
+            "executions": self.closed,
+            "exposures": self.exposures,
+            "running": self.running,
+            "journal_errors": self.journal_errors,
+        }
+
+
+def is_closed(events: list[dict]) -> bool:
+    return any(e.get("event") in CLOSING_EVENTS for e in events)
+
+
 def unsettled_orders(home: Path) -> list[tuple[Path, JournaledOrder]]:
-    """Every journaled order, across executions, whose last recorded state is not terminal."""
+    """Every journaled order, across executions, whose last recorded state is not terminal.
+
+    Orders of an execution closed by recovery count only if recovery left them live; those
+    of a finished one only if its report listed them as unsettled.
+    """
     found = []
     for path in iter_journals(home):
         events = read_events(path)
-        finished = next((e for e in events if e["event"] == "execution_finished"), None)
-        if finished and not finished.get("report", {}).get("unsettled"):
-            continue
+        finished = last(events, Event.EXECUTION_FINISHED)
+        if finished and not (finished.get("report") or {}).get("unsettled"):
+            if last(events, Event.EXECUTION_RECOVERED) is None or not _left_live(events):
+                continue
         for order in replay(events).values():
             if order.state not in TERMINAL:
                 found.append((path, order))
     return found
 
 
-def _sent_at(events: list[dict], client_order_id: str) -> datetime | None:
-    for event in events:
-        if event["event"] == "order_intent" and event["order"]["client_order_id"] == client_order_id:
-            return datetime.fromisoformat(event["ts"])
-    return None
+def _left_live(events: list[dict]) -> bool:
+    return any(o.state not in TERMINAL for o in replay(events).values())
 
 
-def recover(ctx: Context, *, settle_after: float = 60.0, cancel_working: bool = False) -> list[Settlement]:
-    """Settle every unsettled order of every execution; journal what was learnt."""
-    settlements: list[Settlement] = []
-    caches: dict[str, dict[str, Any]] = {}
+def interrupted_executions(home: Path) -> list[Path]:
+    """Journals of executions that never finished (killed, crashed, or still running) and were not recovered."""
+    return [path for path in iter_journals(home) if not is_closed(read_events(path))]
+
+
+def running_executions(home: Path) -> list[tuple[Path, int]]:
+    """Executions a live process is driving: ``(journal, pid)`` (pid 0 if it could not be read)."""
+    found = []
+    for path in interrupted_executions(home):
+        pid = lock_holder(path)
+        if pid is not None:
+            found.append((path, pid))
+    return found
+
+
+def recover(ctx: Context, *, settle_after: float = 60.0, cancel_working: bool = False,
+            progress: Progress | None = None) -> Recovery:
+    """Settle every unsettled order of every execution no live process drives, then close them.
+
+    Never raises for one order or one execution: failures are reported in the result.
+    """
+    say = progress or (lambda message: None)
+    outcome = Recovery()
     by_path: dict[Path, list[JournaledOrder]] = {}
     for path, order in unsettled_orders(ctx.home):
         by_path.setdefault(path, []).append(order)
-    for path, orders in by_path.items():
-        events = read_events(path)
-        mode = execution_mode(events)
-        with Journal(ctx.home, path.stem) as journal:
-            for order in orders:
+    for path in interrupted_executions(ctx.home):
+        by_path.setdefault(path, [])
+    caches: dict[str, dict[str, Any]] = {}
+    for path in sorted(by_path):
+        try:
+            lock = ExecutionLock.acquire(path)
+        except ExecutionRunning as running:
+            outcome.running.append({"execution_id": path.stem, "pid": running.pid})
+            say(str(running))
+            continue
+        with lock:
+            _recover_execution(ctx, path, by_path[path], outcome, caches, settle_after, cancel_working)
+    return outcome
+
+
+def _recover_execution(ctx: Context, path: Path, orders: list[JournaledOrder], outcome: Recovery,
+                       caches: dict, settle_after: float, cancel_working: bool) -> None:
+    events = read_events(path)  # re-read under the lock: the process may have finished meanwhile
+    if is_closed(events) and not _left_live(events):
+        finished = last(events, Event.EXECUTION_FINISHED)
+        if not (finished and (finished.get("report") or {}).get("unsettled")):
+            return
+    mode = execution_mode(events)
+    current = replay(events)
+    journal = _open_journal(ctx.home, path, outcome)
+    try:
+        for order in orders:
+            order = current.get(order.request.client_order_id, order)
+            if order.state in TERMINAL:
+                continue
+            try:
                 venue = venue_for(ctx, order.request.venue, mode, caches.setdefault(mode, {}))
-                settlements.append(_settle_one(journal, venue, order, events, settle_after, cancel_working))
-    return settlements
+            except Exception as exc:  # noqa: BLE001 - a missing plugin or credentials: report, go on
+                outcome.settlements.append(Settlement(path.stem, order, order.state, order.state, None,
+                                                      f"venue unavailable: {exc}"))
+                continue
+            outcome.settlements.append(
+                _settle_one(journal, path.stem, venue, order, settle_after, cancel_working, outcome.journal_errors))
+        if not is_closed(events):
+            _close(journal, path, outcome)
+    finally:
+        if journal is not None:
+            journal.close()
 
 
-def _settle_one(journal: Journal, venue, order: JournaledOrder, events, settle_after: float,
-                cancel_working: bool) -> Settlement:
+def _open_journal(home: Path, path: Path, outcome: Recovery) -> Journal | None:
+    try:
+        return Journal(home, path.stem)
+    except OSError as exc:
+        outcome.journal_errors.append(f"{path.stem}: cannot open the journal: {exc.strerror or exc}")
+        return None
+
+
+def _write(journal: Journal | None, errors: list[str], event: Event, **data: Any) -> bool:
+    """Journal one event; on failure note what could not be journaled and carry on."""
+    if journal is None:
+        errors.append(f"{event} {data.get('client_order_id', '')}: journal not open".replace("  ", " "))
+        return False
+    try:
+        journal.write(event, **data)
+        return True
+    except OSError as exc:
+        errors.append(f"{journal.execution_id}: {event} {data.get('client_order_id', '')}: "
+                      f"{exc.strerror or exc}".replace("  ", " "))
+        return False
+
+
+def _settle_one(journal: Journal | None, execution_id: str, venue, order: JournaledOrder, settle_after: float,
+                cancel_working: bool, errors: list[str]) -> Settlement:
     request, before = order.request, order.state
     cid = request.client_order_id
     try:
         snapshot = venue.order_status(request)
     except OrderNotFound:
-        sent = _sent_at(events, cid) or utcnow()
+        sent = order.sent_at or utcnow()
         expired = request.valid_until is not None and utcnow() >= request.valid_until
         if expired or venue.info.paper or utcnow() - sent >= timedelta(seconds=settle_after):
-            journal.write("order_settled", client_order_id=cid, state=OrderState.REJECTED.value,
-                          reason="not found at the venue by client order id: never placed")
-            return Settlement(journal.execution_id, order, before, OrderState.REJECTED, None, "never placed")
-        return Settlement(journal.execution_id, order, before, before, None,
+            _write(journal, errors, Event.ORDER_SETTLED, client_order_id=cid, state=OrderState.REJECTED.value,
+                   reason="not found at the venue by client order id: never placed")
+            return Settlement(execution_id, order, before, OrderState.REJECTED, None, "never placed")
+        return Settlement(execution_id, order, before, before, None,
                           f"not found yet; sent under {settle_after:.0f}s ago, try again later")
     except Exception as exc:  # noqa: BLE001 - report and move on to the next order
-        return Settlement(journal.execution_id, order, before, before, None, f"lookup failed: {exc}")
+        return Settlement(execution_id, order, before, before, None, f"lookup failed: {exc}")
     note = "found at the venue"
     if cancel_working and snapshot.is_working:
+        _write(journal, errors, Event.CANCEL_REQUESTED, client_order_id=cid)  # sent even if this failed
         try:
-            journal.write("cancel_requested", client_order_id=cid)
             snapshot = venue.cancel(request)
             note = "cancelled"
-        except Exception:  # noqa: BLE001 - fall back to the venue's view
-            snapshot = venue.order_status(request)
-            note = "cancel failed; status re-read"
+        except OrderNotOpen:
+            snapshot, note = _reread(venue, request, snapshot), "not open any more (filled or gone)"
+        except Exception as exc:  # noqa: BLE001 - fall back to the venue's view
+            snapshot, note = _reread(venue, request, snapshot), f"cancel failed ({exc}); status re-read"
     after = state_from_snapshot(snapshot)
-    journal.write("order_update", client_order_id=cid, state=after.value, snapshot=snapshot_to_json(snapshot),
-                  source="recover")
-    return Settlement(journal.execution_id, order, before, after, snapshot, note)
+    _write(journal, errors, Event.ORDER_UPDATE, client_order_id=cid, state=after.value,
+           snapshot=snapshot_to_json(snapshot), source="recover")
+    return Settlement(execution_id, order, before, after, snapshot, note)
 
 
-
-def interrupted_executions(home: Path) -> list[Path]:
-    """Journals of executions that never finished (killed, crashed) and that recovery has not closed."""
-    found = []
-    for path in iter_journals(home):
-        kinds = {e["event"] for e in read_events(path)}
-        if "execution_finished" not in kinds and "execution_recovered" not in kinds:
-            found.append(path)
-    return found
+def _reread(venue, request, fallback: OrderSnapshot) -> OrderSnapshot:
+    try:
+        return venue.order_status(request)
+    except Exception:  # noqa: BLE001
+        return fallback
 
 
-def close_interrupted(home: Path) -> list[dict]:
-    """Close every interrupted execution whose orders are all settled, saying what each left behind.
+def _close(journal: Journal | None, path: Path, outcome: Recovery) -> None:
+    """Close an interrupted execution whose orders are all settled, saying what it left behind."""
+    events = read_events(path)
+    orders = list(replay(events).values())
+    if any(order.state not in TERMINAL for order in orders):
+        return
+    plan = first(events, Event.PLAN) or {}
+    filled = [{"client_order_id": o.request.client_order_id, "role": o.role, "venue": o.request.venue,
+               "instrument": o.request.instrument.key.name, "side": o.request.side.value,
+               "filled": f"{o.snapshot.filled_quantity.normalize():f}"}
+              for o in orders if o.snapshot is not None and o.snapshot.filled_quantity > 0]
+    legs = len(plan.get("legs", []))
+    legs_filled = sum(1 for o in orders if o.role == "leg" and o.state is OrderState.FILLED)
+    complete = legs > 0 and legs_filled == legs
+    exposure = [] if complete else exposures(path.stem, orders)
+    summary = {"legs": legs, "legs_filled": legs_filled, "filled_orders": filled, "complete": complete,
+               "exposures": exposure}
+    _write(journal, outcome.journal_errors, Event.EXECUTION_RECOVERED, **summary)
+    outcome.closed.append({"execution_id": path.stem, **summary})
+    outcome.exposures.extend(exposure)
 
-    A crash between legs leaves no unsettled order but a half-done strategy: each closed
-    execution is journaled (``execution_recovered``) and returned with its filled orders, so
-    the operator sees the open position. One with an unsettled order stays open.
-    """
-    closed = []
-    for path in interrupted_executions(home):
-        events = read_events(path)
-        orders = replay(events).values()
-        if any(order.state not in TERMINAL for order in orders):
+
+def exposures(execution_id: str, orders: list[JournaledOrder]) -> list[dict]:
+    """Net filled quantity per venue and instrument over ``orders`` (legs and unwinds), non-zero only."""
+    net: dict[tuple[str, str], Decimal] = {}
+    for o in orders:
+        if o.snapshot is None or o.snapshot.filled_quantity <= 0:
             continue
-        plan = next((e for e in events if e["event"] == "plan"), {})
-        filled = [{"client_order_id": o.request.client_order_id, "role": o.role, "instrument": o.request.instrument.key.name,
-                   "side": o.request.side.value, "filled": f"{o.snapshot.filled_quantity.normalize():f}"}
-                  for o in orders if o.snapshot is not None and o.snapshot.filled_quantity > 0]
-        legs_filled = sum(1 for o in orders if o.role == "leg" and o.state is OrderState.FILLED)
-        summary = {"legs": len(plan.get("legs", [])), "legs_filled": legs_filled, "filled_orders": filled}
-        summary["complete"] = summary["legs"] > 0 and legs_filled == summary["legs"]
-        with Journal(home, path.stem) as journal:
-            journal.write("execution_recovered", **summary)
-        closed.append({"execution_id": path.stem, **summary})
-    return closed
+        key = (o.request.venue, o.request.instrument.key.name)
+        net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.snapshot.filled_quantity
+    return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
+             "position": f"{quantity.normalize():f}"}
+            for (venue, instrument), quantity in sorted(net.items()) if quantity != 0]

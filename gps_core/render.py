@@ -148,3 +148,15 @@ def report_text(report: dict) -> str:
     if report.get("journal"):
         lines.append(f"Journal: {report['journal']}")
     return "\n".join(lines)
+
+
+def recovered_text(event: dict) -> str:
+    """What ``gps recover`` recorded when it closed an interrupted execution (``execution_recovered``)."""
+    legs, filled = event.get("legs", 0), event.get("legs_filled", 0)
+    state = "complete" if event.get("complete") else "INCOMPLETE"
+    lines = [f"RECOVERED by gps recover at {str(event.get('ts', ''))[:19]}: {filled}/{legs} legs filled, {state}"]
+    for o in event.get("filled_orders") or []:
+        lines.append(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
+    for x in event.get("exposures") or []:
+        lines.append(f"OPEN POSITION: {x['venue']} {x['instrument']} {x['position']}")
+    return "\n".join(lines)

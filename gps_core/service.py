@@ -1,4 +1,4 @@
-"""What the CLI commands do, without the CLI: pick venues, fetch quotes, plan, execute, replay.
+"""What the CLI commands do, without the CLI: pick venues, fetch quotes, ask venues about journaled orders.
 
 Kept apart from :mod:`gps_core.cli` so scripts can use the same steps from Python.
 """
@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .codec import request_from_json, snapshot_from_json
+from .codec import snapshot_to_json
 from .config import ensure_dir, gps_home
 from .errors import AuthenticationError, BadInput, ConfigurationError, OrderNotFound, OrderNotOpen
-from .journal import read_events
+from .events import Event, JournaledOrder, execution_mode, replay
+from .journal import Journal, read_events
 from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, VenueInfo
-from .orders import OrderState, TrackedOrder
+from .orders import state_from_snapshot
 from .plugins import PluginHost, Venue, load_host
 from .routing import Market, Quote, unpriced_venues
 from .secrets import load_credentials, register_secret_values
@@ -207,55 +208,6 @@ class SimulatedVenue:
 # --- reading executions back -------------------------------------------------------------
 
 
-@dataclass
-class JournaledOrder:
-    """One order as the journal knows it: its request and its last recorded state."""
-
-    request: OrderRequest
-    role: str
-    leg: int
-    state: OrderState
-    snapshot: OrderSnapshot | None = None
-
-    def tracked(self) -> TrackedOrder:
-        order = TrackedOrder(request=self.request, leg_index=self.leg, role=self.role, state=self.state)
-        if self.snapshot:
-            order.filled = self.snapshot.filled_quantity
-            order.average_price = self.snapshot.average_price
-            order.fee = self.snapshot.fee
-        return order
-
-
-def replay(events: Sequence[dict]) -> dict[str, JournaledOrder]:
-    """Rebuild every order of an execution from its journal events, in the order they were written."""
-    orders: dict[str, JournaledOrder] = {}
-    for event in events:
-        kind, cid = event["event"], event.get("client_order_id")
-        if kind == "order_intent":
-            request = request_from_json(event["order"])
-            orders[request.client_order_id] = JournaledOrder(request, event.get("role", "leg"), event.get("leg", 0),
-                                                              OrderState.SUBMITTED)
-        elif cid in orders:
-            order = orders[cid]
-            if kind == "order_presend":
-                order.request.venue_order_id = event.get("venue_order_id") or order.request.venue_order_id
-                order.request.venue_data.update(event.get("venue_data") or {})
-            elif kind == "order_update":
-                order.snapshot = snapshot_from_json(event["snapshot"])
-                order.state = OrderState(event["state"])
-                order.request.venue_order_id = order.snapshot.venue_order_id or order.request.venue_order_id
-            elif kind in ("order_rejected", "order_unknown", "order_denied", "order_settled"):
-                order.state = OrderState(event.get("state", OrderState.REJECTED.value))
-            elif kind == "cancel_requested" and order.state not in (OrderState.FILLED,):
-                order.state = OrderState.PENDING_CANCEL
-    return orders
-
-
-def execution_mode(events: Sequence[dict]) -> str:
-    started = next((e for e in events if e["event"] == "execution_started"), {})
-    return started.get("mode", "live")
-
-
 def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Any:
     """The venue an order of an execution in ``mode`` lives on (simulated for dry runs)."""
     if name not in cache:
@@ -268,10 +220,14 @@ def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Any:
     return cache[name]
 
 
-def refresh_orders(ctx: Context, path: Path, *, cancel: bool = False,
-                   on_event: Callable[[str, dict], None] | None = None) -> list[tuple[JournaledOrder, OrderSnapshot | None, str | None]]:
+def refresh_orders(ctx: Context, path: Path, *, cancel: bool = False, journal: Journal | None = None,
+                   journal_errors: list[str] | None = None,
+                   ) -> list[tuple[JournaledOrder, OrderSnapshot | None, str | None]]:
     """Ask each venue about every order of one execution; optionally cancel the working ones.
 
+    With ``cancel``, each cancel is journaled (``cancel_requested``) before it is sent and
+    the venue's answer after; a journal that cannot be written never stops a cancel: what
+    could not be journaled is appended to ``journal_errors``. Never raises for one order.
     Returns ``(order, venue snapshot or None, error text or None)`` per order.
     """
     events = read_events(path)
@@ -279,20 +235,36 @@ def refresh_orders(ctx: Context, path: Path, *, cancel: bool = False,
     cache: dict[str, Any] = {}
     results = []
     for order in replay(events).values():
-        venue = venue_for(ctx, order.request.venue, mode, cache)
         snapshot, error = None, None
+        cid = order.request.client_order_id
         try:
+            venue = venue_for(ctx, order.request.venue, mode, cache)
             snapshot = venue.order_status(order.request)
             if cancel and snapshot.is_working:
+                _journal_quietly(journal, journal_errors, Event.CANCEL_REQUESTED, client_order_id=cid)
                 try:
                     snapshot = venue.cancel(order.request)
                 except OrderNotOpen:
                     snapshot = venue.order_status(order.request)
-                if on_event:
-                    on_event("cancelled", {"client_order_id": order.request.client_order_id})
+                _journal_quietly(journal, journal_errors, Event.ORDER_UPDATE, client_order_id=cid,
+                                 state=state_from_snapshot(snapshot).value, snapshot=snapshot_to_json(snapshot),
+                                 source="cancel")
         except OrderNotFound:
             error = "not found at the venue"
         except Exception as exc:  # noqa: BLE001 - report per order, keep going
-            error = str(exc)
+            error = str(exc) or type(exc).__name__
         results.append((order, snapshot, error))
     return results
+
+
+def _journal_quietly(journal: Journal | None, errors: list[str] | None, event: Event, **data: Any) -> bool:
+    """Journal one event; on failure, note it in ``errors`` and carry on (the action matters more)."""
+    if journal is None:
+        return False
+    try:
+        journal.write(event, **data)
+        return True
+    except OSError as exc:
+        if errors is not None:
+            errors.append(f"{event} {data.get('client_order_id', '')}: {exc.strerror or exc}".replace("  ", " "))
+        return False

@@ -18,6 +18,7 @@ SUITES = {
     "matrix": "Fault matrix (3 legs, fault on first/middle/last leg)",
     "crash": "SIGKILL, then `gps recover`",
     "sigint": "Ctrl-C",
+    "journal": "Journal damage, execution lock, closed output",
     "rate_limit": "429 storms",
     "secrets": "Canary secrets",
     "hostile": "Hostile venue replies",

@@ -1,0 +1,242 @@
+"""The journal survives its own damage, appends on a fresh line, and its lock tells running from dead."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from gps_core.cli import cli
+from gps_core.events import Event, problem, replay
+from gps_core.journal import ExecutionLock, ExecutionRunning, Journal, lock_holder, read_events
+
+pytest.importorskip("gps_venue_dryrun")
+
+#: Every kind of damage of the issue, as raw bytes of one line (without its newline).
+GARBAGE = {
+    "list": b"[]",
+    "null": b"null",
+    "foreign object": b'{"foo":1}',
+    "intent without order": b'{"ts":"2026-11-01T00:00:00+00:00","event":"order_intent","execution_id":"x"}',
+    "intent with a wrong order": b'{"ts":"2026-11-01T00:00:00+00:00","event":"order_intent","order":{"side":"up"}}',
+    "update with a wrong snapshot": b'{"ts":"2026-11-01T00:00:00+00:00","event":"order_update",'
+                                    b'"client_order_id":"c","state":"filled","snapshot":[1]}',
+    "wrong types": b'{"ts":17,"event":["order_update"],"client_order_id":5}',
+    "order event with a numeric id": b'{"ts":"2026-11-01T00:00:00+00:00","event":"cancel_requested",'
+                                     b'"client_order_id":5}',
+    "bad timestamp": b'{"ts":"yesterday","event":"plan","legs":[]}',
+    "plan with wrong legs": b'{"ts":"2026-11-01T00:00:00+00:00","event":"plan","legs":"two"}',
+    "finished with a wrong report": b'{"ts":"2026-11-01T00:00:00+00:00","event":"execution_finished",'
+                                    b'"report":{"legs":7}}',
+    "not utf-8": b'{"ts":"2026-11-01T00:00:00+00:00","event":"plan","legs":[]}\xff\xfe',
+    "not json": b'{"ts": "2026-11-01',
+    "deeply nested": b"[" * 100000 + b"]" * 100000,
+}
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
+    return tmp_path / "home"
+
+
+def gps(*args, env=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def _legs(instruments=("BTC-25DEC26-95000-C", "BTC-25DEC26-95000-P")):
+    from gps_venue_dryrun.market import current_market
+
+    names = [i.symbol for i in current_market({}).instruments("BTC")]
+    call = next(n for n in names if n.endswith("-100000-C"))
+    put = call[:-1] + "P"
+    return ["--leg", f"buy 0.1 {call}", "--leg", f"sell 0.1 {put}"]
+
+
+@pytest.mark.parametrize("kind", list(GARBAGE))
+def test_every_kind_of_damage_is_skipped_with_one_warning(tmp_path, kind):
+    path = tmp_path / "x.jsonl"
+    good = b'{"ts":"2026-11-01T00:00:00+00:00","event":"plan","execution_id":"x","legs":[]}'
+    path.write_bytes(good + b"\n" + GARBAGE[kind] + b"\n" + good + b"\n")
+    warnings = []
+    events = read_events(path, warn=warnings.append)
+    assert [e["event"] for e in events] == ["plan", "plan"]
+    assert len(warnings) == 1 and str(path) in warnings[0] and "line 2" in warnings[0], warnings
+    read_events(path, warn=warnings.append)
+    assert len(warnings) == 1  # once per file
+
+
+def test_problem_accepts_what_the_engine_writes(tmp_path):
+    with Journal(tmp_path, "e1") as journal:
+        journal.write(Event.PLAN, legs=[])
+        journal.write("a_future_event", anything=[1, 2])
+    events = read_events(tmp_path / "journal" / "e1.jsonl", warn=pytest.fail)
+    assert [problem(e) for e in events] == [None, None]
+    assert events[0]["event"] == "plan" and events[0]["event"] == Event.PLAN
+
+
+def test_torn_last_line_then_append_stays_readable(tmp_path):
+    with Journal(tmp_path, "e2") as journal:
+        journal.write(Event.PLAN, legs=[])
+    path = tmp_path / "journal" / "e2.jsonl"
+    with open(path, "ab") as handle:
+        handle.write(b'{"ts":"2026-11-01T00:00:00+00:00","event":"order_upd')  # a crash mid-write
+    warnings = []
+    assert [e["event"] for e in read_events(path, warn=warnings.append)] == ["plan"]
+    assert "torn last line" in warnings[0]
+    with Journal(tmp_path, "e2") as journal:
+        journal.write(Event.INTERRUPTED, note="after the tear")
+    events = read_events(path, warn=warnings.append)
+    assert [e["event"] for e in events] == ["plan", "interrupted"]
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_a_failed_write_leaves_the_next_on_its_own_line(tmp_path):
+    journal = Journal(tmp_path, "e3")
+    journal.write(Event.PLAN, legs=[])
+    real_fd = journal._fd
+    journal._fd = os.open(os.devnull, os.O_RDONLY)  # writes fail with EBADF
+    with pytest.raises(OSError):
+        journal.write(Event.INTERRUPTED, note="lost")
+    os.close(journal._fd)
+    journal._fd = real_fd
+    os.write(real_fd, b'{"half')  # as if part of the failed line reached the disk
+    journal.write(Event.INTERRUPTED, note="kept")
+    journal.close()
+    events = read_events(tmp_path / "journal" / "e3.jsonl", warn=lambda message: None)
+    assert [e.get("note") for e in events] == [None, "kept"]
+
+
+def test_replay_keeps_the_first_intent_of_an_id_and_ignores_strays():
+    from decimal import Decimal
+
+    from builders import usd_instrument
+    from gps_core.codec import request_to_json
+    from gps_core.model import OrderRequest, Side
+
+    request = OrderRequest(client_order_id="c1", instrument=usd_instrument(), side=Side.BUY, quantity=Decimal("1"),
+                           limit_price=Decimal("10"))
+    order = request_to_json(request)
+    events = [{"ts": "2026-11-01T00:00:00+00:00", "event": "order_intent", "order": order},
+              {"ts": "2026-11-01T00:00:01+00:00", "event": "order_intent", "order": {**order, "quantity": "9"}},
+              {"ts": "2026-11-01T00:00:02+00:00", "event": "cancel_requested", "client_order_id": "nobody"},
+              {"ts": "2026-11-01T00:00:03+00:00", "event": "order_retry", "client_order_id": "c1",
+               "valid_until": "2026-11-01T00:00:09+00:00"}]
+    assert [problem(e) for e in events] == [None] * 4
+    orders = replay(events)
+    assert list(orders) == ["c1"] and orders["c1"].request.quantity == 1
+    assert orders["c1"].request.valid_until.isoformat() == "2026-11-01T00:00:09+00:00"
+
+
+def _garble(journal_file, where: str) -> None:
+    data = journal_file.read_bytes()
+    lines = data.split(b"\n")
+    junk = [GARBAGE[k] for k in ("list", "null", "foreign object", "intent without order", "not utf-8",
+                                 "wrong types")]
+    if where == "middle":
+        lines[2:2] = junk
+        journal_file.write_bytes(b"\n".join(lines))
+    else:  # a torn tail
+        journal_file.write_bytes(data + b"\n".join(junk) + b"\n" + b'{"ts":"2026-11-01T00:0')
+
+
+@pytest.mark.parametrize("where", ["middle", "tail"])
+def test_garbage_in_an_old_finished_journal_breaks_no_command(env, where):
+    done = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+    assert done.exit_code == 0, done.output
+    old = next((env / "journal").glob("*.jsonl"))
+    _garble(old, where)
+
+    listing = gps("journal")
+    assert listing.exit_code == 0 and "filled" in listing.stdout, listing.output
+    assert f"journal {old}" in listing.stderr and "skipped" in listing.stderr
+    assert listing.stderr.count("gps: warning") == 1
+    for args in (["journal", "--json"], ["show", "last"], ["show", "last", "--json"], ["status", "last"],
+                 ["status", "last", "--json"], ["cancel", "last"], ["recover"], ["recover", "--json"]):
+        result = gps(*args)
+        assert result.exit_code in (0, 1), (args, result.output)
+        assert "internal error" not in result.output and "Traceback" not in result.output, (args, result.output)
+    again = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+    assert again.exit_code == 0, again.output  # an old damaged journal does not block new executions
+    assert "internal error" not in again.stderr
+
+
+def test_garbage_in_an_interrupted_journal_is_recovered(env):
+    faults = {"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"}
+    crashed = subprocess.run([sys.executable, "-m", "gps_core.cli", "execute", "--venue", "dryrun", "--json",
+                              "--timeout", "30", *_legs()],
+                             env={**os.environ, **faults, "GPS_CRASH_AT": "monitoring"}, capture_output=True)
+    assert crashed.returncode == -9, crashed.stderr
+    path = next((env / "journal").glob("*.jsonl"))
+    _garble(path, "middle")
+    blocked = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+    assert blocked.exit_code == 2 and "gps recover" in blocked.stderr, blocked.output
+    recovered = gps("recover", "--json", "--cancel-working")
+    assert "internal error" not in recovered.output, recovered.output
+    data = json.loads(recovered.stdout)
+    assert data["live"] == [] and [e["execution_id"] for e in data["executions"]] == [path.stem]
+    shown = gps("show", "last")
+    assert "RECOVERED" in shown.stdout and "no final report" not in shown.stdout, shown.output
+    listing = gps("journal")
+    assert "recovered" in listing.stdout and "NOT FINISHED" not in listing.stdout, listing.output
+
+
+# --- the execution lock ------------------------------------------------------------------------
+
+
+HOLD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from gps_core.journal import ExecutionLock
+    lock = ExecutionLock.acquire(Path(sys.argv[1]))
+    print("held", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_lock_names_a_live_holder_and_frees_when_it_dies(tmp_path):
+    journal = tmp_path / "20261101T000000-abcdef.jsonl"
+    journal.write_text("")
+    assert lock_holder(journal) is None
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(journal)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        assert lock_holder(journal) == child.pid
+        with pytest.raises(ExecutionRunning) as refused:
+            ExecutionLock.acquire(journal)
+        assert f"running in process {child.pid}" in str(refused.value)
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    assert lock_holder(journal) is None
+    with ExecutionLock.acquire(journal):
+        assert lock_holder(journal) == os.getpid()
+
+
+def test_cancel_refuses_a_running_execution(env):
+    with Journal(env, "20261101T000000-abcdef") as journal:
+        journal.write(Event.EXECUTION_STARTED, mode="paper", strategy={}, options={"timeout": 30})
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(journal.path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        refused = gps("cancel", "20261101")
+        assert refused.exit_code == 2, refused.output
+        assert refused.stderr.strip() == (f"gps: error: execution 20261101T000000-abcdef is running in process "
+                                          f"{child.pid}; it was left alone (wait for it to finish, or stop that "
+                                          "process first)")
+        recovered = gps("recover", "--json")
+        assert json.loads(recovered.stdout)["running"] == [{"execution_id": journal.execution_id, "pid": child.pid}]
+        assert recovered.exit_code == 0
+        assert gps("journal").stdout.count(f"RUNNING (pid {child.pid})") == 1
+        blocked = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+        assert blocked.exit_code == 2 and f"running in process {child.pid}" in blocked.stderr
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    assert gps("recover", "--json").exit_code == 0
+    assert "recovered" in gps("journal").stdout
