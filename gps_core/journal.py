@@ -186,6 +186,9 @@ def read_events(path: Path, warn: Warn | None = None) -> list[dict]:
         except UnicodeDecodeError:
             skipped.append((number, "not UTF-8"))
             continue
+        if _too_deep(raw):
+            skipped.append((number, f"nested deeper than {MAX_DEPTH}"))
+            continue
         try:
             record = json.loads(text)
         except (ValueError, RecursionError):
@@ -201,6 +204,34 @@ def read_events(path: Path, warn: Warn | None = None) -> list[dict]:
     if skipped:
         _warn_once(path, skipped, warn)
     return events
+
+
+#: No event nests deeper; a deeper line is damage, and decoding it could exhaust the C stack.
+MAX_DEPTH = 64
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether the JSON text ``raw`` nests objects/arrays deeper than :data:`MAX_DEPTH` (strings skipped)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
 
 
 def _warn_once(path: Path, skipped: list[tuple[int, str]], warn: Warn | None) -> None:

@@ -151,7 +151,8 @@ def test_bad_decision_log(field, data, ledger):
 def test_bad_numeric_option(option, value, ledger):
     try:
         number = Decimal(value.strip().rstrip("%"))
-        acceptable = number.is_finite() and number > 0 and (option != "--timeout" or 0.1 <= number <= 86400)
+        acceptable = number.is_finite() and (number > 0 or (number == 0 and option == "--max-slippage")) and (
+            option != "--timeout" or 0.1 <= number <= 86400)  # a 0% slippage cap is a valid (strict) cap
     except (InvalidOperation, ValueError):
         acceptable = False
     if acceptable:
