@@ -42,6 +42,7 @@ VENUE_INFO = VenueInfo(
         Capability.REDUCE_ONLY,
         Capability.LOOKUP_BY_CLIENT_ID,
         Capability.VALID_UNTIL,
+        Capability.CANCEL_BY_CLIENT_ID,
     }),
     credential_env=("DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET"),
     fee_note="inverse options: 0.03% of the underlying, linear USDC options: 0.05% taker / 0.01% maker of "

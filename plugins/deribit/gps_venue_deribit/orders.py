@@ -17,6 +17,7 @@ from gps_core.errors import (
     InvalidReply,
     NetworkError,
     OrderNotFound,
+    OrderNotOpen,
     OrderRejected,
     OutcomeUnknown,
     RateLimited,
@@ -204,9 +205,20 @@ class Orders:
     # --- cancel ------------------------------------------------------------------------
 
     def cancel(self, order: OrderRequest) -> OrderSnapshot:
-        """Cancel by venue id (found by label first if unknown). 11044 -> ``OrderNotOpen``.
+        """Cancel by venue id; 11044 -> ``OrderNotOpen``. Safe to repeat (a repeat answers 11044).
 
-        Safe to repeat: a cancel whose reply was lost and is sent again answers 11044.
+        Without a venue id (the placement reply was lost) it cancels by client order id:
+        ``private/cancel_by_label {label, currency}`` (result: how many orders it cancelled),
+        then looks the order up by label for its snapshot. Nothing carries the label:
+        ``OrderNotFound``; the order exists but was not open: ``OrderNotOpen``.
         """
-        order_id = order.venue_order_id or str(self._by_label(order)["order_id"])
-        return self._snapshot(order, self._safe("private/cancel", {"order_id": order_id}))
+        if order.venue_order_id:
+            return self._snapshot(order, self._safe("private/cancel", {"order_id": order.venue_order_id}))
+        cancelled = self._safe("private/cancel_by_label",
+                               {"label": order.client_order_id, "currency": order.instrument.key.underlying})
+        if isinstance(cancelled, bool) or not isinstance(cancelled, int):
+            raise InvalidReply("private/cancel_by_label: result is not a count")
+        found = self._by_label(order)
+        if cancelled == 0 and found.get("order_state") not in ("open", "untriggered"):
+            raise OrderNotOpen(f"order labelled {order.client_order_id} is {found.get('order_state')}, not open")
+        return self._snapshot(order, found)

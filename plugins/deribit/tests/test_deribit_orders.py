@@ -282,3 +282,26 @@ def test_login_refused_before_placing_means_not_sent(client, server, instrument,
     assert caught.value.code == 13004
     assert server.state.received[second.client_order_id] == 0
     assert sum(server.state.placed.values()) == 0
+
+
+def test_cancel_without_a_venue_id_cancels_by_label(client, server, instrument, new_order):
+    """A placement whose reply was lost has no venue id: the cancel goes by client order id (label)."""
+    inst = instrument()
+    order = new_order(inst, Side.BUY, "0.3", str(best(server, inst, "bid")))
+    placed = client.orders.place(order)
+    assert placed.status is VenueOrderStatus.OPEN
+    order.venue_order_id = None  # as if the reply had been lost
+    cancelled = client.orders.cancel(order)
+    assert cancelled.status is VenueOrderStatus.CANCELLED and cancelled.venue_order_id == placed.venue_order_id
+    assert server.state.calls["private/cancel_by_label"] == 1 and server.state.calls["private/cancel"] == 0
+    (held,) = server.state.orders_for(order.client_order_id)
+    assert held["order_state"] == "cancelled"
+    with pytest.raises(OrderNotOpen):  # again: nothing open carries the label any more
+        client.orders.cancel(order)
+
+
+def test_cancel_by_label_of_an_order_that_never_arrived_is_not_found(client, server, instrument, new_order):
+    order = new_order(instrument(), Side.BUY, "0.1", "0.0005")
+    with pytest.raises(OrderNotFound):
+        client.orders.cancel(order)
+    assert server.state.orders_for(order.client_order_id) == []
