@@ -147,7 +147,9 @@ class ExecutionResult:
     ``stop_reason``: why the run was cut short (``SIGTERM``, ``SIGINT``, ``error: OSError: ...``),
     ``None`` when it ran its course. ``journal_failures``: events that could not be journaled
     (the orders were still sent or cancelled). ``residuals``: what is still held after the
-    unwind, one ``{venue, instrument, side, quantity}`` per leg (``side`` is the held side).
+    unwind, one ``{venue, instrument, venue_symbol, side, quantity, unknown_orders, unknown_quantity}``
+    per leg (``side`` is the held side; ``unknown_quantity``: how much more a leg order of unknown
+    state may have filled).
     """
 
     execution_id: str
@@ -742,7 +744,8 @@ class Engine:
                       if not o.is_terminal]
             if held > 0 or unsure:
                 request = leg.request
+                maybe = leg.remaining if not leg.is_terminal else Decimal(0)
                 rows.append({"venue": request.venue, "instrument": request.instrument.key.name,
                              "venue_symbol": request.instrument.symbol, "side": request.side.value,
-                             "quantity": held, "unknown_orders": unsure})
+                             "quantity": held, "unknown_orders": unsure, "unknown_quantity": maybe})
         return rows

@@ -124,9 +124,16 @@ def report_text(report: dict) -> str:
                          f"{unwind['instrument']} on {unwind['venue']}")
     for r in report.get("residuals") or []:
         held = "long" if r["side"] == "buy" else "short"
-        lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']} "
-                     f"({r['venue_symbol']})" + (f"; orders of unknown state: {', '.join(r['unknown_orders'])}"
-                                                 if r.get("unknown_orders") else ""))
+        unknown = ""
+        if r.get("unknown_orders"):
+            unknown = f"; orders of UNKNOWN state: {', '.join(r['unknown_orders'])}"
+            if r.get("unknown_quantity") not in (None, "0"):
+                unknown += f" (may have filled up to {r['unknown_quantity']} more)"
+        if r["quantity"] == "0":
+            lines.append(f"WARNING: POSSIBLY NOT FLAT: {r['instrument']} on {r['venue']} ({r['venue_symbol']}){unknown}")
+        else:
+            lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']} "
+                         f"({r['venue_symbol']}){unknown}")
     if report["kept"]:
         lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {', '.join(report['kept'])}")
     if report["unsettled"]:

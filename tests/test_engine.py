@@ -5,7 +5,8 @@ from decimal import Decimal as D
 
 from gps_core.engine import Engine, ExecutionOptions
 from gps_core.journal import Journal, read_events
-from gps_core.model import Side
+from gps_core.errors import OrderNotOpen
+from gps_core.model import Side, VenueOrderStatus
 from gps_core.orders import OrderState
 from gps_core.routing import Quote, plan_strategy
 from gps_core.strategy import Leg, Strategy
@@ -89,7 +90,8 @@ def test_partial_fill_then_timeout_cancels_and_unwinds_the_partial(tmp_path):
     held = first.filled - sum(u.filled for u in result.unwinds if u.leg_index == 0)
     assert held > 0 and result.residuals == [{
         "venue": "scripted", "instrument": first.request.instrument.key.name,
-        "venue_symbol": first.request.instrument.symbol, "side": "buy", "quantity": held, "unknown_orders": []}]
+        "venue_symbol": first.request.instrument.symbol, "side": "buy", "quantity": held, "unknown_orders": [],
+        "unknown_quantity": D(0)}]
     assert_book_of_record_is_clean(venue, result, events)
 
 
@@ -192,3 +194,119 @@ def test_authentication_refusal_on_place_is_a_definitive_reject(tmp_path):
     result, events = run(tmp_path, venue)
     assert [o.state for o in result.legs] == [OrderState.REJECTED] * 3
     assert len(venue.place_calls) == 3, "refused orders are not retried"
+
+
+class _FailingJournal(Journal):
+    """A journal whose disk fills up after ``good`` writes: every later write raises ENOSPC."""
+
+    def __init__(self, home, execution_id, good: int):
+        super().__init__(home, execution_id)
+        self.good = good
+
+    def write(self, event, *, sync=True, **data):
+        if self.good <= 0:
+            raise OSError(28, "No space left on device")
+        self.good -= 1
+        super().write(event, sync=sync, **data)
+
+
+def test_a_journal_that_fills_up_after_the_first_send_still_cancels_and_unwinds(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(fill_fraction=D(0))})
+    journal = _FailingJournal(tmp_path, "test-exec", good=3)  # the three intents, nothing after
+    result = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None).execute(
+        make_plan(venue))
+    journal.close()
+    assert venue.working() == [] and result.legs[1].state is OrderState.CANCELED
+    assert {u.client_order_id for u in result.unwinds} == {"gps-test-exec-U1-1", "gps-test-exec-U3-1"}
+    assert all(u.state is OrderState.FILLED for u in result.unwinds)
+    assert result.journal_failures and not result.complete
+    assert any(f.startswith("cancel_requested gps-test-exec-L2-1") for f in result.journal_failures)
+
+
+def test_a_progress_output_that_raises_never_stops_the_execution(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(fill_fraction=D(0))})
+    journal = Journal(tmp_path, "test-exec")
+
+    def broken_pipe(message):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    result = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), progress=broken_pipe,
+                    sleep=lambda s: None).execute(make_plan(venue))
+    journal.close()
+    assert venue.working() == [] and not result.interrupted
+    assert all(u.state is OrderState.FILLED for u in result.unwinds) and len(result.unwinds) == 2
+
+
+def test_a_bug_after_the_first_send_takes_the_stop_path(tmp_path):
+    venue = ScriptedVenue(behaviours={k.name: Behaviour(fill_fraction=D(0)) for k in KEYS})
+    journal = Journal(tmp_path, "test-exec")
+    engine = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None)
+    original = engine._monitor
+
+    def buggy(*args, **kwargs):
+        engine._monitor = original
+        raise ZeroDivisionError("a bug")
+
+    engine._monitor = buggy
+    result = engine.execute(make_plan(venue))
+    journal.close()
+    assert result.interrupted and result.stop_reason == "error: ZeroDivisionError: a bug"
+    assert venue.working() == [] and [o.state for o in result.legs] == [OrderState.CANCELED] * 3
+
+
+def test_a_cancel_never_confirmed_leaves_the_order_unknown_not_pending(tmp_path):
+    from gps_core.errors import NetworkError
+
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(fill_fraction=D(0))})
+    real_status = venue.order_status
+
+    def status(request):
+        if request.client_order_id.endswith("-L2-1") and venue.cancel_calls:
+            raise NetworkError("read timed out")
+        return real_status(request)
+
+    def cancel(request):  # the venue filled it first; the cancel finds it not open
+        venue.cancel_calls.append(request.client_order_id)
+        stored = venue.orders[request.client_order_id]
+        stored.filled, stored.status = request.quantity, VenueOrderStatus.FILLED
+        raise OrderNotOpen("not open")
+
+    venue.order_status, venue.cancel = status, cancel
+    result, events = run(tmp_path, venue, settle_timeout=0.2)
+    leg = result.legs[1]
+    assert leg.state is OrderState.UNKNOWN and "may be working or filled" in leg.reason
+    assert leg in result.unsettled and not result.complete
+    assert any(e["event"] == "cancel_unconfirmed" for e in events)
+    (row,) = [r for r in result.residuals if r["unknown_orders"]]
+    assert row["unknown_orders"] == [leg.client_order_id] and row["unknown_quantity"] == leg.request.quantity
+    from gps_core.render import report_text
+    from gps_core.report import result_to_json
+
+    text = report_text(result_to_json(result, "paper"))
+    assert "POSSIBLY STILL WORKING OR FILLED" in text and "POSSIBLY NOT FLAT" in text
+    assert "UNKNOWN" in text and "were cancelled" not in text
+
+
+def test_resume_settles_watches_cancels_and_unwinds(tmp_path):
+    """Engine.resume finishes an execution another process started (as gps recover does)."""
+    from gps_core.engine import ExecutionResult
+    from gps_core.orders import TrackedOrder
+
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(fill_fraction=D(0))})
+    plan = make_plan(venue)
+    first = Engine({venue.name: venue}, Journal(tmp_path, "test-exec"), ExecutionOptions(**FAST),
+                   sleep=lambda s: None)
+    legs = [first._new_leg_order(p) for p in plan.legs]
+    for order in legs[:2]:  # legs 1 and 2 were sent by a process that died; leg 3 never was
+        first._journal_intent(order)
+        venue.place(order.request)
+    legs[0].transition(OrderState.UNKNOWN)
+    journal = Journal(tmp_path, "test-exec")
+    result = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None).resume(
+        ExecutionResult("test-exec", plan, legs), timeout=0)
+    journal.close()
+    assert [o.state for o in result.legs] == [OrderState.FILLED, OrderState.CANCELED, OrderState.DENIED]
+    assert venue.working() == [] and [u.client_order_id for u in result.unwinds] == ["gps-test-exec-U1-1"]
+    assert result.unwinds[0].state is OrderState.FILLED and result.residuals == []
+    assert result.finished_at is not None and not result.complete
+    assert venue.place_calls.count("gps-test-exec-L1-1") == 1

@@ -1,0 +1,377 @@
+"""Drills: however an execution ends, it ends safe.
+
+Each drill runs the installed ``gps execute`` in a child process against a venue fake
+(Deribit's fake server, or the dry-run venue's paper store), stops or hurts it in one way
+(SIGTERM, SIGHUP, SIGINT, a closed output pipe, a journal that cannot grow, an order that lands
+late, lookups that time out, an unwind that fills in part, a 429 storm), and then checks the
+venue's book of record, never gps's belief: no order of the execution still open, no client
+order id placed twice, every order journaled or named in the report, and each instrument's net
+position either the full strategy or zero (or exactly what the report says is still held).
+
+Synchronisation is by polling the venue (orders resting, a request in flight), never a sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+
+from reliability.audit import audit, journal_events, journaled_ids, net_position
+from reliability.conftest import GPS, process_env
+
+SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGHUP": signal.SIGHUP, "SIGINT": signal.SIGINT}
+WAIT = 30.0  # seconds any poll of the venue may take, at most
+EXIT_INCOMPLETE = 1
+
+
+@dataclass
+class Drill:
+    harness: object
+    symbols: list[str]
+    sides: list[str]
+    child: subprocess.Popen
+
+    @property
+    def full(self) -> dict[str, Decimal]:
+        """The strategy's position per instrument (buys +, sells -)."""
+        q = self.harness.quantity
+        return {s: (q if side == "buy" else -q) for s, side in zip(self.symbols, self.sides)}
+
+    def venue_orders(self):
+        for _ in range(20):  # the paper store is rewritten by the child: retry a read that races it
+            try:
+                return self.harness.orders(journaled_ids(journal_events(self.harness.home)))
+            except (ValueError, OSError):
+                time.sleep(0.05)
+        return self.harness.orders(journaled_ids(journal_events(self.harness.home)))
+
+    def label(self, leg: int) -> str:
+        """The client order id of leg ``leg`` (1-based), read from the venue's orders."""
+        for order in self.venue_orders():
+            if order.client_order_id and order.client_order_id.endswith("-L1-1"):
+                return order.client_order_id.replace("-L1-1", f"-L{leg}-1")
+        raise AssertionError("leg 1 is not at the venue")
+
+    def wait_until(self, condition, what: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            if self.child.poll() is not None:
+                out, err = self.child.communicate()
+                raise AssertionError(f"gps exited ({self.child.returncode}) before {what}: {err}")
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def wait_resting(self, total: int, open_: int) -> None:
+        """Until the venue holds ``total`` orders of the execution, ``open_`` of them resting."""
+        def ready():
+            orders = self.venue_orders()
+            return len(orders) >= total and sum(o.is_open for o in orders) >= open_
+        self.wait_until(ready, f"{total} orders at the venue, {open_} resting")
+
+    def finish(self, timeout: float = 90) -> tuple[int, dict | None, str]:
+        try:
+            out, err = self.child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            out, err = self.child.communicate()
+            raise AssertionError(f"gps did not exit: {err}")
+        try:
+            report = json.loads(out) if out else None
+        except json.JSONDecodeError:
+            report = None
+        return self.child.returncode, report, err or ""
+
+
+def _rest(harness, symbol: str) -> None:
+    """Make the next order on ``symbol`` rest unfilled."""
+    if harness.name == "dryrun":
+        harness.add_faults(f"never_fill x1@{symbol}")
+    else:
+        harness.exchange.faults.aim(symbol, "partial", fill="0")
+
+
+def _start(harness, legs: int, resting=(), *, timeout: float = 60, args=(), env=None, **popen) -> Drill:
+    symbols = harness.instruments(legs)
+    sides = ["buy", "sell"] * (legs // 2)
+    for index in resting:
+        _rest(harness, symbols[index])
+    leg_args = [a for side, sym in zip(sides, symbols) for a in ("--leg", f"{side} {harness.quantity} {sym}")]
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    child = subprocess.Popen([str(GPS), "execute", "--venue", harness.name, "--yes", "--json", "--timeout",
+                              str(timeout), *args, *leg_args],
+                             env=process_env({**harness.env(), **(env or {})}), text=True, **popen)
+    return Drill(harness, symbols, sides, child)
+
+
+def _named(report: dict) -> dict[str, Decimal]:
+    """What the report says is still held: residuals, and kept legs."""
+    held: dict[str, Decimal] = {}
+    for r in report.get("residuals") or []:
+        sign = 1 if r["side"] == "buy" else -1
+        held[r["venue_symbol"]] = held.get(r["venue_symbol"], Decimal(0)) + sign * Decimal(r["quantity"])
+    kept = set(report.get("kept") or [])
+    for leg in report["legs"]:
+        if leg["client_order_id"] in kept:
+            sign = 1 if leg["side"] == "buy" else -1
+            held[leg["venue_symbol"]] = held.get(leg["venue_symbol"], Decimal(0)) + sign * Decimal(leg["filled"])
+    return {k: v for k, v in held.items() if v}
+
+
+def assert_ends_safe(drill: Drill, report: dict | None, *, journal_intact: bool = True, possibly: tuple = ()) -> list:
+    """The invariants every drill ends with, checked at the venue's book of record.
+
+    ``possibly``: further net positions allowed because the report names an order of unknown
+    state that may have filled (the drill checks that it does).
+    """
+    orders = drill.venue_orders()
+    rows = "\n".join(f"  {o.client_order_id} {o.instrument} {o.side} {o.quantity} filled={o.filled} {o.status}"
+                     for o in orders)
+    assert not [o for o in orders if o.is_open], f"orders left open at the venue:\n{rows}"
+    counts = Counter(o.client_order_id for o in orders)
+    assert None not in counts and all(n == 1 for n in counts.values()), f"duplicate or unnamed orders:\n{rows}"
+    events = journal_events(drill.harness.home)
+    journaled = set(journaled_ids(events))
+    reported = set() if report is None else {o["client_order_id"] for o in report["legs"] + report["unwinds"]}
+    if journal_intact:
+        assert set(counts) <= journaled, f"orders the journal does not name:\n{rows}"
+    else:
+        assert set(counts) <= journaled | reported, f"orders neither journaled nor reported:\n{rows}"
+    net = net_position(orders)
+    allowed = [{}, drill.full, *possibly] + ([_named(report)] if report is not None else [])
+    assert net in allowed, f"net position {net}; strategy {drill.full}; report names {allowed[-1]}\n{rows}"
+    if report is not None and net == drill.full:
+        assert report["all_filled"] or _named(report) == net
+    return orders
+
+
+def _ledger(ledger, venue: str, scenario: str, drill: Drill, report: dict | None, code: int) -> None:
+    found = audit(drill.harness, report) if report is not None else audit(drill.harness)
+    ledger.from_audit("stops", venue, scenario, found, f"exit {code}")
+
+
+# --- signals ------------------------------------------------------------------------------
+
+SHAPES = {  # legs, which rest unfilled
+    "2 legs, one fills": (2, (1,)),
+    "4 legs, none fill": (4, (0, 1, 2, 3)),
+}
+
+
+@pytest.mark.parametrize("signame", list(SIGNALS))
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("venue", ["deribit", "dryrun"])
+def test_a_stop_signal_cancels_unwinds_reports_and_exits_nonzero(venue, shape, signame, make_harness, ledger):
+    if venue == "dryrun" and shape != "2 legs, one fills":
+        pytest.skip("the dry run drills one shape; Deribit drills both")
+    harness = make_harness(venue)
+    legs, resting = SHAPES[shape]
+    drill = _start(harness, legs, resting)
+    drill.wait_resting(legs, len(resting))
+    drill.child.send_signal(SIGNALS[signame])
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE and report is not None, err
+    assert report["interrupted"] and report["stop_reason"] == signame and not report["complete"]
+    assert report["unsettled"] == [] and "Traceback" not in err
+    assert f"stopping ({signame})" in err
+    orders = assert_ends_safe(drill, report)
+    assert net_position(orders) == {}
+    kinds = [e["event"] for e in journal_events(harness.home)]
+    assert "interrupted" in kinds and kinds[-1] == "execution_finished"
+    _ledger(ledger, venue, f"{signame}, {shape}, orders resting", drill, report, code)
+
+
+def test_sigterm_while_legs_fill_slowly_unwinds_what_filled(make_harness, ledger):
+    harness = make_harness("deribit")
+    drill = _start(harness, 4, (0, 1, 2, 3))
+    drill.wait_resting(4, 4)
+    for leg in (1, 3):  # someone trades against two of the resting legs
+        harness.fill(drill.label(leg))
+    drill.child.send_signal(signal.SIGTERM)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE and report["stop_reason"] == "SIGTERM", err
+    orders = assert_ends_safe(drill, report)
+    assert net_position(orders) == {}
+    assert sorted(u["client_order_id"].split("-")[-2] for u in report["unwinds"]) == ["U1", "U3"]
+    _ledger(ledger, "deribit", "SIGTERM, 4 legs, 2 filled slowly", drill, report, code)
+
+
+def test_sighup_under_keep_leaves_exactly_what_the_report_names(make_harness, ledger):
+    harness = make_harness("deribit")
+    drill = _start(harness, 2, (1,), args=["--on-partial", "keep"])
+    drill.wait_resting(2, 1)
+    drill.child.send_signal(signal.SIGHUP)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE and report["stop_reason"] == "SIGHUP", err
+    orders = assert_ends_safe(drill, report)
+    assert net_position(orders) == _named(report) == {drill.symbols[0]: harness.quantity}
+    _ledger(ledger, "deribit", "SIGHUP under --on-partial keep", drill, report, code)
+
+
+# --- output and journal -------------------------------------------------------------------
+
+
+def test_a_closed_output_pipe_never_stops_the_execution(make_harness, ledger):
+    """``gps execute ... 2>&1 | head -n 1``: the reader goes away after the first line."""
+    harness = make_harness("deribit")
+    drill = _start(harness, 2, (1,), timeout=2, stderr=subprocess.STDOUT)
+    drill.child.stdout.readline()
+    drill.child.stdout.close()
+    drill.child.wait(timeout=90)
+    code = drill.child.returncode
+
+    assert code != 0
+    orders = assert_ends_safe(drill, None)
+    assert net_position(orders) == {}
+    finished = [e for e in journal_events(harness.home) if e["event"] == "execution_finished"]
+    assert len(finished) == 1 and finished[0]["report"]["unwinds"], "the run finished and unwound the filled leg"
+    _ledger(ledger, "deribit", "output pipe closed after one line", drill, finished[0]["report"], code)
+
+
+def _ignore_sigxfsz() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write past RLIMIT_FSIZE fails with EFBIG
+
+
+@pytest.mark.parametrize("how", ["timeout", "SIGTERM"])
+def test_a_journal_that_cannot_grow_after_the_first_send(how, make_harness, ledger):
+    harness = make_harness("deribit")
+    drill = _start(harness, 2, (1,), timeout=3 if how == "timeout" else 60, preexec_fn=_ignore_sigxfsz)
+    drill.wait_resting(2, 1)
+    journal = next((harness.home / "journal").glob("*.jsonl"))
+    drill.wait_until(lambda: sum(e["event"] == "order_update" for e in journal_events(harness.home)) >= 2,
+                     "both replies journaled")
+    size = journal.stat().st_size
+    resource.prlimit(drill.child.pid, resource.RLIMIT_FSIZE, (size, size))  # the disk is full from now on
+    if how == "SIGTERM":
+        drill.child.send_signal(signal.SIGTERM)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE and report is not None, err
+    assert report["journal_failures"] and "internal error" not in err and "Traceback" not in err
+    assert journal.stat().st_size == size
+    orders = assert_ends_safe(drill, report, journal_intact=False)
+    assert net_position(orders) == {}, "the unwind was sent although the journal could not record it"
+    assert any(u["filled"] == u["quantity"] for u in report["unwinds"])
+    _ledger(ledger, "deribit", f"journal full after the first send, then {how}", drill, report, code)
+
+
+# --- orders whose outcome is unknown ------------------------------------------------------
+
+
+@pytest.mark.parametrize("read_timeout", ["1", "10"])
+def test_an_order_that_lands_after_ctrl_c_is_cancelled(read_timeout, make_harness, ledger):
+    """Leg 2's placement is answered 3 s late; Ctrl-C arrives while it is in flight."""
+    harness = make_harness("deribit")
+    symbols = harness.instruments(2)
+    harness.exchange.faults.aim(symbols[1], "latency", seconds=3.0)
+    drill = _start(harness, 2, (1,), env={"DERIBIT_READ_TIMEOUT": read_timeout})
+    drill.wait_resting(1, 0)
+    second = drill.label(2)
+    drill.wait_until(lambda: harness.exchange.received[second] == 1, "leg 2 in flight")
+    drill.child.send_signal(signal.SIGINT)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE and report["stop_reason"] == "SIGINT", err
+    orders = assert_ends_safe(drill, report)
+    assert net_position(orders) == {}
+    (late,) = [o for o in orders if o.client_order_id == second]
+    assert late.status == "cancelled"
+    leg = report["legs"][1]
+    assert leg["status"] == "canceled" and report["unsettled"] == []
+    assert harness.exchange.placed[second] == 1
+    _ledger(ledger, "deribit", f"order lands 3 s after Ctrl-C (read timeout {read_timeout} s)", drill, report, code)
+
+
+@pytest.mark.parametrize("failures", [20, 100000])
+def test_lookups_timing_out_while_a_leg_fills(failures, make_harness, ledger):
+    """Every status lookup times out (for a while, or for good) while the resting leg fills."""
+    harness = make_harness("deribit")
+    drill = _start(harness, 2, (1,), timeout=2, env={"DERIBIT_READ_TIMEOUT": "0.5"})
+    drill.wait_resting(2, 1)
+    harness.exchange.faults.inject("latency", method=("private/get_order_state", "private/get_order_state_by_label"),
+                                   times=failures, seconds=1.5)
+    harness.fill(drill.label(2))
+    code, report, err = drill.finish(timeout=120)
+    harness.exchange.faults.clear()
+
+    orders = assert_ends_safe(drill, report, possibly=[{drill.symbols[1]: -harness.quantity}])
+    second = report["legs"][1]
+    assert second["status"] != "pending_cancel" and second["status"] != "canceled"
+    if second["status"] == "filled":  # the lookups came back in time: the strategy is complete
+        assert code == 0 and report["all_filled"] and net_position(orders) == drill.full
+    else:  # never confirmed: not complete, said loudly, exit non-zero
+        assert code == EXIT_INCOMPLETE and second["status"] == "unknown"
+        assert second["client_order_id"] in report["unsettled"]
+        (named,) = [r for r in report["residuals"] if second["client_order_id"] in r["unknown_orders"]]
+        assert named["venue_symbol"] == drill.symbols[1] and named["unknown_quantity"] == str(harness.quantity)
+        assert net_position(orders) == {drill.symbols[1]: -harness.quantity}  # leg 1 unwound, leg 2 filled
+    _ledger(ledger, "deribit", f"lookups time out ({failures} times) while a leg fills", drill, report, code)
+
+
+# --- unwinds ------------------------------------------------------------------------------
+
+
+def test_an_unwind_that_fills_in_part_is_retried_until_flat(make_harness, ledger):
+    harness = make_harness("deribit")
+    symbols = harness.instruments(2)
+    faults = harness.exchange.faults
+    faults.aim(symbols[0], "partial", fill=str(harness.quantity))  # leg 1 fills in full
+    faults.aim(symbols[0], "partial", fill=str(harness.quantity / 2))  # its first unwind only half
+    drill = _start(harness, 2, (1,), timeout=1)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE, err
+    orders = assert_ends_safe(drill, report)
+    assert net_position(orders) == {} and report["residuals"] == []
+    unwinds = [u for u in report["unwinds"] if u["leg"] == 1]
+    assert [u["filled"] for u in unwinds] == [str(harness.quantity / 2), str(harness.quantity / 2)]
+    assert Decimal(unwinds[1]["limit_price"]) < Decimal(unwinds[0]["limit_price"])  # a sell, priced wider
+    _ledger(ledger, "deribit", "unwind fills half, the rest retried", drill, report, code)
+
+
+def test_an_unwind_that_never_fills_reports_the_residual(make_harness, ledger):
+    harness = make_harness("deribit")
+    symbols = harness.instruments(2)
+    faults = harness.exchange.faults
+    faults.aim(symbols[0], "partial", fill=str(harness.quantity))
+    faults.aim(symbols[0], "partial", fill="0", times=10)  # no unwind attempt fills
+    drill = _start(harness, 2, (1,), timeout=1)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE, err
+    orders = assert_ends_safe(drill, report)
+    assert net_position(orders) == _named(report) == {symbols[0]: harness.quantity}
+    (residual,) = report["residuals"]
+    assert residual["venue"] == "deribit" and residual["side"] == "buy"
+    assert len([u for u in report["unwinds"] if u["leg"] == 1]) == 4  # bounded attempts
+    _ledger(ledger, "deribit", "unwind never fills: residual reported", drill, report, code)
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+
+def test_two_429s_with_retry_after_3_on_the_second_leg_still_fill_both(make_harness, ledger):
+    harness = make_harness("deribit")
+    symbols = harness.instruments(2)
+    harness.exchange.faults.aim(symbols[1], "http429", times=2, retry_after=3)
+    drill = _start(harness, 2, timeout=30)
+    code, report, err = drill.finish()
+
+    assert code == 0 and report["all_filled"] and report["unwinds"] == [], err
+    orders = assert_ends_safe(drill, report)
+    assert net_position(orders) == drill.full and len(orders) == 2
+    assert harness.exchange.received[report["legs"][1]["client_order_id"]] == 3
+    _ledger(ledger, "deribit", "two 429s with Retry-After 3 on leg 2", drill, report, code)
