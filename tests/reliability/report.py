@@ -19,6 +19,7 @@ SUITES = {
     "crash": "SIGKILL, then `gps recover`",
     "sigint": "Ctrl-C",
     "journal": "Journal damage, execution lock, closed output",
+    "stops": "Stops: SIGTERM/SIGHUP/SIGINT, closed pipe, full journal, late order, failing lookups, unwinds, 429s",
     "rate_limit": "429 storms",
     "secrets": "Canary secrets",
     "hostile": "Hostile venue replies",
