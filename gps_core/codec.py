@@ -137,6 +137,7 @@ def snapshot_to_json(snapshot: OrderSnapshot) -> dict:
         "filled_quantity": str(snapshot.filled_quantity),
         "average_price": None if snapshot.average_price is None else str(snapshot.average_price),
         "fee": snapshot.fee.to_json() if snapshot.fee else None,
+        "fee_estimated": snapshot.fee_estimated,
         "reason": snapshot.reason,
         "updated_at": snapshot.updated_at.isoformat(),
     }
@@ -153,4 +154,5 @@ def snapshot_from_json(data: dict) -> OrderSnapshot:
         fee=Money.from_json(data["fee"]) if data.get("fee") else None,
         reason=data.get("reason"),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+        fee_estimated=bool(data.get("fee_estimated", False)),
     )

@@ -311,6 +311,7 @@ class Engine:
             lambda: self._cancel_all(result.legs),
             lambda: self._unwind_or_keep(result),
             lambda: self._cancel_all(result.legs + result.unwinds),  # safety net after a cut step
+            lambda: self._refresh_estimated_fees(result),
         )
         for step in steps:
             try:
@@ -320,6 +321,12 @@ class Engine:
                     raise
         result.residuals = self._residuals(result)
         result.finished_at = utcnow()
+
+    def _refresh_estimated_fees(self, result: ExecutionResult) -> None:
+        """Ask once more about filled orders whose fee is only an estimate: the venue may list it now."""
+        estimated = [o for o in result.legs + result.unwinds if o.fee_estimated and o.filled > 0]
+        if estimated:
+            self._refresh_all(estimated)
 
     # --- journal -----------------------------------------------------------------------
 

@@ -171,6 +171,7 @@ class JournaledOrder:
             order.filled = self.snapshot.filled_quantity
             order.average_price = self.snapshot.average_price
             order.fee = self.snapshot.fee
+            order.fee_estimated = self.snapshot.fee_estimated
         return order
 
 

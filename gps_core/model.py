@@ -299,6 +299,8 @@ class OrderSnapshot:
 
     :param average_price: average fill price in the price currency, ``None`` with no fill.
     :param fee: fees paid so far, in the venue's fee currency.
+    :param fee_estimated: ``fee`` is the plugin's estimate from the venue's fee schedule, not
+        what the venue reported (a venue that lists fills' fees late, or not at all).
     :param reason: the venue's words for a reject or cancel.
 
     Construction checks the numbers: a negative fill, a fill above the order size or a
@@ -314,6 +316,7 @@ class OrderSnapshot:
     fee: Money | None = None
     reason: str | None = None
     updated_at: datetime = field(default_factory=utcnow)
+    fee_estimated: bool = False
 
     def __post_init__(self):
         for name in ("quantity", "filled_quantity"):

@@ -82,6 +82,7 @@ class TrackedOrder:
     filled: Decimal = ZERO
     average_price: Decimal | None = None
     fee: Money | None = None
+    fee_estimated: bool = False
     reason: str | None = None
     sent_at: datetime | None = None
     acked_at: datetime | None = None
@@ -129,7 +130,9 @@ class TrackedOrder:
         changed = snapshot.filled_quantity != self.filled
         self.filled = snapshot.filled_quantity
         self.average_price = snapshot.average_price if snapshot.filled_quantity > 0 else self.average_price
-        self.fee = snapshot.fee or self.fee
+        if snapshot.fee is not None:
+            changed = changed or (snapshot.fee, snapshot.fee_estimated) != (self.fee, self.fee_estimated)
+            self.fee, self.fee_estimated = snapshot.fee, snapshot.fee_estimated
         if snapshot.venue_order_id and not self.request.venue_order_id:
             self.request.venue_order_id = snapshot.venue_order_id
         if snapshot.reason:

@@ -101,7 +101,7 @@ def report_text(report: dict) -> str:
             f"{o['leg']}{'u' if o['role'] == 'unwind' else ''}", o["venue"], o["instrument"], o["side"],
             f"{o['filled']}/{o['quantity']}", o["status"].upper(),
             f"{o['average_price']} {o['price_currency']}" if o["average_price"] else "-",
-            f"${o['fee_usd']}", o["slippage"] or "-",
+            f"${o['fee_usd']}{' (est.)' if o.get('fee_estimated') else ''}", o["slippage"] or "-",
             f"{o['latency_ms']:.0f}ms" if o["latency_ms"] is not None else "-",
             o["client_order_id"],
         ))
@@ -114,6 +114,8 @@ def report_text(report: dict) -> str:
                "CLIENT ORDER ID"], rows),
         f"Net cost: ${totals['net_cost_usd']} (fees ${totals['fees_usd']}; planned ${totals['planned_cost_usd']})",
     ]
+    if any(o.get("fee_estimated") for o in report["legs"] + report["unwinds"]):
+        lines.append("(est.): the venue has not reported that fee; it is estimated from its fee schedule")
     if totals.get("savings_vs_reference_usd") is not None:
         lines.append(f"Savings against the reference prices: ${totals['savings_vs_reference_usd']}")
     if totals.get("legging_window_ms") is not None:

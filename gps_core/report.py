@@ -115,6 +115,7 @@ def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
         "average_price": _s(order.average_price),
         "average_price_usd": _usd(order.average_price * planned.usd_per_unit) if order.average_price is not None else None,
         "fee": order.fee.to_json() if order.fee else None,
+        "fee_estimated": order.fee_estimated,
         "fee_usd": _usd(_fee_usd(order, planned)),
         "slippage": _s(slippage),
         "slippage_usd": _usd(slippage * order.filled * planned.usd_per_unit) if slippage is not None else None,

@@ -146,8 +146,17 @@ class AevoClient:
     def order(self, order_id: str) -> Any:
         return self.request("GET", f"/orders/{order_id}", private=True)
 
-    def order_history(self, start_time_ns: int, limit: int = 50) -> Any:
-        return self.request("GET", "/order-history", params={"start_time": start_time_ns, "limit": limit}, private=True)
+    def order_history(self, start_time_ns: int, end_time_ns: int, *, offset: int = 0, limit: int = 50) -> Any:
+        """One page of ``GET /order-history`` (see :mod:`gps_venue_aevo.history`)."""
+        return self.request("GET", "/order-history", params={
+            "start_time": start_time_ns, "end_time": end_time_ns, "limit": limit, "offset": offset}, private=True)
+
+    def trade_history(self, asset: str, start_time_ns: int, end_time_ns: int, *, offset: int = 0,
+                      limit: int = 50) -> Any:
+        """One page of ``GET /trade-history``: the account's option fills on ``asset``."""
+        return self.request("GET", "/trade-history", params={
+            "asset": asset, "instrument_type": "OPTION", "start_time": start_time_ns, "end_time": end_time_ns,
+            "limit": limit, "offset": offset}, private=True)
 
     def cancel_order(self, order_id: str) -> Any:
         return self.request("DELETE", f"/orders/{order_id}", private=True)

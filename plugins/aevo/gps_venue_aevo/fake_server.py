@@ -9,8 +9,11 @@ It speaks the wire protocol the plugin speaks to the real venue:
   for the maker, the order id computed as the EIP-712 digest;
 * order state: orders fill at once against the fake's own book with depth (at or better
   than the limit), the rest rests (GTC) or is cancelled (IOC);
+* history like Aevo's: ``GET /order-history`` and ``GET /trade-history`` (every fill with
+  its fee) answer at most 50 rows a call, newest first, with ``offset`` and ``count``;
 * faults injected from Python: latency, 429 with ``X-RETRY-AFTER``, 5xx, a connection
-  dropped before or after the order is accepted, partial fills, rejects.
+  dropped before or after the order is accepted, partial fills, rejects, an error answer
+  after the order was accepted.
 
 Every ``POST /orders`` is counted (``orders_received``) and every accepted order kept
 (``orders``): the book of record that proves an order was never placed twice.
@@ -44,6 +47,12 @@ ZERO = D(0)
 NS = 10**9
 #: How far an HMAC timestamp may be from the fake's clock.
 MAX_SKEW_NS = 30 * NS
+#: Aevo options fees (docs.aevo.xyz options fees): a share of the index value per contract,
+#: capped at 12.5% of the option's price.
+TAKER_FEE, MAKER_FEE, FEE_CAP = D("0.0005"), D("0.0003"), D("0.125")
+#: History endpoints: rows per call at most / by default, and how far back (Aevo changelog v1.1.10).
+HISTORY_MAX_LIMIT, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_AGE_NS = 50, 10, 30 * 86400 * NS
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 ORDER_TYPE = b"Order(address maker,bool isBuy,uint256 limitPrice,uint256 amount,uint256 salt,uint256 instrument,uint256 timestamp)"
 DOMAIN_TYPE = b"EIP712Domain(string name,string version,uint256 chainId)"
 
@@ -215,6 +224,7 @@ class Fault:
     status: int = 500
     code: str = "INTERNAL_ERROR"
     fill: Decimal | None = None  # partial_fill: contracts filled at once (the rest rests)
+    seed: int = 0  # POST /orders: after accepting the order, this many newer orders of the account appear
     fraction: Decimal | None = None  # partial_fill: or this fraction of the order's size
 
     def matches(self, method: str, path: str) -> bool:
@@ -260,7 +270,11 @@ class FakeAevo:
         self.by_name: dict[str, Market] = {}
         self.orders: dict[str, dict] = {}  # order id -> Aevo order object (accepted orders only)
         self.orders_received: list[dict] = []  # every POST /orders body that reached the server
+        self.trades: list[dict] = []  # every fill, as GET /trade-history rows (with a private _account)
+        #: When false, fills are not (yet) in GET /trade-history, as when Aevo's history lags.
+        self.trades_visible = True
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[tuple[str, dict]] = []  # (path, query) of every history request
         self.faults: list[Fault] = []
         self._build_markets(now or datetime.now(timezone.utc))
 
@@ -344,7 +358,7 @@ class FakeAevo:
             order = self.orders[order_id]
             remaining = D(order["amount"]) - D(order["filled"])
             take = remaining if amount is None else min(D(str(amount)), remaining)
-            self._apply_fill(order, take, D(order["price"]))
+            self._apply_fill(order, take, D(order["price"]), liquidity="maker")
             return dict(order)
 
     # --- public endpoints ----------------------------------------------------------------
@@ -493,6 +507,8 @@ class FakeAevo:
             self._match(market, is_buy, price, size if cap is None else min(size, cap), order=order)
             if tif == "IOC" and order["order_status"] in ("opened", "partial"):
                 order["order_status"] = "cancelled"
+            if fault is not None and fault.seed:
+                self.seed_orders(account.api_key, fault.seed, created_ns=int(now_ns) + 1)
             return self._public(order)
 
     @staticmethod
@@ -516,12 +532,13 @@ class FakeAevo:
         if not dry_run:
             levels[:] = [lv for lv in levels if lv[1] > 0]
             for fill_price, amount in fills:
-                self._apply_fill(order, amount, fill_price)
+                self._apply_fill(order, amount, fill_price, liquidity="taker")
         return fills
 
-    def _apply_fill(self, order: dict, amount: Decimal, price: Decimal) -> None:
+    def _apply_fill(self, order: dict, amount: Decimal, price: Decimal, *, liquidity: str) -> None:
         if amount <= 0:
             return
+        self._record_trade(order, amount, price, liquidity)
         filled, average = D(order["filled"]), D(order["avg_price"])
         total = filled + amount
         order["avg_price"] = _text((filled * average + amount * price) / total)
@@ -532,6 +549,23 @@ class FakeAevo:
         instrument = int(order["instrument_id"])
         signed = amount if order["side"] == "buy" else -amount
         account.positions[instrument] = account.positions.get(instrument, ZERO) + signed
+
+    def _record_trade(self, order: dict, amount: Decimal, price: Decimal, liquidity: str) -> None:
+        """One GET /trade-history row per fill (a taker fill: one row per level it took)."""
+        market = self.markets[int(order["instrument_id"])]
+        rate = TAKER_FEE if liquidity == "taker" else MAKER_FEE
+        fee = min(rate * self.index[market.asset], FEE_CAP * price) * amount
+        self.trades.append({
+            "trade_id": "".join(secrets.choice(_BASE58) for _ in range(44)), "order_id": order["order_id"],
+            "trade_type": "trade", "account": order["account"], "instrument_id": order["instrument_id"],
+            "instrument_name": market.name, "instrument_type": "OPTION", "asset": market.asset,
+            "spot_price": _text(self.index[market.asset]), "amount": _text(amount), "price": _text(price),
+            "mark_price": _text(market.mark), "side": order["side"],
+            "fees": _text(fee.quantize(D("0.000001"))), "liquidity": liquidity,
+            "option_type": "call" if market.call else "put", "strike": _text(market.strike),
+            "expiry": str(int(market.expiry.timestamp()) * NS), "order_type": "limit",
+            "created_timestamp": str(time.time_ns()), "_account": order["_account"],
+        })
 
     @staticmethod
     def _public(order: dict) -> dict:
@@ -550,16 +584,72 @@ class FakeAevo:
                 raise _error("ORDER_DOES_NOT_EXIST")
             return self._public(order)
 
+    @staticmethod
+    def _window(query: dict) -> tuple[int, int, int, int]:
+        """``(start, end, limit, offset)`` of a history query, checked like Aevo checks them."""
+        now = time.time_ns()
+        try:
+            start = int(query.get("start_time") or now - HISTORY_MAX_AGE_NS)
+            end = int(query.get("end_time") or now)
+            limit = int(query.get("limit") or HISTORY_DEFAULT_LIMIT)
+            offset = int(query.get("offset") or 0)
+        except ValueError:
+            raise _error("BAD_REQUEST") from None
+        if start < now - HISTORY_MAX_AGE_NS:
+            raise _error("START_TIME_LESS_THAN_30_DAYS")
+        if offset < 0:
+            raise _error("INVALID_OFFSET_NUMBER")
+        return start, end, max(1, min(limit, HISTORY_MAX_LIMIT)), offset
+
+    @staticmethod
+    def _page(rows: list[dict], key: str, start: int, end: int, limit: int, offset: int, fields) -> dict:
+        """Rows created in [start, end], newest first, ``limit`` of them from ``offset``; ``count`` = all."""
+        chosen = [r for r in rows if start <= int(r["created_timestamp"]) <= end]
+        chosen.sort(key=lambda r: (int(r["created_timestamp"]), r[fields[0]]), reverse=True)
+        page = [{k: r[k] for k in fields if k in r} for r in chosen[offset:offset + limit]]
+        return {"count": str(len(chosen)), key: page}
+
     def get_order_history(self, account: Account, query: dict) -> dict:
-        start, limit = int(query.get("start_time") or 0), min(int(query.get("limit") or 50), 50)
+        start, end, limit, offset = self._window(query)
         fields = ("order_id", "account", "instrument_id", "instrument_name", "instrument_type", "order_type",
                   "side", "amount", "price", "filled", "option_type", "expiry", "strike", "order_status",
                   "created_timestamp")
         with self.lock:
-            mine = [o for o in self.orders.values()
-                    if o["_account"] == account.api_key and int(o["created_timestamp"]) >= start]
-            mine.sort(key=lambda o: int(o["created_timestamp"]), reverse=True)
-            return {"count": str(len(mine)), "order_history": [{k: o[k] for k in fields} for o in mine[:limit]]}
+            mine = [o for o in self.orders.values() if o["_account"] == account.api_key]
+            return self._page(mine, "order_history", start, end, limit, offset, fields)
+
+    def get_trade_history(self, account: Account, query: dict) -> dict:
+        start, end, limit, offset = self._window(query)
+        with self.lock:
+            mine = [t for t in self.trades if t["_account"] == account.api_key and self.trades_visible
+                    and query.get("asset", t["asset"]) == t["asset"]
+                    and query.get("instrument_type", "OPTION") == "OPTION"]
+            fields = tuple(k for k in (mine[0] if mine else {"trade_id": ""}) if not k.startswith("_"))
+            return self._page(mine, "trade_history", start, end, limit, offset, fields)
+
+    def seed_orders(self, api_key: str, count: int, *, created_ns: int | None = None, asset: str = "ETH") -> list[str]:
+        """``count`` filled orders of the account, each with its fill, made elsewhere (another app,
+        the UI), ``created_ns`` on (default now, 1 ns apart): history the plugin must page through."""
+        name = self.option_names(asset, call=True)[0]
+        market = self.by_name[name]
+        stamp = created_ns or time.time_ns()
+        ids = []
+        with self.lock:
+            wallet = self.accounts[api_key].wallet
+            for n in range(count):
+                order_id = "0x" + hashlib.sha256(f"seed-{stamp}-{n}".encode()).hexdigest()
+                self.orders[order_id] = {
+                    "order_id": order_id, "account": wallet, "instrument_id": str(market.instrument_id),
+                    "instrument_name": name, "instrument_type": "OPTION", "order_type": "limit", "side": "buy",
+                    "amount": "1", "price": _text(market.mark), "avg_price": _text(market.mark), "filled": "1",
+                    "order_status": "filled", "option_type": "call", "expiry": str(int(market.expiry.timestamp()) * NS),
+                    "strike": _text(market.strike), "created_timestamp": str(stamp + n), "timestamp": str(stamp + n),
+                    "system_type": "WEB", "_account": api_key, "_salt": f"seed-{n}", "_signer": "",
+                }
+                self._record_trade(self.orders[order_id], D(1), market.mark, "taker")
+                self.trades[-1]["created_timestamp"] = str(stamp + n)
+                ids.append(order_id)
+        return ids
 
     def get_open_orders(self, account: Account) -> list[dict]:
         with self.lock:
@@ -611,6 +701,8 @@ class FakeAevoHandler(QuietHandler):
         body = self.read_body()
         with fake.lock:
             fake.requests.append((method, path))
+            if path in ("/order-history", "/trade-history"):
+                fake.queries.append((path, dict(query)))
         fault = fake._take_fault(method, path)
         if fault is not None:
             if fault.kind == "latency":
@@ -651,6 +743,8 @@ class FakeAevoHandler(QuietHandler):
             return fake.get_account(account)
         if method == "GET" and path == "/order-history":
             return fake.get_order_history(account, query)
+        if method == "GET" and path == "/trade-history":
+            return fake.get_trade_history(account, query)
         if path == "/orders":
             if method == "POST":
                 return fake.post_order(account, body, fault)

@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Callable, Mapping
 
@@ -26,10 +26,10 @@ from gps_core.errors import (
 from gps_core.http import retry_safe
 from gps_core.instruments import OptionKey
 from gps_core.model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueInstrument
-from gps_core.money import is_multiple, to_decimal
+from gps_core.money import Money, is_multiple, to_decimal
 from gps_core.secrets import Secret
 
-from . import config, markets, orders, signing
+from . import config, fees, history, markets, orders, signing
 from .client import AevoClient, ApiKey
 from .config import Environment
 from .signing import OrderFields
@@ -69,6 +69,7 @@ class AevoService:
         self._markets: dict[str, tuple[float, list[VenueInstrument], Decimal | None]] = {}
         self._index: dict[str, tuple[float, Decimal]] = {}
         self._fetch_locks: dict[str, threading.Lock] = {}
+        self._fees: dict[tuple[str, Decimal], Money] = {}  # (order id, filled) -> fee Aevo reported
 
     def __repr__(self) -> str:
         return f"AevoService({self.environment.base_url!r}, signer={self._signer!r})"
@@ -239,7 +240,14 @@ class AevoService:
         if snap.venue_order_id and snap.venue_order_id != signed.order_id:
             log.warning("Aevo returned order id %s for %s, expected %s", snap.venue_order_id,
                         order.client_order_id, signed.order_id)
-        return snap
+        # No fee lookup here: it would cost a round trip between this leg's send and its
+        # acknowledgement. The schedule's estimate is labelled; the engine's final status
+        # refresh (or gps status) reads what Aevo charged.
+        try:
+            return self._with_fee(order, snap, signed.order_id, ask_venue=False)
+        except Exception:  # noqa: BLE001 - the order is placed: a fee problem must not hide that
+            log.exception("fee estimate of %s failed", order.client_order_id)
+            return snap
 
     @staticmethod
     def _order_id(order: OrderRequest) -> str:
@@ -254,25 +262,91 @@ class AevoService:
     def status(self, order: OrderRequest) -> OrderSnapshot:
         """``GET /orders/{id}`` by the id computed before sending (works after a lost reply).
 
-        Should Aevo no longer serve a closed order there, ``GET /order-history`` (from the
-        order's signed timestamp on) is searched for the same id before answering "not found".
+        Should Aevo no longer serve a closed order there, ``GET /order-history`` is searched,
+        page by page, over the whole window from the order's signed timestamp on, before
+        answering "not found". A closed order with fills carries the fees Aevo charged
+        (``GET /trade-history``); see :meth:`_with_fee`.
+
+        :raises OrderNotFound: neither endpoint has the order.
+        :raises OutcomeUnknown: the history could not be searched to its end.
         """
         order_id = self._order_id(order)
         try:
             raw = retry_safe(lambda: self.client.order(order_id))
         except OrderNotFound:
             raw = self._from_history(order, order_id)
-        return orders.snapshot(raw, order.client_order_id, fallback_price=order.limit_price)
+        snap = orders.snapshot(raw, order.client_order_id, fallback_price=order.limit_price)
+        return self._with_fee(order, snap, order_id, ask_venue=True)
 
     def _from_history(self, order: OrderRequest, order_id: str) -> dict:
-        timestamp = order.venue_data.get("timestamp")
-        start = (int(timestamp) - 60) * 10**9 if isinstance(timestamp, int) else int((self.clock() - 86400) * 10**9)
-        reply = retry_safe(lambda: self.client.order_history(max(0, start)))
-        entries = reply.get("order_history") if isinstance(reply, dict) else reply
-        for entry in entries if isinstance(entries, list) else ():
-            if isinstance(entry, dict) and str(entry.get("order_id", "")).lower() == order_id:
+        start, end = history.window(order.venue_data.get("timestamp"), self.clock())
+
+        def page(offset: int):
+            return retry_safe(lambda: self.client.order_history(start, end, offset=offset))
+
+        for entry in history.rows(page, "order_history", "order_id"):
+            if str(entry.get("order_id", "")).lower() == order_id:
                 return entry
         raise OrderNotFound(f"Aevo has no order {order_id} ({order.client_order_id})", code="ORDER_DOES_NOT_EXIST")
+
+    # --- fees --------------------------------------------------------------------------
+
+    def _with_fee(self, order: OrderRequest, snap: OrderSnapshot, order_id: str, *, ask_venue: bool) -> OrderSnapshot:
+        """``snap`` with the fee of its fills in USD: what Aevo charged, else a labelled estimate.
+
+        Aevo is asked (``GET /trade-history``, weight 5) only with ``ask_venue`` and once the
+        order is closed, so polling a working order never pays for it; a fee read in full is
+        cached per (order, filled). Fills Aevo does not (yet) list are estimated from the fee
+        schedule at the taker rate and the snapshot says ``fee_estimated``. Never raises:
+        without any figure the fee stays ``None``.
+        """
+        filled = snap.filled_quantity
+        if filled <= 0:
+            return snap
+        known = fees.Charged(Decimal(0), Decimal(0))
+        if ask_venue and not snap.is_working:
+            cached = self._fees.get((order_id, filled))
+            if cached is not None:
+                return replace(snap, fee=cached, fee_estimated=False)
+            try:
+                known = self._charged(order, order_id)
+            except Exception as exc:  # noqa: BLE001 - a fee is never worth failing a status lookup
+                log.info("fees of %s not read from Aevo (%s); estimating them", order.client_order_id, exc)
+        if known.amount >= filled:
+            fee = Money(known.fees, fees.CURRENCY)
+            with self._lock:
+                self._fees[(order_id, filled)] = fee
+            return replace(snap, fee=fee, fee_estimated=False)
+        try:
+            value = self._underlying_value(order.instrument.key.underlying, fetch=ask_venue and not snap.is_working)
+            rest = fees.estimate(order.instrument, filled - known.amount, snap.average_price, value)
+        except GpsError as exc:
+            log.info("no fee estimate for %s (%s)", order.client_order_id, exc)
+            return snap if known.amount == 0 else replace(snap, fee=Money(known.fees, fees.CURRENCY), fee_estimated=True)
+        return replace(snap, fee=Money(known.fees + rest, fees.CURRENCY), fee_estimated=True)
+
+    def _charged(self, order: OrderRequest, order_id: str) -> fees.Charged:
+        """The fees Aevo lists for the order's fills, over the whole window since it was signed."""
+        start, end = history.window(order.venue_data.get("timestamp"), self.clock())
+        asset = order.instrument.key.underlying
+
+        def page(offset: int):
+            return retry_safe(lambda: self.client.trade_history(asset, start, end, offset=offset))
+
+        return fees.charged(history.rows(page, "trade_history", "trade_id"), order_id)
+
+    def _underlying_value(self, asset: str, *, fetch: bool) -> Decimal:
+        """The index price: fetched if allowed, else the last one seen (no round trip)."""
+        if fetch:
+            return self.index_price(asset)
+        asset = asset.upper()
+        cached = self._index.get(asset) or (None, None)
+        if cached[1] is not None:
+            return cached[1]
+        listed = self._markets.get(asset)
+        if listed and listed[2] is not None:
+            return listed[2]
+        raise InvalidReply(f"no {asset} index price seen yet")
 
     def cancel(self, order: OrderRequest) -> OrderSnapshot:
         """``DELETE /orders/{id}``, then the order's state after the cancel.

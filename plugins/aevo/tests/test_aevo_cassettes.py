@@ -21,11 +21,13 @@ from gps_core.errors import (
     InsufficientFunds,
     InvalidOrder,
     OrderNotFound,
+    OrderRejected,
     OutcomeUnknown,
     RateLimited,
 )
 from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import OrderRequest, Side, VenueOrderStatus
+from gps_core.money import Money
 from gps_core.secrets import Secret
 from gps_venue_aevo import AevoVenue, markets
 from gps_venue_aevo.config import Environment
@@ -123,6 +125,10 @@ def test_order_lifecycle_signed_body_and_hmac(aevo_vectors):
     assert (status.status, status.filled_quantity, status.average_price) == (
         VenueOrderStatus.OPEN, Decimal("0.2"), Decimal("1250.5"))
     assert cancelled.status is VenueOrderStatus.CANCELLED and cancelled.filled_quantity == Decimal("0.2")
+    # While working, the fill's fee is the schedule's estimate (taker 0.05% of the /markets index),
+    # labelled; once closed, the fees Aevo lists for this order's fills in /trade-history, summed.
+    assert status.fee == Money(Decimal("0.0005") * Decimal("97250.12") * Decimal("0.2"), "USD") and status.fee_estimated
+    assert cancelled.fee == Money(Decimal("5.835"), "USD") and not cancelled.fee_estimated
     # The body went out compact, with uint256 values as strings, and the HMAC covers exactly it.
     body = post.body if isinstance(post.body, bytes) else post.body.encode()
     assert b" " not in body
@@ -163,6 +169,9 @@ def test_error_bodies_map_to_the_taxonomy(aevo_vectors):
         for _ in range(3):  # 500 with a code, 502 from a proxy, a truncated 200: all unknown
             with pytest.raises(OutcomeUnknown):
                 place()
+        with pytest.raises(OutcomeUnknown) as unlisted:  # a 400 whose code gps does not know
+            place()
+        assert not isinstance(unlisted.value, OrderRejected) and unlisted.value.code == "ORDER_SOMETHING_NEW"
         order = OrderRequest(CLIENT_ORDER_ID, instrument, Side.BUY, Decimal("0.5"), Decimal("1250.5"),
                              venue_order_id=ORDER_ID)
         with pytest.raises(OrderNotFound):
