@@ -37,6 +37,7 @@ from .errors import (
     OrderNotOpen,
     OrderRejected,
     RateLimited,
+    ReduceOnlyRefused,
     VenueUnavailable,
 )
 from .journal import Journal
@@ -208,6 +209,7 @@ class Engine:
         self._progress = progress or (lambda message: None)
         self.sleep = sleep
         self.journal_failures: list[str] = []
+        self._no_reduce_only: set[int] = set()  # legs whose reduce-only unwind the venue refused
         self._stopping = False  # on the way out: waits are never cut short any more
 
     def progress(self, message: str) -> None:
@@ -411,7 +413,13 @@ class Engine:
                     self._apply(order, snapshot)
                 return
             except (OrderRejected, AuthenticationError) as exc:  # the venue refused it outright
-                self._mark(order, OrderState.REJECTED, exc.message, "order_rejected")
+                reason = exc.message
+                if isinstance(exc, ReduceOnlyRefused) and order.role == "unwind" and request.reduce_only:
+                    # The leg closed (part of) a position held on the other side before: a plain
+                    # order of the same size restores it, and the execution's net stays zero.
+                    self._no_reduce_only.add(order.leg_index)
+                    reason = f"reduce-only refused by the venue ({exc.message}); the rest is unwound without it"
+                self._mark(order, OrderState.REJECTED, reason, "order_rejected")
                 return
             except NOT_PLACED as exc:
                 self._write("order_not_placed", client_order_id=order.client_order_id, attempt=attempt,
@@ -709,6 +717,10 @@ class Engine:
     def _unwind_order(self, order: TrackedOrder, quantity: Decimal, attempt: int) -> TrackedOrder | None:
         """An offsetting reduce-only IOC order for ``quantity`` of ``order``, priced to trade now.
 
+        Without reduce-only once the venue refused a reduce-only unwind of this leg
+        (:class:`~gps_core.errors.ReduceOnlyRefused`): the leg then closed a position held on the
+        other side, and an order of the leg's size restores exactly what was held before.
+
         Attempt ``n`` crosses the best price by ``unwind_slippage + (n - 1) * unwind_slippage_step``,
         at most ``unwind_slippage_cap``.
         """
@@ -736,7 +748,7 @@ class Engine:
             quantity=quantity,
             limit_price=price,
             time_in_force=TimeInForce.IOC,
-            reduce_only=True,
+            reduce_only=order.leg_index not in self._no_reduce_only,
         )
         return TrackedOrder(request=unwind, leg_index=order.leg_index, role="unwind")
 
@@ -752,7 +764,12 @@ class Engine:
             if held > 0 or unsure:
                 request = leg.request
                 maybe = leg.remaining if not leg.is_terminal else Decimal(0)
-                rows.append({"venue": request.venue, "instrument": request.instrument.key.name,
-                             "venue_symbol": request.instrument.symbol, "side": request.side.value,
-                             "quantity": held, "unknown_orders": unsure, "unknown_quantity": maybe})
+                row = {"venue": request.venue, "instrument": request.instrument.key.name,
+                       "venue_symbol": request.instrument.symbol, "side": request.side.value,
+                       "quantity": held, "unknown_orders": unsure, "unknown_quantity": maybe}
+                if leg.leg_index in self._no_reduce_only:
+                    row["note"] = (f"the venue refused a reduce-only unwind: this {request.side.value} closed (part "
+                                   f"of) a position you held on the other side, so the quantity is how much this "
+                                   f"execution moved that position, not a new position")
+                rows.append(row)
         return rows

@@ -74,6 +74,12 @@ class InvalidOrder(OrderRejected):
     """Rejected for its parameters: tick, size, price band, instrument state."""
 
 
+class ReduceOnlyRefused(InvalidOrder):
+    """A reduce-only order was refused because it would not reduce the position on that
+    instrument: there is none, it is on the same side, or it is smaller than the order. For an
+    unwind this means the leg closed (part of) a position held on the other side before."""
+
+
 class OrderNotFound(VenueError):
     """The venue does not know an order with this id (or client order id)."""
 

@@ -44,6 +44,7 @@ from .errors import (
     OrderRejected,
     OutcomeUnknown,
     RateLimited,
+    ReduceOnlyRefused,
 )
 from .model import FeeSchedule, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueOrderStatus, utcnow
 from .money import ZERO, Money, format_decimal, is_multiple, round_to_step
@@ -490,6 +491,9 @@ class PaperBroker:
         problem = self._invalid(order, book, state)
         if problem:
             return InvalidOrder(problem, venue=self.venue)
+        problem = self._reduce_only_problem(order, state)
+        if problem:
+            return ReduceOnlyRefused(problem, venue=self.venue)
         if fire("reject", symbol):
             return OrderRejected(f"order {order.client_order_id} rejected (injected reject for {symbol})",
                                  venue=self.venue, code="injected_reject")
@@ -551,8 +555,12 @@ class PaperBroker:
             return f"limit price {order.limit_price} is not a positive multiple of the tick {tick}"
         if order.post_only and self._crossing(order, book):
             return "post-only order would take liquidity"
+        return None
+
+    @staticmethod
+    def _reduce_only_problem(order: OrderRequest, state: "_State") -> str | None:
         if order.reduce_only:
-            position = state.position(instrument.symbol)
+            position = state.position(order.instrument.symbol)
             if position * order.side.sign >= 0 or order.quantity > abs(position):
                 return f"reduce-only {order.side.value} {order.quantity} would not reduce the position {position}"
         return None

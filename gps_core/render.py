@@ -124,6 +124,11 @@ def report_text(report: dict) -> str:
         if unwind["filled"] != unwind["quantity"] and unwind["status"] != "unknown":
             lines.append(f"note: unwind {unwind['client_order_id']} filled {unwind['filled']} of {unwind['quantity']} "
                          f"{unwind['instrument']} on {unwind['venue']}")
+    for unwind in report["unwinds"]:
+        if unwind.get("reduce_only") is False:
+            lines.append(f"note: unwind {unwind['client_order_id']} was sent WITHOUT reduce-only: the venue refused a "
+                         f"reduce-only unwind because leg {unwind['leg']} had closed a position you held on the other "
+                         f"side; it restores the position you held before the execution")
     for r in report.get("residuals") or []:
         held = "long" if r["side"] == "buy" else "short"
         unknown = ""
@@ -131,6 +136,8 @@ def report_text(report: dict) -> str:
             unknown = f"; orders of UNKNOWN state: {', '.join(r['unknown_orders'])}"
             if r.get("unknown_quantity") not in (None, "0"):
                 unknown += f" (may have filled up to {r['unknown_quantity']} more)"
+        if r.get("note"):
+            unknown += f" ({r['note']})"
         if r["quantity"] == "0":
             lines.append(f"WARNING: POSSIBLY NOT FLAT: {r['instrument']} on {r['venue']} ({r['venue_symbol']}){unknown}")
         else:

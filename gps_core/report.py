@@ -110,6 +110,7 @@ def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
         "status": order.state.value,
         "client_order_id": request.client_order_id,
         "venue_order_id": request.venue_order_id,
+        "reduce_only": request.reduce_only,
         "price_currency": request.instrument.price_currency,
         "limit_price": _s(request.limit_price),
         "average_price": _s(order.average_price),

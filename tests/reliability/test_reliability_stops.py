@@ -375,3 +375,40 @@ def test_two_429s_with_retry_after_3_on_the_second_leg_still_fill_both(make_harn
     assert net_position(orders) == drill.full and len(orders) == 2
     assert harness.exchange.received[report["legs"][1]["client_order_id"]] == 3
     _ledger(ledger, "deribit", "two 429s with Retry-After 3 on leg 2", drill, report, code)
+
+
+# --- reduce-only --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("venue", ["dryrun", "aevo"])
+def test_a_refused_reduce_only_unwind_restores_the_prior_position(venue, make_harness, gps_process, ledger):
+    """Leg 1 buys back a short the trader already held, leg 2 is refused: the reduce-only unwind
+    (a sell) is refused by the venue, since there is no long to reduce. gps decides from that
+    answer: it sells without reduce-only, which restores the short, and says so."""
+    harness = make_harness(venue)
+    symbols = harness.instruments(2)
+    q = harness.quantity
+    prior = gps_process(["execute", "--venue", venue, "--yes", "--json", "--leg", f"sell {q} {symbols[0]}"],
+                        harness.env())
+    assert prior.code == 0, prior.stderr
+    before = {o.venue_key for o in harness.orders()}
+    if venue == "dryrun":
+        harness.add_faults(f"reject x1@{symbols[1]}")
+    else:
+        harness.fake.aim(symbols[1], "reject", code="INSUFFICIENT_BALANCE", status=400)
+    run = gps_process(["execute", "--venue", venue, "--yes", "--json", "--leg", f"buy {q} {symbols[0]}",
+                       "--leg", f"sell {q} {symbols[1]}"], harness.env())
+    report = run.json()
+
+    assert run.code == EXIT_INCOMPLETE, run.stderr
+    this = [o for o in harness.orders() if o.venue_key not in before]
+    assert not [o for o in this if o.is_open]
+    assert net_position(this) == {}  # the execution changed nothing ...
+    assert net_position(harness.orders()) == {symbols[0]: -q}  # ... and the prior short is back
+    refused, restoring = report["unwinds"]
+    assert refused["status"] == "rejected" and refused["reduce_only"] and "reduce-only" in refused["reason"]
+    assert restoring["status"] == "filled" and restoring["reduce_only"] is False and report["residuals"] == []
+    found = audit(harness)  # both executions' journals against the paper store
+    assert found.clean, found.explain()
+    ledger.from_audit("stops", venue, "reduce-only unwind refused (the leg closed a prior short)", found,
+                      f"exit {run.code}")
