@@ -316,11 +316,13 @@ class Engine:
             lambda: self._refresh_estimated_fees(result),
         )
         for step in steps:
-            try:
-                step()
-            except BaseException as exc:  # noqa: BLE001
-                if not self._absorb(result, exc):
-                    raise
+            for _ in range(2):  # a step cut short by a stop or an error runs once more: it is idempotent
+                try:
+                    step()
+                    break
+                except BaseException as exc:  # noqa: BLE001
+                    if not self._absorb(result, exc):
+                        raise
         result.residuals = self._residuals(result)
         result.finished_at = utcnow()
 
@@ -340,7 +342,7 @@ class Engine:
         try:
             with shielded():
                 self.journal.write(event, sync=sync, **data)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: the journal file was closed under us
             what = data.get("client_order_id")
             self.journal_failures.append(f"{event}{f' {what}' if what else ''}: {exc}")
             log.debug("journal write failed", exc_info=True)

@@ -221,6 +221,28 @@ def test_sighup_under_keep_leaves_exactly_what_the_report_names(make_harness, le
     _ledger(ledger, "deribit", "SIGHUP under --on-partial keep", drill, report, code)
 
 
+def test_a_second_sigterm_exits_at_once_and_recover_finishes(make_harness, gps_process, ledger):
+    harness = make_harness("deribit")
+    drill = _start(harness, 2, (1,))
+    drill.wait_resting(2, 1)
+    harness.exchange.faults.inject("latency", method="private/cancel", times=1, seconds=3.0)  # a slow stop
+    drill.child.send_signal(signal.SIGTERM)
+    drill.wait_until(lambda: harness.exchange.calls["private/cancel"] >= 1, "the cancel sent")
+    drill.child.send_signal(signal.SIGTERM)
+    code, report, err = drill.finish()
+
+    assert code == 128 + signal.SIGTERM and report is None, err
+    assert "aborted at once" in err and "Traceback" not in err
+    for path in (harness.home / "journal").glob("*.jsonl"):
+        text = path.read_text()
+        assert text.endswith("\n") and all(json.loads(line) for line in text.splitlines())
+    recovered = gps_process(["recover", "--json", "--cancel-working", "--settle-after", "0"], harness.env())
+    assert "Traceback" not in recovered.stderr
+    orders = assert_ends_safe(drill, None, possibly=[{drill.symbols[0]: harness.quantity}])
+    assert not [o for o in orders if o.is_open]
+    _ledger(ledger, "deribit", "second SIGTERM during the stop, then recover", drill, None, code)
+
+
 # --- output and journal -------------------------------------------------------------------
 
 
