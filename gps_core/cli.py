@@ -131,7 +131,7 @@ class CliInteraction:
 
 def strategy_options(command):
     """The ways to give a strategy: a file, --leg specs, --card for decision logs, --size."""
-    command = click.argument("strategy_file", required=False, type=click.Path(dir_okay=False))(command)
+    command = click.argument("strategy_file", required=False, type=click.Path(dir_okay=False, allow_dash=True))(command)
     command = click.option("--leg", "legs", multiple=True, metavar="SPEC",
                            help='A leg: "buy 1 BTC-27MAR26-70000-C" (repeatable).')(command)
     command = click.option("--card", type=click.Choice(["best", "safer", "upside"]),
@@ -312,6 +312,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
       gps quote --leg "buy 0.1 BTC-25DEC26-100000-C" --venue auto
     """
     from .errors import RoutingError
+    from .paper import paper_market_time
     from .render import plan_text, quotes_text
     from .report import plan_to_json
     from .routing import plan_strategy
@@ -344,7 +345,8 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
             rows.append(row)
     plan_json, error = None, None
     try:
-        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=slippage, market=pricing.market))
+        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=slippage, market=pricing.market,
+                                               now=paper_market_time(pricing.venues, quotes)))
     except RoutingError as exc:
         error = str(exc)
     if as_json:

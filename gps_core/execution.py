@@ -28,6 +28,7 @@ from .journal import ExecutionLock, Journal, journal_dir, new_execution_id
 from .model import TimeInForce
 from .shutdown import Shutdown
 from .report import plan_to_json, result_to_json
+from .paper import paper_market_time
 from .routing import DEFAULT_MAX_SLIPPAGE, Plan, plan_strategy
 from .service import Context, price_strategy
 from .strategy import Strategy
@@ -129,7 +130,7 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
             raise BadInput(f"the decision log says no trade ({reason}); pass --force to execute anyway")
         ui.progress(f"warning: the decision log says no trade ({reason})")
     plan = plan_strategy(strategy, pricing.quotes, max_slippage=request.max_slippage, max_loss=request.max_loss,
-                         market=pricing.market)
+                         market=pricing.market, now=paper_market_time(venues, pricing.quotes))
     plan_json = plan_to_json(plan)
     ui.show_plan(plan_json)
     by_name = {v.name: v for v in venues}

@@ -386,6 +386,9 @@ class PaperBroker:
     :param venue: the venue's name, used in order ids and messages.
     :param faults: an optional :class:`FaultPlan`.
     :param sleep: how injected latency waits (tests pass a recorder).
+    :param clock: the market's present, at which expiry is judged (default: the real
+        clock; the dry-run venue passes its market's clock, so a market dated in the past
+        trades what had not expired on that date).
 
     Every call is one transaction under a thread lock and an ``fcntl`` lock on
     ``<store>.lock``; the file is replaced atomically, so concurrent threads and processes
@@ -393,11 +396,12 @@ class PaperBroker:
     """
 
     def __init__(self, store_path: Path, venue: str, faults: FaultPlan | None = None,
-                 *, sleep: Callable[[float], None] = time.sleep):
+                 *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], datetime] = utcnow):
         self.store_path = Path(store_path).expanduser().resolve()
         self.venue = venue
         self.faults = faults or FaultPlan()
         self._sleep = sleep
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"PaperBroker({self.venue!r}, {str(self.store_path)!r}, faults={str(self.faults)!r})"
@@ -544,7 +548,7 @@ class PaperBroker:
             return f"book is for {book.instrument.symbol}, order is for {instrument.symbol}"
         if not order.client_order_id:
             return "an order needs a client order id"
-        if instrument.is_expired():
+        if instrument.is_expired(self._clock()):
             return f"{instrument.symbol} has expired"
         if order.quantity < instrument.min_quantity:
             return f"quantity {order.quantity} is below the minimum {instrument.min_quantity}"
@@ -710,3 +714,18 @@ class PaperBroker:
             except FileNotFoundError:
                 pass
             raise
+
+
+def paper_market_time(venues, quotes) -> datetime | None:
+    """The moment to judge a plan's expiries at, when only paper venues are asked.
+
+    ``None`` (meaning the real clock) if any venue in ``venues`` is live or no quote has a
+    book; otherwise the latest timestamp of the books in ``quotes`` (a mapping of leg
+    index to :class:`~gps_core.routing.Quote` lists). A paper market dated in the past
+    (``GPS_DRYRUN_ASOF``) stamps its books with its own clock, so its options are judged
+    as of that date; a live venue is always judged by the real clock.
+    """
+    if not venues or any(not venue.info.paper for venue in venues):
+        return None
+    stamps = [quote.book.timestamp for leg_quotes in quotes.values() for quote in leg_quotes if quote.book is not None]
+    return max(stamps) if stamps else None

@@ -42,6 +42,7 @@ def plan_text(plan: dict) -> str:
             f"{ref['amount']} {ref['currency']}" if ref else "-",
         ))
     totals = plan["totals"]
+    card = plan["strategy"].get("card")
     lines = [
         f"Plan for {plan['strategy']['name']} ({len(plan['legs'])} legs, max slippage "
         f"{Decimal(plan['max_slippage']) * 100:.2f}%):",
@@ -59,6 +60,10 @@ def plan_text(plan: dict) -> str:
     lines.extend(f"  basis: {basis}" for basis in totals.get("max_loss_basis") or ())
     if totals["reference_cost_usd"] is not None:
         lines.append(f"Reference cost: ${totals['reference_cost_usd']}; expected savings ${totals['expected_savings_usd']}")
+    if card:
+        from .options_gps import format_card_figures
+
+        lines.append(format_card_figures(card))
     lines.append("(cost > 0 is paid, < 0 is received)")
     return "\n".join(lines)
 

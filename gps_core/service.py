@@ -21,7 +21,7 @@ from .orders import state_from_snapshot
 from .plugins import PluginHost, Venue, load_host
 from .routing import Market, Quote, unpriced_venues
 from .secrets import load_credentials, register_secret_values
-from .strategy import Strategy
+from .strategy import Strategy, require_traded_underlyings
 
 DEFAULT_DEPTH = 10
 
@@ -109,6 +109,10 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
                    progress: Callable[[str], None] | None = None, depth: int = DEFAULT_DEPTH) -> Pricing:
     """Select the venues for ``--venue selection`` and fetch every leg's quote from them.
 
+    A leg on an underlying that none of the venues asked trades (with ``auto``: none of the
+    installed venues) raises :class:`BadInput` first (see
+    :func:`~gps_core.strategy.require_traded_underlyings`).
+
     A live run (``dry_run=False``) routes only among live venues, or only among paper ones
     (see :meth:`Context.select_venues`). A dry run prices on the real venues' public books;
     with ``auto``, when none of them can be reached (or none is installed) it falls back to
@@ -116,6 +120,8 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
     """
     say = progress or (lambda message: None)
     venues = ctx.select_venues(selection)
+    # Crypto only, said before anything is fetched or sent: with auto, every installed venue counts.
+    require_traded_underlyings(strategy, ctx.host.venues() if selection == "auto" else venues)
     offline = all(v.info.paper for v in venues)
     names = ", ".join(v.name for v in venues)
     note = None

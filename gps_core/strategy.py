@@ -1,5 +1,7 @@
 """Strategy inputs: ``--leg`` specs, strategy files and Options GPS decision logs.
 
+Decision logs are read by :mod:`gps_core.options_gps`.
+
 Every parser raises :class:`~gps_core.errors.BadInput` with a message that names the bad
 field (``legs[1].quantity: ...``); nothing here touches a venue.
 """
@@ -8,17 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .errors import BadInput
 from .instruments import OptionKey, OptionType, parse_expiry, parse_strike
 from .model import Side
 from .money import Money
 
-CARDS = {"best": "best_match", "safer": "safer_alt", "upside": "higher_upside"}
 MAX_LEGS = 8
 
 
@@ -63,13 +65,16 @@ class Strategy:
         return replace(self, legs=tuple(replace(leg, quantity=leg.quantity * factor) for leg in self.legs))
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "name": self.name,
             "source": self.source,
             "no_trade": self.no_trade,
             "no_trade_reason": self.no_trade_reason,
             "legs": [leg.to_json() for leg in self.legs],
         }
+        if self.meta.get("card"):
+            data["card"] = dict(self.meta["card"])
+        return data
 
 
 def _decimal(value: Any, where: str, *, positive: bool = True) -> Decimal:
@@ -136,23 +141,49 @@ def strategy_from_specs(specs: list[str]) -> Strategy:
     return _checked(Strategy(legs=legs, name="command-line legs", source="legs"))
 
 
-def load_strategy(path: Path, card: str | None = None) -> Strategy:
-    """Load a strategy file, or an Options GPS decision log (then ``card`` picks the card)."""
+def load_strategy(path: Path | str, card: str | None = None, *, stdin: TextIO | None = None) -> Strategy:
+    """Load a strategy file, or an Options GPS decision log (then ``card`` picks the card).
+
+    :param path: the file, or ``-`` for ``stdin``.
+    :param stdin: where ``-`` reads from (default: the process's standard input).
+    """
+    if str(path) == "-":
+        source = "stdin"
+        try:
+            text = (stdin or sys.stdin).read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read the strategy from stdin: {exc}") from None
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"{path}: not a text file") from None
+    return strategy_from_text(text, card, source=source)
+
+
+def strategy_from_text(text: str, card: str | None = None, source: str = "file") -> Strategy:
+    """Parse a strategy file, a bare decision log, or Options GPS's whole stdout with its
+    "Decision Log (JSON)" box (see :mod:`gps_core.options_gps`)."""
+    from .options_gps import decision_log_json, is_decision_log, strategy_from_decision_log
+
+    if not text.strip():
+        raise BadInput(f"{source}: empty; expected a strategy file or an Options GPS decision log")
+    boxed = None if text.lstrip().startswith(("{", "[")) else decision_log_json(text)
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text, parse_float=Decimal)
+        data = json.loads(boxed if boxed is not None else text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        what = "the Options GPS decision log box" if boxed is not None else source
+        raise BadInput(f"{what}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict):
-        raise BadInput(f"{path}: expected a JSON object at the top level")
+        raise BadInput(f"{source}: expected a JSON object at the top level")
     if is_decision_log(data):
-        return strategy_from_decision_log(data, card or "best", source=str(path))
+        return strategy_from_decision_log(data, card or "best", source=source)
     if card:
-        raise BadInput(f"--card applies to Options GPS decision logs; {path} is a strategy file")
-    return strategy_from_json(data, source=str(path))
+        raise BadInput(f"--card applies to Options GPS decision logs; {source} is a strategy file")
+    return strategy_from_json(data, source=source)
 
 
 def strategy_from_json(data: dict, source: str = "file") -> Strategy:
@@ -202,51 +233,6 @@ def _key_from_fields(item: dict, where: str, underlying: str | None = None, expi
         raise BadInput(f"{where}.{exc}") from None
 
 
-def is_decision_log(data: dict) -> bool:
-    return any(key in data for key in CARDS.values()) or isinstance(data.get("decision"), dict)
-
-
-def strategy_from_decision_log(data: dict, card: str, source: str = "decision log") -> Strategy:
-    """Build a strategy from one card of an Options GPS decision log."""
-    if card not in CARDS:
-        raise BadInput(f"--card must be one of {', '.join(CARDS)}, got {card!r}")
-    body = data.get("decision") if isinstance(data.get("decision"), dict) else data
-    card_data = body.get(CARDS[card]) if isinstance(body, dict) else None
-    if card_data is None and isinstance(data.get(CARDS[card]), dict):
-        card_data = data[CARDS[card]]
-    if not isinstance(card_data, dict):
-        raise BadInput(f"{CARDS[card]}: the decision log has no {card!r} card")
-    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
-    symbol = card_data.get("symbol", inputs.get("symbol"))
-    legs_data = card_data.get("legs")
-    if not isinstance(legs_data, list) or not legs_data:
-        raise BadInput(f"{CARDS[card]}.legs: expected a non-empty list of legs")
-    legs = []
-    for i, item in enumerate(legs_data):
-        where = f"{CARDS[card]}.legs[{i}]"
-        if not isinstance(item, dict):
-            raise BadInput(f"{where}: expected an object with action, qty, option_type, strike")
-        key = _key_from_fields(item, where, underlying=symbol, expiry=card_data.get("expiry"))
-        side = _side(item.get("action", item.get("side")), f"{where}.action")
-        quantity = _decimal(item.get("qty", item.get("quantity")), f"{where}.qty")
-        premium = item.get("premium")
-        reference = _reference(premium, f"{where}.premium") if premium is not None else None
-        legs.append(Leg(side, quantity, key, reference))
-    no_trade = data.get("no_trade", body.get("no_trade", False) if isinstance(body, dict) else False)
-    if not isinstance(no_trade, bool):
-        raise BadInput(f"no_trade: expected true or false, got {no_trade!r}")
-    reason = data.get("no_trade_reason", body.get("no_trade_reason") if isinstance(body, dict) else None)
-    return _checked(
-        Strategy(
-            legs=tuple(legs),
-            name=str(card_data.get("name") or card_data.get("strategy") or f"Options GPS {card} card"),
-            source=f"{source} ({CARDS[card]})",
-            no_trade=no_trade,
-            no_trade_reason=str(reason) if reason is not None else None,
-        )
-    )
-
-
 def _checked(strategy: Strategy) -> Strategy:
     if not strategy.legs:
         raise BadInput("the strategy has no legs: give --leg, a strategy file or a decision log")
@@ -260,3 +246,20 @@ def _checked(strategy: Strategy) -> Strategy:
             )
         seen[leg.instrument] = i
     return strategy
+
+
+def require_traded_underlyings(strategy: Strategy, venues) -> None:
+    """Refuse a strategy with a leg on an underlying that none of ``venues`` trades.
+
+    :param venues: the venues asked, each with ``name`` and ``info.underlyings`` (an empty
+        tuple means the venue does not say, and is taken to trade anything).
+    :raises BadInput: one line naming the underlying and the venues asked, e.g.
+        ``SPY options are not traded by any venue asked (dryrun: BTC, ETH; ...)``.
+    """
+    for leg in strategy.legs:
+        underlying = leg.instrument.underlying
+        if not venues or any(not v.info.underlyings or underlying in v.info.underlyings for v in venues):
+            continue
+        asked = "; ".join(f"{v.name}: {', '.join(v.info.underlyings)}" for v in venues)
+        raise BadInput(f"{underlying} options are not traded by any venue asked ({asked}); "
+                       "gps executes crypto options only; nothing was sent")

@@ -74,13 +74,17 @@ def decision_log(strategy_path, no_trade):
     from gps_core.instruments import OptionKey
 
     keys = [OptionKey.parse(leg["instrument"]) for leg in legs]
-    return {
-        "inputs": {"symbol": keys[0].underlying},
+    return {  # Options GPS's own format (see tests/fixtures/options-gps)
+        "inputs": {"symbol": keys[0].underlying, "view": "bullish", "risk": "medium"},
         "no_trade": no_trade,
         "no_trade_reason": "edge below costs" if no_trade else None,
-        "best_match": {"expiry": keys[0].expiry.isoformat(), "legs": [
-            {"action": leg["side"].upper(), "qty": leg["quantity"], "option_type": "call" if k.option_type.value == "C" else "put",
-             "strike": str(k.strike), "premium": leg["reference_price"]["amount"]} for leg, k in zip(legs, keys)]},
+        "best_match": {"description": "Call debit spread", "type": "call_debit_spread",
+                       "expiry": f"{keys[0].expiry.isoformat()} 08:00:00Z", "legs": [
+            {"action": leg["side"].upper(), "qty": float(leg["quantity"]),
+             "option_type": "Call" if k.option_type.value == "C" else "Put",
+             "strike": float(k.strike), "premium": float(leg["reference_price"]["amount"])} for leg, k in zip(legs, keys)]},
+        "safer_alt": None,
+        "higher_upside": None,
     }
 
 
@@ -120,8 +124,9 @@ def test_no_trade_card_is_refused_live_without_force(fake_deribit, tmp_path):
 
     key = OptionKey.parse(leg)
     log = {"inputs": {"symbol": "BTC"}, "no_trade": True, "no_trade_reason": "edge below costs",
-           "best_match": {"expiry": key.expiry.isoformat(),
-                          "legs": [{"action": "BUY", "qty": "0.1", "option_type": "call", "strike": str(key.strike)}]}}
+           "best_match": {"description": "Long call", "type": "long_call", "expiry": f"{key.expiry.isoformat()} 08:00:00Z",
+                          "legs": [{"action": "BUY", "qty": 0.1, "option_type": "Call", "strike": float(key.strike),
+                                    "premium": 0.0}]}}
     path = tmp_path / "log.json"
     path.write_text(json.dumps(log))
     refused = gps("execute", "--yes", path)

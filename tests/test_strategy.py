@@ -9,23 +9,6 @@ from gps_core.errors import BadInput
 from gps_core.model import Side
 from gps_core.strategy import load_strategy, parse_leg_spec, strategy_from_specs
 
-DECISION_LOG = {
-    "inputs": {"symbol": "BTC"},
-    "no_trade": False,
-    "no_trade_reason": None,
-    "best_match": {
-        "strategy": "bull call spread",
-        "expiry": "2026-12-25",
-        "legs": [
-            {"action": "BUY", "qty": 1, "option_type": "call", "strike": 95000, "premium": 4100.5},
-            {"action": "SELL", "qty": 1, "option_type": "call", "strike": 100000, "premium": 2300},
-        ],
-    },
-    "safer_alt": {"expiry": "25DEC26", "legs": [{"action": "BUY", "qty": 1, "option_type": "put", "strike": 90000, "premium": 1800}]},
-    "higher_upside": {"expiry": "2026-12-25", "legs": [{"action": "BUY", "qty": 2, "option_type": "call", "strike": 110000}]},
-}
-
-
 def write(tmp_path, data, name="s.json"):
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else json.dumps(data))
@@ -82,25 +65,10 @@ def test_bad_files_name_the_field(tmp_path, data, field):
         load_strategy(write(tmp_path, data))
 
 
-def test_decision_log_cards(tmp_path):
-    path = write(tmp_path, DECISION_LOG)
-    best = load_strategy(path)
-    assert [leg.instrument.name for leg in best.legs] == ["BTC-25DEC26-95000-C", "BTC-25DEC26-100000-C"]
-    assert best.legs[0].reference_price.amount == D("4100.5") and best.legs[1].side is Side.SELL
-    assert load_strategy(path, "safer").legs[0].instrument.name == "BTC-25DEC26-90000-P"
-    assert load_strategy(path, "upside").legs[0].reference_price is None
-
-
-def test_decision_log_no_trade_is_kept(tmp_path):
-    path = write(tmp_path, dict(DECISION_LOG, no_trade=True, no_trade_reason="edge too small"))
-    strategy = load_strategy(path)
-    assert strategy.no_trade and strategy.no_trade_reason == "edge too small"
-
-
-def test_decision_log_missing_card(tmp_path):
-    data = {k: v for k, v in DECISION_LOG.items() if k != "safer_alt"}
-    with pytest.raises(BadInput, match="safer"):
-        load_strategy(write(tmp_path, data), "safer")
+def test_a_strategy_file_is_not_a_decision_log(tmp_path):
+    path = write(tmp_path, {"legs": [{"side": "buy", "quantity": 1, "instrument": "BTC-25DEC26-95000-C"}]})
+    with pytest.raises(BadInput, match="--card applies to Options GPS decision logs"):
+        load_strategy(path, "safer")
 
 
 @settings(max_examples=200, deadline=None)

@@ -3,8 +3,10 @@
 No network, no credentials, no money. Orders are matched by :class:`gps_core.paper.PaperBroker`
 against the computed market of :mod:`gps_venue_dryrun.market` and kept in
 ``$GPS_HOME/dryrun/orders.json``, so ``gps status`` and ``gps cancel`` in a later process
-see them. ``GPS_DRYRUN_FAULTS`` injects venue faults (see the README) and
-``GPS_DRYRUN_ASOF=YYYY-MM-DD`` pins the market's date.
+see them. ``GPS_DRYRUN_FAULTS`` injects venue faults (see the README),
+``GPS_DRYRUN_ASOF=YYYY-MM-DD`` pins the market's date and ``GPS_DRYRUN_INDEX="BTC=67000"``
+sets index levels. Any strike and expiry a strategy asks for is listed on demand while it
+has not expired at the market's clock.
 
 This module is the entry point and stays light: the market and the paper engine are
 imported on first use.
@@ -89,7 +91,7 @@ class DryRunVenue:
             if broker is None:
                 ensure_dir(path.parent)
                 extra = {"sleep": self._sleep} if self._sleep else {}
-                broker = PaperBroker(path, NAME, FaultPlan.parse(spec), **extra)
+                broker = PaperBroker(path, NAME, FaultPlan.parse(spec), clock=self._market_clock, **extra)
                 self._brokers[(str(path), spec)] = broker
             return broker
 
@@ -98,6 +100,9 @@ class DryRunVenue:
         from .market import current_market
 
         return current_market(self.environ)
+
+    def _market_clock(self):
+        return self.market().clock()
 
     def _listed(self, instrument):
         """The market's own listing of ``instrument``; refuse anything it does not list."""

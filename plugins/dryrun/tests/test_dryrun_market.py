@@ -1,6 +1,7 @@
 """The offline market: expiries that never go stale, valid strikes, ticks and books, determinism."""
 
 from datetime import date, datetime, timedelta, timezone
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -136,7 +137,50 @@ def test_find_matches_all_four_fields():
     market = mk.Market(date(2026, 11, 24))
     inst = market.instruments("BTC")[0]
     assert market.find(inst.key) == inst
-    from dataclasses import replace
-
-    assert market.find(replace(inst.key, strike=inst.key.strike + 1)) is None
+    assert market.find(replace(inst.key, strike=inst.key.strike + D("0.5"))) is None  # off BTC's 1 USD increment
     assert market.find(replace(inst.key, underlying="SOL")) is None
+
+
+def test_any_strike_and_expiry_is_listed_on_demand_until_it_expires():
+    market = mk.Market(date(2026, 2, 20))
+    # Off the grid: a Friday the calendar does not list, strikes between grid steps.
+    key = OptionKey("BTC", date(2026, 4, 17), D("71000.0"), OptionType.PUT)
+    odd = OptionKey("ETH", date(2026, 3, 3), D("2047.5"), OptionType.CALL)
+    assert key.expiry not in market.expiries and odd.expiry not in market.expiries
+    for wanted in (key, odd):
+        inst = market.find(wanted)
+        assert inst is not None and inst.key == wanted and inst.symbol == wanted.name
+        assert inst.expires_at == datetime(wanted.expiry.year, wanted.expiry.month, wanted.expiry.day, 8,
+                                           tzinfo=timezone.utc)
+        book = market.book(inst)
+        assert book.bids and book.asks and book.bids[0].price < book.asks[0].price
+        assert book.timestamp == market.clock() == midnight(market.asof)
+    assert market.find(replace(key, strike=D("71000.3"))) is None  # not on the strike increment
+    assert market.find(replace(odd, strike=D("2047.25"))) is None
+    assert market.find(replace(key, expiry=date(2026, 2, 19))) is None  # expired at the as-of date
+    assert market.find(replace(key, expiry=date(2026, 2, 20))) is not None  # 08:00 is after the as-of midnight
+    assert market.find(replace(key, expiry=date(2030, 1, 1))) is None  # beyond the on-demand horizon
+    assert mk.Market(date(2026, 4, 18)).find(key) is None
+
+
+def test_on_demand_books_are_deterministic_and_follow_the_index():
+    key = OptionKey("BTC", date(2026, 3, 27), D(71000), OptionType.PUT)
+    a, b = mk.Market(date(2026, 2, 20)), mk.Market(date(2026, 2, 20))
+    assert a.book(a.find(key)) == b.book(b.find(key))
+    low = mk.Market(date(2026, 2, 20), index={"BTC": D(67000)})
+    assert low.index("BTC") == D(67000) and low.index("ETH") == a.index("ETH")
+    # a lower index makes the put dearer and the call cheaper
+    assert low.mid(low.find(key)) > a.mid(a.find(key))
+    call = replace(key, option_type=OptionType.CALL)
+    assert low.mid(low.find(call)) < a.mid(a.find(call))
+    assert low.book(low.find(key)).index_price == D(67000)
+
+
+def test_index_levels_come_from_the_environment():
+    env = {"GPS_DRYRUN_ASOF": "2026-02-20", "GPS_DRYRUN_INDEX": "btc=67000, ETH=2000.5"}
+    market = mk.current_market(env)
+    assert market.index("BTC") == D(67000) and market.index("ETH") == D("2000.5")
+    assert market is mk.current_market(dict(env)) and market is not mk.current_market({"GPS_DRYRUN_ASOF": "2026-02-20"})
+    for bad in ("BTC", "BTC=", "BTC=-1", "BTC=abc", "DOGE=1", "BTC=nan"):
+        with pytest.raises(ConfigurationError, match="GPS_DRYRUN_INDEX"):
+            mk.current_market({"GPS_DRYRUN_INDEX": bad})

@@ -71,7 +71,7 @@ def test_order_book_of_an_unlisted_instrument_is_a_venue_error(venue):
     from dataclasses import replace
 
     with pytest.raises(VenueError, match="not listed"):
-        venue.order_book(replace(inst, key=replace(inst.key, strike=D(95001))), 5)
+        venue.order_book(replace(inst, key=replace(inst.key, strike=D("95000.5"))), 5)
 
 
 def test_place_status_cancel_and_the_store_location(venue, env, tmp_path):
@@ -104,7 +104,7 @@ def test_unlisted_instrument_is_rejected(venue):
     inst = call_at_the_money(venue)
     from dataclasses import replace
 
-    ghost = replace(inst, key=replace(inst.key, strike=D(95500)), symbol="BTC-25JAN30-95500-C")
+    ghost = replace(inst, key=replace(inst.key, strike=D("95500.5")), symbol="BTC-25JAN30-95500d5-C")
     with pytest.raises(InvalidOrder, match="not listed"):
         venue.place(OrderRequest("gps-e3-0-1", ghost, Side.BUY, D("0.1"), D(100)))
 

@@ -1,0 +1,187 @@
+"""Options GPS decision logs, as Options GPS (``entrius/venth``, ``tools/options-gps``) writes them.
+
+Options GPS prints its decision log to stdout inside a box-drawing frame::
+
+    ┌── Decision Log (JSON) ──────────────┐
+    │  {
+    │    "inputs": {"symbol": "BTC", ...},
+    ...
+    └─────────────────────────────────────┘
+
+with its other screens printed before it. :func:`decision_log_json` finds that frame (or
+takes bare JSON) and :func:`strategy_from_decision_log` turns one card into a
+:class:`~gps_core.strategy.Strategy`. A card::
+
+    {"description": "Bull put credit spread", "type": "bull_put_credit_spread",
+     "expiry": "2026-03-27 08:00:00Z",
+     "legs": [{"action": "SELL", "qty": 1, "option_type": "Put", "strike": 71000.0,
+               "premium": 2762.0}, ...],
+     "net_cost": -413.0, "max_loss": 587.0, "max_profit": 413.0, "pop": 0.632, "ev": 67.37}
+
+``premium`` is USD per contract (``0.0`` means Options GPS had no price: no reference
+price); ``net_cost`` > 0 is paid, < 0 received, like gps's own costs. ``best_match``,
+``safer_alt`` and ``higher_upside`` may each be ``null``. The top level carries
+``inputs.symbol``, ``no_trade`` and ``no_trade_reason``. Every error is a
+:class:`~gps_core.errors.BadInput` naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from .errors import BadInput
+from .instruments import parse_expiry
+
+CARDS = {"best": "best_match", "safer": "safer_alt", "upside": "higher_upside"}
+BOX_TITLE = "Decision Log (JSON)"
+#: The card figures carried into the plan, all in USD except ``pop`` (a probability, 0-1).
+CARD_FIGURES = ("net_cost", "max_loss", "max_profit", "pop", "ev")
+
+_BOX_TOP, _BOX_SIDE, _BOX_BOTTOM = "\u250c", "\u2502", "\u2514"
+_CARD_EXPIRY = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:Z|[+-]00:?00)?$")
+
+
+def decision_log_json(text: str) -> str | None:
+    """The JSON text of the last "Decision Log (JSON)" box in ``text``, or ``None`` if there is none.
+
+    The box's side bar and its two-space indent are removed from every line; the lines
+    between the title line and the bottom corner are the JSON.
+    """
+    lines = text.splitlines()
+    tops = [i for i, line in enumerate(lines) if line.lstrip().startswith(_BOX_TOP) and BOX_TITLE in line]
+    if not tops:
+        return None
+    body = []
+    for line in lines[tops[-1] + 1:]:
+        stripped = line.lstrip()
+        if stripped.startswith(_BOX_BOTTOM):
+            return "\n".join(body)
+        body.append(stripped[1:] if stripped.startswith(_BOX_SIDE) else line)
+    raise BadInput(f"the {BOX_TITLE!r} box has no bottom line: the Options GPS output was cut short")
+
+
+def is_decision_log(data: dict) -> bool:
+    return any(key in data for key in CARDS.values()) or isinstance(data.get("decision"), dict)
+
+
+def card_expiry(value: Any, where: str):
+    """A card's ``expiry`` (``2026-03-27 08:00:00Z``; also ``2026-03-27`` or ``27MAR26``) as a date.
+
+    The time of day is not kept: the venues gps trades on expire options at 08:00 UTC.
+    """
+    if isinstance(value, str):
+        match = _CARD_EXPIRY.match(value.strip().upper())
+        if match:
+            day, hour, minute, second = match.groups()
+            try:
+                return datetime.fromisoformat(f"{day}T{hour}:{minute}:{second or '00'}").replace(
+                    tzinfo=timezone.utc).date()
+            except ValueError:
+                raise BadInput(f"{where}: {value!r} is not a date and time") from None
+    if value is None:
+        raise BadInput(f"{where}: missing")
+    try:
+        return parse_expiry(value)
+    except BadInput:
+        raise BadInput(f"{where}: {value!r} is not a date like 2026-03-27 08:00:00Z") from None
+
+
+def strategy_from_decision_log(data: dict, card: str, source: str = "decision log"):
+    """Build a strategy from one card of an Options GPS decision log.
+
+    :param card: ``best``, ``safer`` or ``upside``.
+    :raises BadInput: an unknown card name, a null or missing card (the message names the
+        cards the log has), or a bad field.
+    """
+    from .strategy import Leg, Strategy, _checked, _decimal, _key_from_fields, _reference, _side
+
+    if card not in CARDS:
+        raise BadInput(f"--card must be one of {', '.join(CARDS)}, got {card!r}")
+    body = data.get("decision") if isinstance(data.get("decision"), dict) else data
+    field = CARDS[card]
+    card_data = body.get(field)
+    if not isinstance(card_data, dict):
+        available = [f"{name} ({key})" for name, key in CARDS.items() if isinstance(body.get(key), dict)]
+        state = "null" if field in body and card_data is None else ("missing" if field not in body else "not a card")
+        raise BadInput(
+            f"the {card} card ({field}) is {state} in this decision log; "
+            + (f"cards available: {', '.join(available)}" if available else "it has no card at all")
+        )
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+    symbol = card_data.get("symbol", inputs.get("symbol"))
+    expiry = card_expiry(card_data.get("expiry"), f"{field}.expiry") if "expiry" in card_data else None
+    legs_data = card_data.get("legs")
+    if not isinstance(legs_data, list) or not legs_data:
+        raise BadInput(f"{field}.legs: expected a non-empty list of legs")
+    legs = []
+    for i, item in enumerate(legs_data):
+        where = f"{field}.legs[{i}]"
+        if not isinstance(item, dict):
+            raise BadInput(f"{where}: expected an object with action, qty, option_type, strike")
+        leg_expiry = card_expiry(item["expiry"], f"{where}.expiry") if "expiry" in item else expiry
+        if leg_expiry is None:
+            raise BadInput(f"{field}.expiry: missing")
+        key = _key_from_fields({k: v for k, v in item.items() if k != "expiry"}, where,
+                               underlying=symbol, expiry=leg_expiry)
+        side = _side(item.get("action", item.get("side")), f"{where}.action")
+        quantity = _decimal(item.get("qty", item.get("quantity")), f"{where}.qty")
+        premium = item.get("premium")
+        reference = _reference(premium, f"{where}.premium") if premium is not None else None
+        if reference is not None and reference.amount < 0:
+            raise BadInput(f"{where}.premium: a premium per contract cannot be negative, got {premium!r}")
+        if reference is not None and reference.amount == 0:
+            reference = None  # Options GPS writes 0.0 when it had no price for the strike
+        legs.append(Leg(side, quantity, key, reference))
+    no_trade = data.get("no_trade", body.get("no_trade", False))
+    if not isinstance(no_trade, bool):
+        raise BadInput(f"no_trade: expected true or false, got {no_trade!r}")
+    reason = data.get("no_trade_reason", body.get("no_trade_reason"))
+    name = card_data.get("description") or card_data.get("name") or card_data.get("strategy")
+    return _checked(
+        Strategy(
+            legs=tuple(legs),
+            name=str(name) if name else f"Options GPS {card} card",
+            source=f"{source} ({field})",
+            no_trade=no_trade,
+            no_trade_reason=str(reason) if reason is not None else None,
+            meta={"card": _card_figures(card, field, card_data)},
+        )
+    )
+
+
+def _card_figures(card: str, field: str, card_data: dict) -> dict:
+    """The card's own figures, as Options GPS computed them for the card's quantities.
+
+    Numbers are kept as decimal strings (USD; ``pop`` a probability from 0 to 1), ``None``
+    where the card has none.
+    """
+    from .strategy import _decimal
+
+    figures: dict[str, Any] = {"card": card, "field": field, "type": card_data.get("type")}
+    if figures["type"] is not None and not isinstance(figures["type"], str):
+        raise BadInput(f"{field}.type: expected a string, got {figures['type']!r}")
+    for name in CARD_FIGURES:
+        value = card_data.get(name)
+        figures[name] = None if value is None else str(_decimal(value, f"{field}.{name}", positive=False))
+    return figures
+
+
+def format_card_figures(card: dict) -> str:
+    """One line for the plan: ``Options GPS best card (bull_put_credit_spread): net cost $-413.00, ...``."""
+
+    def usd(value: Any) -> str:
+        return "-" if value is None else f"${Decimal(value):,.2f}"
+
+    pop = card.get("pop")
+    parts = [
+        f"net cost {usd(card.get('net_cost'))}",
+        f"max loss {usd(card.get('max_loss'))}",
+        f"max profit {usd(card.get('max_profit'))}",
+        f"PoP {'-' if pop is None else f'{Decimal(pop) * 100:.1f}%'}",
+        f"EV {usd(card.get('ev'))}",
+    ]
+    kind = f" ({card['type']})" if card.get("type") else ""
+    return f"Options GPS {card.get('card', '')} card{kind}, for its own quantities: " + ", ".join(parts)

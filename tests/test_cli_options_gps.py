@@ -1,0 +1,122 @@
+"""Options GPS's real output piped into ``gps execute -``, traded on the dry-run venue.
+
+Every BTC and ETH card of the fixtures (tests/fixtures/options-gps) executes end to end from
+the boxed stdout through stdin; the check is the dry-run venue's book of record (its store
+of paper orders), not gps's report. SPY and NVDA cards are refused in one line before
+anything is sent.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gps_core.cli import cli
+from gps_core.instruments import OptionKey
+
+pytest.importorskip("gps_venue_dryrun")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "options-gps"
+CARDS = {"best": "best_match", "safer": "safer_alt", "upside": "higher_upside"}
+#: Before every fixture card's expiry (ETH/SOL/SPY/NVDA 2026-02-26, BTC 2026-03-27), which real time has passed.
+ASOF = "2026-02-20"
+#: Near the fixtures' own spot prices, so the cards' strikes are near the money as Options GPS meant.
+INDEX = "BTC=70000,ETH=2050"
+
+
+def log_names(*underlyings):
+    return sorted(p.name[: -len(".json")] for p in FIXTURES.glob("*.json") if p.name.split("-")[0] in underlyings)
+
+
+def crypto_cards():
+    return [(name, card) for name in log_names("BTC", "ETH") for card, field in CARDS.items()
+            if json.loads((FIXTURES / f"{name}.json").read_text())[field] is not None]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    monkeypatch.setenv("GPS_DRYRUN_ASOF", ASOF)
+    monkeypatch.setenv("GPS_DRYRUN_INDEX", INDEX)
+    monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
+    return tmp_path
+
+
+def venue_orders(home: Path) -> list[dict]:
+    """The dry-run venue's book of record: every paper order it stored."""
+    store = home / "dryrun" / "orders.json"
+    return json.loads(store.read_text())["orders"] if store.exists() else []
+
+
+@pytest.mark.parametrize("name, card", crypto_cards())
+def test_every_btc_and_eth_card_executes_from_the_boxed_stdout(env, name, card):
+    stdout = (FIXTURES / f"{name}.stdout.txt").read_text()
+    expected = json.loads((FIXTURES / f"{name}.json").read_text())[CARDS[card]]
+    result = CliRunner().invoke(cli, ["execute", "-", "--card", card, "--venue", "dryrun", "--json", "--quiet"],
+                                input=stdout)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    orders = venue_orders(env / "home")
+    assert len(orders) == len(expected["legs"])  # one order per leg, none sent twice
+    by_id = {o["client_order_id"]: o for o in orders}
+    assert set(by_id) == {leg["client_order_id"] for leg in report["legs"]}
+    symbol = name.split("-")[0]
+    expiry = expected["expiry"][:10]
+    for leg, want in zip(report["legs"], expected["legs"]):
+        stored = by_id[leg["client_order_id"]]
+        key = OptionKey.parse(stored["symbol"])
+        assert key.underlying == symbol and key.expiry.isoformat() == expiry
+        assert key.strike == D(str(want["strike"])) and key.option_type.value == want["option_type"][0]
+        assert stored["side"] == want["action"].lower()
+        assert D(stored["quantity"]) == sum(D(f["quantity"]) for f in stored["fills"]) == want["qty"]
+        assert stored["status"] == "filled"
+
+
+def test_the_readme_pipe_with_a_real_process(env):
+    """``python main.py ... | gps execute - --card best --dry-run``, with the saved stdout as main.py."""
+    gps = Path(sys.executable).with_name("gps")
+    with open(FIXTURES / "BTC-bullish-medium.stdout.txt", "rb") as stdout:
+        run = subprocess.run([str(gps), "execute", "-", "--card", "best", "--dry-run"], stdin=stdout,
+                             capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert run.returncode == 0, run.stderr
+    assert "Plan for Bull put credit spread" in run.stderr and "Options GPS best card (bull_put_credit_spread)" in run.stderr
+    assert "ALL LEGS FILLED" in run.stdout
+    orders = venue_orders(env / "home")
+    assert sorted((o["side"], o["symbol"], o["status"]) for o in orders) == [
+        ("buy", "BTC-27MAR26-70000-P", "filled"), ("sell", "BTC-27MAR26-71000-P", "filled")]
+
+
+def test_the_plan_shows_the_card_figures_beside_gps_figures(env):
+    stdout = (FIXTURES / "ETH-neutral-medium.stdout.txt").read_text()
+    result = CliRunner().invoke(cli, ["quote", "-", "--venue", "dryrun", "--json"], input=stdout)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["plan"]
+    assert plan["strategy"]["name"] == "Iron condor (defined risk)"
+    assert plan["strategy"]["card"] == {"card": "best", "field": "best_match", "type": "iron_condor",
+                                        "net_cost": "-15.92", "max_loss": "34.08", "max_profit": "15.92",
+                                        "pop": "0.309", "ev": "-33.81"}
+    assert plan["totals"]["max_loss_usd"] is not None
+    assert venue_orders(env / "home") == []
+
+
+@pytest.mark.parametrize("name", log_names("SPY", "NVDA"))
+@pytest.mark.parametrize("card", ["best", "safer"])
+def test_equity_cards_are_refused_in_one_line(env, monkeypatch, name, card):
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit,aevo")
+    stdout = (FIXTURES / f"{name}.stdout.txt").read_text()
+    result = CliRunner().invoke(cli, ["execute", "-", "--card", card, "--yes"], input=stdout)
+    assert result.exit_code == 2
+    symbol = name.split("-")[0]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"gps: error: {symbol} options are not traded by any venue asked")
+    for venue in ("dryrun", "deribit", "aevo"):
+        assert venue in lines[0]
+    assert "crypto options only" in lines[0]
+    assert venue_orders(env / "home") == []
+    assert not (env / "home" / "journal").exists() or not any((env / "home" / "journal").iterdir())
