@@ -149,8 +149,12 @@ def load_strategy(path: Path | str, card: str | None = None, *, stdin: TextIO | 
     """
     if str(path) == "-":
         source = "stdin"
+        stream = stdin or sys.stdin
+        if stream.isatty():
+            raise BadInput("'-' reads the strategy from stdin, which is a terminal: pipe Options GPS "
+                           "(or a file) into gps")
         try:
-            text = (stdin or sys.stdin).read()
+            text = stream.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read the strategy from stdin: {exc}") from None
     else:

@@ -1,6 +1,7 @@
 """One test per hook, through the plugin host and the dry-run venue; a meta-test keeps it so."""
 
 import inspect
+from decimal import Decimal as D
 
 import pytest
 
@@ -49,7 +50,10 @@ def test_hook_gps_list_instruments(venue):
 def test_hook_gps_find_instrument(venue):
     inst = instrument(venue)
     assert venue.find_instrument(inst.key) == inst
-    assert venue.find_instrument(OptionKey(inst.key.underlying, inst.key.expiry, inst.key.strike + 1, inst.key.option_type)) is None
+    # the dry-run market lists any strike on BTC's 1 USD increment on demand, but not between
+    assert venue.find_instrument(OptionKey(inst.key.underlying, inst.key.expiry, inst.key.strike + 1, inst.key.option_type))
+    assert venue.find_instrument(OptionKey(inst.key.underlying, inst.key.expiry, inst.key.strike + D("0.5"),
+                                           inst.key.option_type)) is None
 
 
 def test_hook_gps_order_book(venue):

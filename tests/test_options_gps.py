@@ -179,3 +179,12 @@ def test_expiry_is_judged_by_a_paper_market_clock_only_when_every_venue_is_paper
     assert paper_market_time([paper], quotes) == past
     assert paper_market_time([paper, live], quotes) is None  # a live venue: the real clock
     assert paper_market_time([paper], {0: [SimpleNamespace(book=None)]}) is None
+
+
+def test_stdin_dash_refuses_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    with pytest.raises(BadInput, match="stdin, which is a terminal"):
+        load_strategy("-", stdin=Terminal("{}"))
