@@ -1,6 +1,6 @@
 """Options GPS's real output piped into ``gps execute -``, traded on the dry-run venue.
 
-Every BTC and ETH card of the fixtures (tests/fixtures/options-gps) executes end to end from
+Every BTC, ETH and SOL card of the fixtures (tests/fixtures/options-gps) executes end to end from
 the boxed stdout through stdin; the check is the dry-run venue's book of record (its store
 of paper orders), not gps's report. SPY and NVDA cards are refused in one line before
 anything is sent.
@@ -26,7 +26,7 @@ CARDS = {"best": "best_match", "safer": "safer_alt", "upside": "higher_upside"}
 #: Before every fixture card's expiry (ETH/SOL/SPY/NVDA 2026-02-26, BTC 2026-03-27), which real time has passed.
 ASOF = "2026-02-20"
 #: Near the fixtures' own spot prices, so the cards' strikes are near the money as Options GPS meant.
-INDEX = "BTC=70000,ETH=2050"
+INDEX = "BTC=70000,ETH=2050,SOL=88"
 
 
 def log_names(*underlyings):
@@ -34,7 +34,7 @@ def log_names(*underlyings):
 
 
 def crypto_cards():
-    return [(name, card) for name in log_names("BTC", "ETH") for card, field in CARDS.items()
+    return [(name, card) for name in log_names("BTC", "ETH", "SOL") for card, field in CARDS.items()
             if json.loads((FIXTURES / f"{name}.json").read_text())[field] is not None]
 
 
@@ -55,7 +55,7 @@ def venue_orders(home: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("name, card", crypto_cards())
-def test_every_btc_and_eth_card_executes_from_the_boxed_stdout(env, name, card):
+def test_every_crypto_card_executes_from_the_boxed_stdout(env, name, card):
     stdout = (FIXTURES / f"{name}.stdout.txt").read_text()
     expected = json.loads((FIXTURES / f"{name}.json").read_text())[CARDS[card]]
     result = CliRunner().invoke(cli, ["execute", "-", "--card", card, "--venue", "dryrun", "--json", "--quiet"],
@@ -120,3 +120,40 @@ def test_equity_cards_are_refused_in_one_line(env, monkeypatch, name, card):
     assert "crypto options only" in lines[0]
     assert venue_orders(env / "home") == []
     assert not (env / "home" / "journal").exists() or not any((env / "home" / "journal").iterdir())
+
+
+@pytest.fixture
+def fake_deribit(env, monkeypatch):
+    fake_server = pytest.importorskip("gps_venue_deribit.fake_server")
+    server = fake_server.FakeDeribit().start()
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit")
+    monkeypatch.setenv("DERIBIT_BASE_URL", server.url)
+    monkeypatch.setenv("DERIBIT_CLIENT_ID", server.state.client_id)
+    monkeypatch.setenv("DERIBIT_CLIENT_SECRET", server.state.client_secret)
+    monkeypatch.delenv("DERIBIT_TESTNET", raising=False)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("card, option_type", [("best", "P"), ("safer", "C")])
+def test_sol_cards_route_to_deribit_linear_options(fake_deribit, card, option_type):
+    """A SOL card names plain ``SOL-...`` legs; Deribit lists SOL only as linear ``SOL_USDC-...``.
+
+    The card is a real Options GPS SOL card whose expiry and strike are moved onto the fake
+    exchange's chain (a live venue judges expiry by the real clock, and the mock data's
+    2026-02-26 has passed); everything else in the boxed stdout is as Options GPS printed it.
+    """
+    codes = sorted({n.split("-")[1] for n in fake_deribit.state.instrument_names("SOL_USDC")},
+                   key=lambda code: OptionKey.parse(f"SOL-{code}-1-C").expiry)
+    expiry = OptionKey.parse(f"SOL-{codes[2]}-1-C").expiry
+    stdout = (FIXTURES / "SOL-neutral-low.stdout.txt").read_text()
+    assert stdout.count('"strike": 88.0') == 2 and stdout.count('"2026-02-26 08:00:00Z"') == 2
+    stdout = stdout.replace('"strike": 88.0', '"strike": 150.0').replace(
+        '"2026-02-26 08:00:00Z"', f'"{expiry.isoformat()} 08:00:00Z"')
+    result = CliRunner().invoke(cli, ["execute", "-", "--card", card, "--yes", "--force", "--json", "--quiet"],
+                                input=stdout)
+    assert result.exit_code == 0, result.output
+    (leg,) = json.loads(result.stdout)["legs"]
+    (order,) = fake_deribit.state.orders_for(leg["client_order_id"])
+    assert order["instrument_name"] == f"SOL_USDC-{codes[2]}-150-{option_type}"
+    assert order["direction"] == "buy" and order["amount"] == D(1) and order["order_state"] == "filled"

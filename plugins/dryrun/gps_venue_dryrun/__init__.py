@@ -1,4 +1,4 @@
-"""gps venue plugin ``dryrun``: paper trading on an offline BTC/ETH option market.
+"""gps venue plugin ``dryrun``: paper trading on an offline BTC/ETH/SOL option market.
 
 No network, no credentials, no money. Orders are matched by :class:`gps_core.paper.PaperBroker`
 against the computed market of :mod:`gps_venue_dryrun.market` and kept in
@@ -33,7 +33,7 @@ FAULTS_ENV = "GPS_DRYRUN_FAULTS"
 INFO = VenueInfo(
     name=NAME,
     title="Dry run (paper trading on an offline market)",
-    underlyings=("BTC", "ETH"),
+    underlyings=("BTC", "ETH", "SOL"),
     price_currencies=("USD",),
     client_id_kind=ClientIdKind.LOCAL,
     client_id_max_length=64,

@@ -1,4 +1,4 @@
-"""The offline BTC/ETH option market the dry-run venue trades on.
+"""The offline BTC/ETH/SOL option market the dry-run venue trades on.
 
 Everything is computed, nothing is fetched: expiries from an as-of date (today UTC, or
 ``GPS_DRYRUN_ASOF=YYYY-MM-DD``), strikes on venue-like grids around an index level (a
@@ -32,6 +32,7 @@ from .expiries import expiries, expiry_moment
 
 VENUE = "dryrun"
 PRICE_CURRENCY = "USD"
+#: The price tick of BTC and ETH options (SOL's is finer, see :data:`UNDERLYINGS`).
 TICK = Decimal("0.1")
 MIN_QUANTITY = Decimal("0.01")
 QUANTITY_STEP = Decimal("0.01")
@@ -59,11 +60,13 @@ class Underlying:
     size_unit: Decimal  # depth sizes are multiples of this
     size_units: int  # ... from 1 to this many units
     strike_increment: Decimal  # a strike asked for on demand must be a multiple of this
+    tick: Decimal = TICK  # price tick, USD
 
 
 UNDERLYINGS: dict[str, Underlying] = {
     "BTC": Underlying("BTC", Decimal(95000), 0.55, 1000, 5000, 5.0, Decimal("0.1"), 50, Decimal(1)),
     "ETH": Underlying("ETH", Decimal(3400), 0.70, 50, 100, 0.5, Decimal("0.5"), 80, Decimal("0.5")),
+    "SOL": Underlying("SOL", Decimal(140), 0.80, 2, 10, 0.02, Decimal(1), 100, Decimal("0.5"), Decimal("0.01")),
 }
 
 
@@ -111,7 +114,7 @@ def _to_decimal(value: float) -> Decimal:
 
 
 class Market:
-    """One as-of date's option chains for BTC and ETH.
+    """One as-of date's option chains for BTC, ETH and SOL.
 
     :param asof: the market's date; prices use the time from its 00:00 UTC to each expiry.
     :param now: the moment expiries are judged against (default: ``asof`` 00:00 UTC);
@@ -167,10 +170,14 @@ class Market:
         """The instrument for ``key``: from the grid, or made on demand.
 
         On demand means any strike that is a positive multiple of the underlying's strike
-        increment (BTC 1 USD, ETH 0.5 USD) and any expiry date whose 08:00 UTC is after
+        increment (BTC 1 USD, ETH and SOL 0.5 USD) and any expiry date whose 08:00 UTC is after
         :meth:`clock` and at most :data:`ON_DEMAND_HORIZON_DAYS` after the as-of date.
-        ``None`` for anything else (another underlying, an expired date, an odd strike).
+        ``None`` for anything else (another underlying, an expired date, an odd strike), and
+        for a key with a settlement currency (``BTC_USDC-...``): this market lists only
+        plain contracts, and a linear contract must never be matched to one.
         """
+        if key.settlement:
+            return None
         listed = self._by_key.get(_key_tuple(key))
         if listed is not None:
             return listed if not listed.is_expired(self.clock()) else None
@@ -200,11 +207,12 @@ class Market:
         spec = self.specs[instrument.key.underlying]
         fair = self.fair_value(instrument)
         half = fair * 0.012 + spec.half_spread_floor
-        best_bid = max(round_to_step(_to_decimal(fair - half), TICK, up=False), TICK * DEPTH)
-        best_ask = max(round_to_step(_to_decimal(fair + half), TICK, up=True), best_bid + TICK)
-        step = max(TICK, round_to_step(_to_decimal(half * 0.4), TICK, up=False))
+        tick = spec.tick
+        best_bid = max(round_to_step(_to_decimal(fair - half), tick, up=False), tick * DEPTH)
+        best_ask = max(round_to_step(_to_decimal(fair + half), tick, up=True), best_bid + tick)
+        step = max(tick, round_to_step(_to_decimal(half * 0.4), tick, up=False))
         # Keep the deepest bid at or above one tick.
-        bid_step = max(TICK, min(step, round_to_step((best_bid - TICK) / (DEPTH - 1), TICK, up=False)))
+        bid_step = max(tick, min(step, round_to_step((best_bid - tick) / (DEPTH - 1), tick, up=False)))
         levels = max(0, min(depth, DEPTH))
         bids = tuple(BookLevel(best_bid - bid_step * i, _size(instrument.symbol, "bid", i, spec)) for i in range(levels))
         asks = tuple(BookLevel(best_ask + step * i, _size(instrument.symbol, "ask", i, spec)) for i in range(levels))
@@ -219,7 +227,7 @@ class Market:
 def _instrument(key: OptionKey) -> VenueInstrument:
     return VenueInstrument(
         venue=VENUE, key=key, symbol=key.name, price_currency=PRICE_CURRENCY,
-        tick_size=TICK, min_quantity=MIN_QUANTITY, quantity_step=QUANTITY_STEP,
+        tick_size=UNDERLYINGS[key.underlying].tick, min_quantity=MIN_QUANTITY, quantity_step=QUANTITY_STEP,
         fees=FEES, expires_at=expiry_moment(key.expiry),
     )
 

@@ -72,7 +72,7 @@ def test_today_market_judges_expiries_by_the_real_clock():
 
 def test_strike_grids():
     market = mk.Market(date(2026, 11, 24))
-    for underlying, near, far in (("BTC", 1000, 5000), ("ETH", 50, 100)):
+    for underlying, near, far in (("BTC", 1000, 5000), ("ETH", 50, 100), ("SOL", 2, 10)):
         index = market.index(underlying)
         strikes = {i.key.strike for i in market.instruments(underlying)}
         for strike in strikes:
@@ -93,7 +93,7 @@ def test_instrument_rules():
 @pytest.mark.parametrize("asof", [date(2026, 11, 24), date(2027, 6, 25)])
 def test_every_book_is_sane(asof):
     market = mk.Market(asof)
-    for underlying in ("BTC", "ETH"):
+    for underlying in ("BTC", "ETH", "SOL"):
         for inst in market.instruments(underlying):
             book = market.book(inst)
             assert len(book.bids) == len(book.asks) == 5
@@ -102,7 +102,8 @@ def test_every_book_is_sane(asof):
             assert bids == sorted(bids, reverse=True) and len(set(bids)) == 5
             assert asks == sorted(asks) and len(set(asks)) == 5
             for level in book.bids + book.asks:
-                assert level.price >= mk.TICK and is_multiple(level.price, mk.TICK), (inst.symbol, level)
+                tick = inst.tick_size
+                assert level.price >= tick and is_multiple(level.price, tick), (inst.symbol, level)
                 assert level.quantity > 0 and is_multiple(level.quantity, inst.quantity_step)
             assert book.usd_per_unit == 1 and book.index_price == market.index(underlying)
 
@@ -138,7 +139,8 @@ def test_find_matches_all_four_fields():
     inst = market.instruments("BTC")[0]
     assert market.find(inst.key) == inst
     assert market.find(replace(inst.key, strike=inst.key.strike + D("0.5"))) is None  # off BTC's 1 USD increment
-    assert market.find(replace(inst.key, underlying="SOL")) is None
+    assert market.find(replace(inst.key, underlying="DOGE")) is None
+    assert market.find(replace(inst.key, settlement="USDC")) is None  # BTC_USDC-... is another contract
 
 
 def test_any_strike_and_expiry_is_listed_on_demand_until_it_expires():

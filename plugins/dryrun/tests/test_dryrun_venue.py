@@ -41,7 +41,7 @@ def test_venue_info(venue):
     assert info.name == "dryrun" and info.paper and info.client_id_kind is ClientIdKind.LOCAL
     for cap in ("PAPER", "GTC", "IOC", "POST_ONLY", "REDUCE_ONLY", "LOOKUP_BY_CLIENT_ID"):
         assert info.supports(Capability[cap])
-    assert info.underlyings == ("BTC", "ETH") and info.price_currencies == ("USD",)
+    assert info.underlyings == ("BTC", "ETH", "SOL") and info.price_currencies == ("USD",)
     assert info.credential_env == ()
 
 
@@ -58,10 +58,10 @@ def test_authenticate_needs_nothing_and_leaks_no_canary(venue, caplog):
 def test_instruments_and_books(venue):
     btc = venue.list_instruments("BTC")
     assert btc and all(i.venue == "dryrun" for i in btc)
-    assert venue.list_instruments("SOL") == []
+    assert venue.list_instruments("DOGE") == []
     inst = call_at_the_money(venue)
     assert inst is not None and inst.symbol == "BTC-25JAN30-95000-C"
-    assert venue.find_instrument(OptionKey.parse("SOL-25JAN30-100-C")) is None
+    assert venue.find_instrument(OptionKey.parse("DOGE-25JAN30-100-C")) is None
     book = venue.order_book(inst, 3)
     assert len(book.bids) == len(book.asks) == 3 and book.bids[0].price < book.asks[0].price
 
