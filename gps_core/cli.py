@@ -531,19 +531,24 @@ def _warn_unjournaled(errors: list[str]) -> None:
 
 
 @cli.command("recover")
-@click.option("--cancel-working", is_flag=True, help="Also cancel every recovered order that is still working.")
+@click.option("--cancel-working", is_flag=True,
+              help="Cancel working orders at once instead of watching them until the execution's deadline.")
 @click.option("--settle-after", default=60.0, show_default=True, type=FiniteFloatRange(min=0),
               help="Seconds after sending when an order the venue does not know counts as never placed.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handles_errors
 def recover_cmd(cancel_working, settle_after, as_json) -> None:
-    """Settle orders left unsettled by a crash or a lost reply, by asking the venues.
+    """Finish what a killed gps left behind: settle its orders, then do what it would have done.
 
-    Reads every journal, asks each venue about every order whose fate is not known (by its
-    client order id), journals the answer, closes interrupted executions, and reports what
-    is still live, still unknown, and every open position an incomplete strategy left, per
-    venue and instrument. An execution whose process is still running is left alone (its
-    PID is named). Exit 0 only when nothing is live, unknown, exposed or unjournaled.
+    Asks each venue about every journaled order whose fate is not known (by its client
+    order id) and journals the answer. Then, for each interrupted execution (and each
+    finished one that left an order unknown), it watches working orders until the
+    execution's own deadline (its start + its --timeout; --cancel-working: at once), cancels
+    them, applies its --on-partial policy (unwind or keep) to the filled legs, and closes it
+    in the journal. It prints every order whose state is still unknown and every open
+    position an incomplete strategy leaves, per venue and instrument. An execution whose
+    process is still running is left alone, naming its PID. Exit 0 only when every
+    execution it finished completed and nothing is live, unknown, exposed or unjournaled.
 
     \b
     Example:
@@ -553,7 +558,10 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
     from .service import Context
 
     ctx = Context()
-    outcome = recover(ctx, settle_after=settle_after, cancel_working=cancel_working, progress=_progress(False))
+    from .shutdown import Shutdown
+
+    with Shutdown():  # a stop signal ends the watch early, through the engine's cancel/unwind path
+        outcome = recover(ctx, settle_after=settle_after, cancel_working=cancel_working, progress=_progress(False))
     if as_json:
         _echo_json(outcome.to_json())
     else:
@@ -578,8 +586,17 @@ def _recovery_text(outcome) -> str:
                              r["quantity"], r["filled"] or "-", r["before"],
                              r["after"].upper() if r["live"] else r["after"], r["note"]) for r in rows]))
     for e in outcome.closed:
-        state = "complete" if e["complete"] else "INCOMPLETE"
-        lines.append(f"Execution {e['execution_id']} was interrupted; {e['legs_filled']}/{e['legs']} legs filled, {state}")
+        exposed = [x for x in outcome.exposures if x["execution_id"] == e["execution_id"]]
+        if e["complete"]:
+            state = "complete"
+        elif exposed:
+            state = "INCOMPLETE: it leaves the OPEN POSITION below"
+        elif e["filled_orders"]:
+            state = "INCOMPLETE; what filled was unwound: flat"
+        else:
+            state = "INCOMPLETE; nothing filled"
+        lines.append(f"Execution {e['execution_id']} was finished by recover: {e['legs_filled']}/{e['legs']} legs "
+                     f"filled, {state}")
         for o in e["filled_orders"]:
             lines.append(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
     if outcome.live:

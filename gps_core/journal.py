@@ -119,6 +119,26 @@ class Journal:
         self.close()
 
 
+class UnwritableJournal:
+    """Stands in for a journal that cannot even be opened: every write raises :class:`OSError`.
+
+    Used by recovery so the engine still sends its cancels and unwinds (it records each
+    failed write in its report) when the journal file cannot be opened.
+    """
+
+    def __init__(self, path: Path, reason: str = "the journal cannot be opened"):
+        self.path, self.execution_id, self.reason = path, path.stem, reason
+
+    def write(self, event: str, *, sync: bool = True, **data: Any) -> None:
+        raise OSError(self.reason)
+
+    def sync(self) -> None:
+        raise OSError(self.reason)
+
+    def close(self) -> None:
+        pass
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

@@ -26,12 +26,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from .codec import snapshot_to_json
+from .codec import request_to_json, snapshot_to_json
 from .errors import OrderNotFound, OrderNotOpen
 from .events import CLOSING_EVENTS, Event, JournaledOrder, execution_mode, first, last, replay
-from .journal import ExecutionLock, ExecutionRunning, Journal, iter_journals, lock_holder, read_events
-from .model import OrderSnapshot, utcnow
-from .orders import TERMINAL, OrderState, state_from_snapshot
+from .journal import (ExecutionLock, ExecutionRunning, Journal, UnwritableJournal, iter_journals, lock_holder,
+                      read_events)
+from .rebuild import NotRebuildable, deadline, rebuild
+from .model import OrderRequest, OrderSnapshot, TimeInForce, utcnow
+from .orders import TERMINAL, OrderState, TrackedOrder, state_from_snapshot
 from .service import Context, venue_for
 
 Progress = Callable[[str], None]
@@ -45,6 +47,7 @@ class Settlement:
     after: OrderState
     snapshot: OrderSnapshot | None
     note: str
+    filled: Decimal | None = None  # when there is no snapshot (an order the engine drove)
 
     @property
     def live(self) -> bool:
@@ -59,12 +62,20 @@ class Settlement:
             "instrument": r.instrument.key.name,
             "side": r.side.value,
             "quantity": f"{r.quantity.normalize():f}",
-            "filled": None if self.snapshot is None else f"{self.snapshot.filled_quantity.normalize():f}",
+            "filled": _filled(self),
             "before": self.before.value,
             "after": self.after.value,
             "live": self.live,
             "note": self.note,
         }
+
+
+def _filled(settlement: Settlement) -> str | None:
+    if settlement.snapshot is not None:
+        return f"{settlement.snapshot.filled_quantity.normalize():f}"
+    if settlement.filled is not None:
+        return "0" if settlement.filled == 0 else f"{settlement.filled.normalize():f}"
+    return None
 
 
 @dataclass
@@ -93,8 +104,9 @@ class Recovery:
 
     @property
     def clean(self) -> bool:
-        """Nothing live, unknown, exposed or unjournaled is left: exit 0."""
-        return not (self.live or self.unknown or self.exposures or self.journal_errors)
+        """Every execution it closed completed, and nothing live, unknown, exposed or unjournaled is left: exit 0."""
+        incomplete = any(not e["complete"] and e.get("orders", 1) for e in self.closed)  # 0 orders: nothing sent
+        return not (self.live or self.unknown or self.exposures or self.journal_errors or incomplete)
 
     def to_json(self) -> dict:
         return {
@@ -172,21 +184,22 @@ def recover(ctx: Context, *, settle_after: float = 60.0, cancel_working: bool = 
             say(str(running))
             continue
         with lock:
-            _recover_execution(ctx, path, by_path[path], outcome, caches, settle_after, cancel_working)
+            _recover_execution(ctx, path, by_path[path], outcome, caches, settle_after, cancel_working, say)
     return outcome
 
 
 def _recover_execution(ctx: Context, path: Path, orders: list[JournaledOrder], outcome: Recovery,
-                       caches: dict, settle_after: float, cancel_working: bool) -> None:
+                       caches: dict, settle_after: float, cancel_working: bool, say: Progress) -> None:
     events = read_events(path)  # re-read under the lock: the process may have finished meanwhile
     if is_closed(events) and not _left_live(events):
         finished = last(events, Event.EXECUTION_FINISHED)
         if not (finished and (finished.get("report") or {}).get("unsettled")):
             return
     mode = execution_mode(events)
-    current = replay(events)
     journal = _open_journal(ctx.home, path, outcome)
     try:
+        # 1. Ask the venues about every order whose state is not settled (journaling what they say).
+        current = replay(events)
         for order in orders:
             order = current.get(order.request.client_order_id, order)
             if order.state in TERMINAL:
@@ -199,11 +212,144 @@ def _recover_execution(ctx: Context, path: Path, orders: list[JournaledOrder], o
                 continue
             outcome.settlements.append(
                 _settle_one(journal, path.stem, venue, order, settle_after, cancel_working, outcome.journal_errors))
-        if not is_closed(events):
+        # 2. Finish what the dead process was doing: watch to its deadline, cancel, unwind or keep.
+        events = read_events(path)
+        try:
+            finished = _resume(ctx, path, events, mode, journal, caches, cancel_working, outcome, say)
+        except NotRebuildable as exc:
+            say(f"execution {path.stem}: {exc}; settling its orders only")
+            finished = False
+        if not finished and not is_closed(events):
             _close(journal, path, outcome)
     finally:
         if journal is not None:
             journal.close()
+
+
+def _resume(ctx: Context, path: Path, events: list[dict], mode: str, journal, caches: dict, cancel_working: bool,
+            outcome: Recovery, say: Progress) -> bool:
+    """Drive the execution to its end with the engine; journal ``execution_recovered``. False if it cannot."""
+    from .engine import Engine
+    from .report import result_to_json
+
+    cache = caches.setdefault(mode, {})
+
+    def find_instrument(venue_name: str, key):
+        return venue_for(ctx, venue_name, mode, cache).find_instrument(key)
+
+    rebuilt = rebuild(path.stem, events, find_instrument)
+    result = rebuilt.result
+    before = {o.client_order_id: o.state for o in result.legs + result.unwinds}
+    known_unwinds = {o.client_order_id for o in result.unwinds}
+    try:
+        venues = {name: venue_for(ctx, name, mode, cache) for name in rebuilt.venues}
+    except Exception as exc:  # noqa: BLE001
+        raise NotRebuildable(f"venue unavailable: {exc}") from None
+    _adopt_unjournaled_unwinds(result, rebuilt.options, venues, journal, outcome, say)
+    end = deadline(rebuilt.started_at, rebuilt.options)
+    left = 0.0 if cancel_working or end is None else max(0.0, (end - utcnow()).total_seconds())
+    working = [o for o in result.legs if o.is_working]
+    if working and left > 0:
+        say(f"execution {path.stem}: watching {len(working)} working order(s) until its deadline "
+            f"({left:.0f}s left; --cancel-working cancels at once)")
+    engine = Engine(venues, journal if journal is not None else UnwritableJournal(path), rebuilt.options,
+                    progress=say)
+    result = engine.resume(result, left)
+    report = result_to_json(result, mode, str(path))
+    plan = first(events, Event.PLAN) or {}
+    planned_cost = (plan.get("totals") or {}).get("expected_cost_usd")
+    if planned_cost is not None:
+        report["totals"]["planned_cost_usd"] = planned_cost  # the recorded plan's own figure
+    report["recovered"] = True
+    exposure = _exposures_of(path.stem, result)
+    summary = {"legs": len(result.legs), "legs_filled": sum(o.state is OrderState.FILLED for o in result.legs),
+               "orders": sum(o.client_order_id in before and before[o.client_order_id] is not OrderState.INITIALIZED
+                             for o in result.legs) + len(result.unwinds),
+               "complete": result.all_filled, "exposures": exposure,
+               "filled_orders": [{"client_order_id": o.client_order_id, "role": o.role, "venue": o.request.venue,
+                                  "instrument": o.request.instrument.key.name, "side": o.request.side.value,
+                                  "filled": f"{o.filled.normalize():f}"}
+                                 for o in result.legs + result.unwinds if o.filled > 0]}
+    outcome.journal_errors.extend(f"{path.stem}: {failure}" for failure in result.journal_failures)
+    _write(journal, outcome.journal_errors, Event.EXECUTION_RECOVERED, report=report, **summary)
+    settled = {s.order.request.client_order_id for s in outcome.settlements if s.execution_id == path.stem}
+    for order in result.legs + result.unwinds:
+        cid = order.client_order_id
+        was = before.get(cid)
+        if cid in settled:
+            _update_settlement(outcome, path.stem, order)
+        elif was is not None and was is not order.state and was is not OrderState.INITIALIZED:
+            outcome.settlements.append(_settlement(path.stem, order, was, "finished by recover"))
+        elif cid not in known_unwinds and order.role == "unwind":
+            outcome.settlements.append(_settlement(path.stem, order, OrderState.INITIALIZED, "unwind sent by recover"))
+    outcome.closed.append({"execution_id": path.stem, **summary, "report": report})
+    outcome.exposures.extend(exposure)
+    return True
+
+
+def _adopt_unjournaled_unwinds(result, options, venues: dict, journal, outcome: Recovery, say: Progress) -> None:
+    """Find unwinds the dead process sent but could not journal (a full disk), by their client order ids.
+
+    Unwind ids are ``gps-<execution>-U<leg>-<n>``, n = 1, 2, ...: each filled leg's next ids
+    are looked up until the venue does not know one, and what it knows joins the execution
+    (and the journal, if it can be written), so recovery never sends an id twice. A lookup
+    that fails raises :class:`NotRebuildable`: recovery then only settles and reports.
+    """
+    if result.all_filled:
+        return
+    known = {o.client_order_id for o in result.unwinds}
+    for leg in [o for o in result.legs if o.filled > 0]:
+        for attempt in range(1, options.unwind_attempts + 1):
+            cid = f"gps-{result.execution_id}-U{leg.leg_index + 1}-{attempt}"
+            if cid in known:
+                continue
+            request = OrderRequest(client_order_id=cid, instrument=leg.request.instrument,
+                                   side=leg.request.side.opposite, quantity=leg.filled,
+                                   limit_price=leg.request.limit_price, time_in_force=TimeInForce.IOC,
+                                   reduce_only=True)
+            try:
+                snapshot = venues[leg.request.venue].order_status(request)
+            except OrderNotFound:
+                break
+            except Exception as exc:  # noqa: BLE001
+                raise NotRebuildable(f"cannot tell whether unwind {cid} was sent: {exc}") from None
+            request.quantity = snapshot.quantity
+            unwind = TrackedOrder(request=request, leg_index=leg.leg_index, role="unwind", state=OrderState.SUBMITTED)
+            unwind.apply(snapshot)
+            result.unwinds.append(unwind)
+            say(f"found unwind {cid} at the venue, missing from the journal ({unwind.state.value})")
+            _write(journal, outcome.journal_errors, Event.ORDER_INTENT, role="unwind", leg=leg.leg_index,
+                   order=request_to_json(request), source="recover: found at the venue")
+            _write(journal, outcome.journal_errors, Event.ORDER_UPDATE, client_order_id=cid, state=unwind.state.value,
+                   snapshot=snapshot_to_json(snapshot), source="recover")
+
+
+def _settlement(execution_id: str, order, before: OrderState, note: str) -> Settlement:
+    journaled = JournaledOrder(order.request, order.role, order.leg_index, order.state)
+    return Settlement(execution_id, journaled, before, order.state, None, note, filled=order.filled)
+
+
+def _update_settlement(outcome: Recovery, execution_id: str, order) -> None:
+    for i, s in enumerate(outcome.settlements):
+        if s.execution_id == execution_id and s.order.request.client_order_id == order.client_order_id:
+            if s.after is not order.state or (s.snapshot and s.snapshot.filled_quantity != order.filled):
+                note = s.note if s.after is order.state else f"{s.note}; then {order.state.value} by recover"
+                outcome.settlements[i] = Settlement(execution_id, s.order, s.before, order.state, None, note,
+                                                    filled=order.filled)
+
+
+def _exposures_of(execution_id: str, result) -> list[dict]:
+    """The open position an incomplete strategy leaves: net filled per venue and instrument, legs and unwinds."""
+    if result.all_filled:
+        return []
+    net: dict[tuple[str, str], Decimal] = {}
+    for o in result.legs + result.unwinds:
+        if o.filled > 0:
+            key = (o.request.venue, o.request.instrument.key.name)
+            net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.filled
+    return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
+             "position": f"{quantity.normalize():f}"}
+            for (venue, instrument), quantity in sorted(net.items()) if quantity != 0]
 
 
 def _open_journal(home: Path, path: Path, outcome: Recovery) -> Journal | None:
@@ -284,7 +430,7 @@ def _close(journal: Journal | None, path: Path, outcome: Recovery) -> None:
     complete = legs > 0 and legs_filled == legs
     exposure = [] if complete else exposures(path.stem, orders)
     summary = {"legs": legs, "legs_filled": legs_filled, "filled_orders": filled, "complete": complete,
-               "exposures": exposure}
+               "exposures": exposure, "orders": len(orders)}
     _write(journal, outcome.journal_errors, Event.EXECUTION_RECOVERED, **summary)
     outcome.closed.append({"execution_id": path.stem, **summary})
     outcome.exposures.extend(exposure)

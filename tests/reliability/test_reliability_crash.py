@@ -70,9 +70,15 @@ def _assert_exposures_named(harness, recovered: dict) -> None:
 
 
 def _canonical(harness, symbol: str) -> str:
-    if harness.name == "aevo":
-        return symbol  # the Aevo fake names instruments canonically already
-    return symbol
+    return symbol  # every fake names its instruments canonically
+
+
+def _assert_full_or_flat(harness, legs: list[str]) -> None:
+    """At the venue, every instrument's net position is the full strategy's or zero, never a naked leg."""
+    specs = [legs[i + 1].split() for i in range(0, len(legs), 2)]
+    full = {sym: Decimal(qty) * (1 if side == "buy" else -1) for side, qty, sym in specs}
+    held = net_position(harness.orders(_journaled(harness)))
+    assert held in ({}, full), (held, full)
 
 
 def crashed_id(harness) -> str:
@@ -109,15 +115,16 @@ def test_sigkill_then_recover(venue, point, make_harness, gps_process, ledger):
     assert data["orders"] or data["executions"], "recover found nothing to settle"
     assert [e["execution_id"] for e in data["executions"]] == ([] if data["live"] else [crashed_id(harness)])
     _assert_recovered(harness, data)
-    assert recovered.code == (1 if data["live"] or data["exposures"] or data["unknown"] else 0)
+    complete = all(e["complete"] for e in data["executions"])
+    assert recovered.code == (1 if data["live"] or data["exposures"] or data["unknown"] or not complete else 0)
     _assert_exposures_named(harness, data)
-    if point == "monitoring":
-        assert data["live"]  # the resting leg is still working, and recover says so
-        cancelled = gps_process(["recover", "--json", "--cancel-working", "--settle-after", "0"], env)
-        assert cancelled.json()["live"] == []
-        assert cancelled.code == (1 if cancelled.json()["exposures"] else 0), cancelled.stdout + cancelled.stderr
-        _assert_exposures_named(harness, cancelled.json())
-        assert not [o for o in harness.orders(_journaled(harness)) if o.is_open]
+    # recover finished the dead process's job: its deadline passed, so nothing is left working, and the
+    # strategy is whole or unwound (the default --on-partial)
+    assert data["live"] == [] and data["unknown"] == [], data
+    assert not [o for o in harness.orders(_journaled(harness)) if o.is_open]
+    _assert_full_or_flat(harness, legs)
+    again_recover = gps_process(["recover", "--json", "--cancel-working", "--settle-after", "0"], env)
+    assert again_recover.code == 0 and again_recover.json()["orders"] == [], again_recover.stdout
     found = audit(harness, live=set(data["live"]))
     ledger.from_audit("crash", venue, f"SIGKILL {point}", found, f"recover: {len(data['orders'])} settled, "
                                                                     f"{len(data['live'])} live")
@@ -145,12 +152,14 @@ def test_external_sigkill_while_monitoring(make_harness, ledger):
         if child.poll() is None:
             os.kill(child.pid, signal.SIGKILL)
         child.communicate()
-    done = subprocess.run([str(GPS), "recover", "--json"], env=process_env(harness.env()), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run([str(GPS), "recover", "--json", "--cancel-working"], env=process_env(harness.env()),
+                          capture_output=True, text=True, timeout=60)
     import json
 
     data = json.loads(done.stdout)
     _assert_recovered(harness, data)
-    assert len(data["live"]) == 1 and done.returncode == 1
+    assert data["live"] == [] and done.returncode == 1  # the strategy did not complete
+    assert not [o for o in harness.orders() if o.is_open]
+    _assert_full_or_flat(harness, legs)
     ledger.from_audit("crash", "dryrun", "external SIGKILL while monitoring", audit(harness, live=set(data["live"])),
-                      "recover: 1 live")
+                      "recover --cancel-working: cancelled, unwound, exit 1")

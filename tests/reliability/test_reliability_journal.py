@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -106,7 +107,8 @@ def test_recover_leaves_a_running_execution_alone_then_finishes_it_after_sigkill
     recovered = gps_process(["recover", "--json", "--cancel-working", "--settle-after", "0"], harness.env())
     data = recovered.json()
     assert data["running"] == [] and data["live"] == [] and data["unknown"] == [], data
-    assert recovered.code == (1 if data["exposures"] else 0)
+    assert recovered.code == 1  # the strategy did not complete (the resting leg was cancelled, the rest unwound)
+    assert data["exposures"] == [] and [e["complete"] for e in data["executions"]] == [False]
     _assert_safe_at_the_venue(harness, data)
     found = audit(harness, live=set(data["live"]))
     assert found.clean, found.explain()
@@ -143,13 +145,24 @@ def test_cancel_is_sent_when_the_journal_cannot_grow(command, make_harness, ledg
     assert journal.stat().st_size == size  # really nothing could be journaled
     assert not [o for o in harness.orders() if o.is_open], harness.orders()  # ...and the cancel went out
     found = audit(harness)
-    assert found.clean, found.explain()
+    assert found.duplicates == 0 and found.orphans == 0, found.explain()
+    journaled = set(_journaled(harness))
+    for order in found.venue_orders:  # an unwind sent without its intent journaled is named as such
+        assert order.client_order_id in journaled or order.client_order_id in done.stdout + done.stderr
+    if command[0] == "recover":  # the filled leg was unwound: flat
+        assert net_position(found.venue_orders) == {}, found.explain()
     ledger.from_audit("journal", "deribit", f"journal cannot grow: gps {' '.join(command[:2])}", found,
-                      f"exit {done.returncode}, cancel sent, unjournaled events named")
+                      f"exit {done.returncode}, cancel sent, {found.unjournaled} unwind(s) sent unjournaled, named")
 
     after = subprocess.run([str(GPS), "recover", "--json", "--settle-after", "0"], env=process_env(harness.env()),
                            capture_output=True, text=True, timeout=60)
-    assert "internal error" not in after.stderr, after.stderr  # a torn or missing tail stays readable
+    assert "internal error" not in after.stderr, after.stderr
+    data = json.loads(after.stdout)
+    assert data["live"] == [] and data["unknown"] == [], data
+    _assert_safe_at_the_venue(harness, data)  # no unwind sent twice, flat once recover could journal
+    assert net_position(harness.orders()) == {}
+    found = audit(harness)
+    assert found.clean, found.explain()  # the unwind found at the venue is journaled now
 
 
 @pytest.mark.parametrize("closed", ["stdout", "stderr"])
@@ -171,3 +184,58 @@ def test_a_closed_output_never_turns_a_finished_execution_into_a_traceback(close
     assert found.clean and not [o for o in found.venue_orders if o.is_open], found.explain()
     assert len(net_position(found.venue_orders)) == 2  # the full strategy, both legs
     ledger.from_audit("journal", "deribit", f"closed {closed}", found, f"exit {done.returncode}, journaled")
+
+
+def test_a_leg_whose_lookups_failed_while_it_filled_is_unwound_by_recover(make_harness, gps, gps_process,
+                                                                          short_http_timeouts, ledger):
+    """Item 6: every reply about one leg is unreadable while it fills; execute unwinds the other leg and
+    leaves this one unknown. Once the venue answers again, recover finds it filled and unwinds it too."""
+    harness = make_harness("deribit")
+    good, hostile = harness.instruments(2)
+    harness.make_hostile(hostile, "unknown_status")
+    run = gps(["execute", "--venue", "deribit", "--yes", "--json", "--quiet", "--timeout", "1",
+               "--leg", f"buy {harness.quantity} {good}", "--leg", f"sell {harness.quantity} {hostile}"],
+              {**harness.env(), **short_http_timeouts})
+    assert run.code == 1 and run.json()["unsettled"], run.stdout
+    held = net_position(harness.orders(_journaled(harness)))
+    assert held == {hostile: -harness.quantity}  # the naked short leg the issue describes
+
+    harness.exchange.hostile.clear()
+    recovered = gps_process(["recover", "--json", "--settle-after", "0"], harness.env())
+    data = recovered.json()
+    assert recovered.code == 1, recovered.stdout  # the strategy did not complete; never "found at the venue", 0
+    (closed,) = data["executions"]
+    assert closed["complete"] is False and data["exposures"] == [] and data["unknown"] == [], data
+    _assert_safe_at_the_venue(harness, data)
+    assert net_position(harness.orders()) == {}  # flat: recover unwound the leg the lookups had hidden
+    found = audit(harness, live=set(data["live"]))
+    assert found.clean, found.explain()
+    ledger.from_audit("journal", "deribit", "lookups fail while a leg fills, then recover", found,
+                      f"recover exit {recovered.code}, hidden leg unwound, flat")
+    listing = gps_process(["journal"], harness.env())
+    assert "recovered: incomplete" in listing.stdout, listing.stdout
+
+
+def test_recover_under_keep_names_exactly_the_position_it_leaves(make_harness, gps_process, ledger):
+    harness = make_harness("deribit")
+    legs = _legs(harness, 2)
+    _rest_last(harness, legs)
+    child = subprocess.Popen([str(GPS), "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "1",
+                              "--on-partial", "keep", *legs],
+                             env=process_env({**harness.env(), "GPS_CRASH_AT": "monitoring"}),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    recovered = gps_process(["recover", "--json", "--settle-after", "0"], harness.env())
+    data = recovered.json()
+    assert recovered.code == 1 and data["live"] == [] and data["unknown"] == [], recovered.stdout
+    assert data["executions"][0]["report"]["kept"], data  # the recorded policy, applied
+    _assert_safe_at_the_venue(harness, data)  # net position == exactly the exposures recover named
+    symbol = legs[1].split()[-1]
+    assert [(x["instrument"], x["position"]) for x in data["exposures"]] == [(symbol, f"{harness.quantity}")]
+    text = gps_process(["recover"], harness.env())
+    assert text.code == 0 and "Nothing to recover" in text.stdout
+    found = audit(harness, live=set(data["live"]))
+    assert found.clean, found.explain()
+    ledger.from_audit("journal", "deribit", "SIGKILL under --on-partial keep, then recover", found,
+                      f"recover exit {recovered.code}, kept position named")

@@ -79,7 +79,7 @@ def test_second_ctrl_c_exits_at_once_and_leaves_a_recoverable_journal(make_harne
         assert text.endswith("\n") and all(json.loads(line) for line in text.splitlines())
     recovered = gps_process(["recover", "--json", "--cancel-working", "--settle-after", "0"], harness.env())
     data = recovered.json()
-    assert data["live"] == [] and recovered.code == (1 if data["exposures"] else 0), recovered.stderr
+    assert data["live"] == [] and data["exposures"] == [] and recovered.code == 1, recovered.stderr  # incomplete
     found = audit(harness, live=set(data["live"]))
     ledger.from_audit("sigint", "dryrun", "second Ctrl-C during the cancel, then recover", found,
                       f"exit {code}, recover cancelled {len(data['orders'])}")
