@@ -35,7 +35,7 @@ class Event(str, Enum):
     ORDER_DENIED = "order_denied"  #: client_order_id, reason: gps did not send it
     ORDER_SETTLED = "order_settled"  #: client_order_id, state, reason: settled by ``gps recover``
     CANCEL_REQUESTED = "cancel_requested"  #: client_order_id
-    CANCEL_UNCONFIRMED = "cancel_unconfirmed"  #: client_order_id
+    CANCEL_UNCONFIRMED = "cancel_unconfirmed"  #: client_order_id, state (unknown), reason
     INTERRUPTED = "interrupted"  #: note
     KEPT = "kept"  #: orders: [{client_order_id, filled}]
     UNWIND_IMPOSSIBLE = "unwind_impossible"  #: client_order_id, reason
@@ -54,7 +54,8 @@ ORDER_EVENTS = frozenset({
 })
 #: Events that close an execution.
 CLOSING_EVENTS = frozenset({Event.EXECUTION_FINISHED, Event.EXECUTION_RECOVERED})
-_STATE_EVENTS = frozenset({Event.ORDER_REJECTED, Event.ORDER_UNKNOWN, Event.ORDER_DENIED, Event.ORDER_SETTLED})
+_STATE_EVENTS = frozenset({Event.ORDER_REJECTED, Event.ORDER_UNKNOWN, Event.ORDER_DENIED, Event.ORDER_SETTLED,
+                           Event.CANCEL_UNCONFIRMED})
 _REPORT_LISTS = ("legs", "unwinds", "kept", "unsettled")
 
 
@@ -208,6 +209,9 @@ def _apply(order: JournaledOrder, kind: str, event: dict) -> None:
         state = OrderState(event["state"])
         order.snapshot, order.state = snapshot, state
         order.request.venue_order_id = snapshot.venue_order_id or order.request.venue_order_id
+    elif kind == Event.CANCEL_UNCONFIRMED:
+        if "state" in event:  # older journals wrote no state: the order stays pending_cancel
+            order.state = OrderState(event["state"])
     elif kind in _STATE_EVENTS:
         order.state = OrderState(event.get("state", OrderState.REJECTED.value))
     elif kind == Event.ORDER_RETRY and event.get("valid_until"):
