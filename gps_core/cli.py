@@ -603,6 +603,8 @@ def _recovery_text(outcome) -> str:
         lines.append(f"STILL WORKING at the venue: {', '.join(outcome.live)} (gps recover --cancel-working cancels them)")
     for u in outcome.unknown:
         lines.append(f"STATE UNKNOWN: {u['client_order_id']} on {u['venue']} {u['instrument']}: {u['note']}")
+    for failure in outcome.failures:
+        lines.append(f"NOT FINISHED: {failure}")
     for x in outcome.exposures:
         lines.append(f"OPEN POSITION left by execution {x['execution_id']}: {x['venue']} {x['instrument']} "
                      f"{x['position']} (strategy incomplete)")

@@ -1,5 +1,9 @@
 """The execution use case: from a strategy to a journaled, finished execution, without a terminal.
 
+Two ways in: :func:`run` starts one (``gps execute``), :func:`resume` finishes one a dead
+process left (``gps recover``). Both end through the engine's same tail (cancel, settle,
+unwind or keep) and both journal how the execution closed.
+
 :func:`preflight` refuses to start while an earlier execution is unsettled, interrupted or
 running; :func:`prepare` selects venues, fetches quotes, plans and authenticates;
 :func:`run` asks for confirmation (through the caller's :class:`Interaction`), takes the
@@ -23,9 +27,10 @@ from typing import Callable, Protocol
 from .engine import Engine, ExecutionOptions, ExecutionResult, run_concurrently
 from .config import ensure_dir
 from .errors import BadInput, GpsError
-from .events import Event
+from .events import Event, first
 from .journal import ExecutionLock, Journal, journal_dir, new_execution_id
-from .model import TimeInForce
+from .model import TimeInForce, utcnow
+from .orders import OrderState
 from .shutdown import Shutdown
 from .report import plan_to_json, result_to_json
 from .paper import paper_market_time
@@ -178,3 +183,154 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
 
 class JournalUnwritable(GpsError):
     """The journal cannot record the start of an execution, so nothing is sent (exit 1)."""
+
+
+# --- finishing an interrupted execution (gps recover) --------------------------------------
+
+
+@dataclass
+class Resumed:
+    """An interrupted execution driven to its end by :func:`resume`.
+
+    ``before``: each order's state as journaled; ``adopted``: unwinds found at the venue that
+    the journal did not have; ``summary``: what ``execution_recovered`` recorded besides the
+    report (legs, legs_filled, orders, complete, exposures, filled_orders).
+    """
+
+    result: ExecutionResult
+    report: dict
+    summary: dict
+    before: dict
+    adopted: list[str]
+    journal_failures: list[str]
+
+
+def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel_working: bool = False,
+           progress: Callable[[str], None] | None = None, venue_cache: dict | None = None) -> Resumed:
+    """Finish what the dead process of an execution was doing, and journal ``execution_recovered``.
+
+    Rebuilds the execution from ``events`` (:mod:`gps_core.rebuild`), adopts unwinds the
+    dead process sent without journaling them, then runs :meth:`Engine.resume`: working orders
+    are watched until the recorded deadline (start + ``--timeout``; at once with
+    ``cancel_working``), cancelled, and the recorded ``--on-partial`` is applied. ``journal``
+    may be ``None`` (it could not be opened): every event then counts as a journal failure and
+    the cancels and unwinds are still sent. Raises :class:`~gps_core.rebuild.NotRebuildable`
+    (nothing was sent) when the journal lacks what the engine needs.
+    """
+    from .journal import UnwritableJournal
+    from .rebuild import NotRebuildable, deadline, rebuild
+    from .service import venue_for
+
+    say = progress or (lambda message: None)
+    cache = venue_cache if venue_cache is not None else {}
+    rebuilt = rebuild(path.stem, events, lambda name, key: venue_for(ctx, name, mode, cache).find_instrument(key))
+    result = rebuilt.result
+    before = {o.client_order_id: o.state for o in result.legs + result.unwinds}
+    try:
+        venues = {name: venue_for(ctx, name, mode, cache) for name in rebuilt.venues}
+    except Exception as exc:  # noqa: BLE001
+        raise NotRebuildable(f"venue unavailable: {exc}") from None
+    sink = journal if journal is not None else UnwritableJournal(path)
+    failures: list[str] = []
+    adopted = _adopt_unjournaled_unwinds(result, rebuilt.options, venues, sink, failures, say)
+    end = deadline(rebuilt.started_at, rebuilt.options)
+    left = 0.0 if cancel_working or end is None else max(0.0, (end - utcnow()).total_seconds())
+    working = [o for o in result.legs if o.is_working]
+    if working and left > 0:
+        say(f"execution {path.stem}: watching {len(working)} working order(s) until its deadline "
+            f"({left:.0f}s left; --cancel-working cancels at once)")
+    with Shutdown():
+        result = Engine(venues, sink, rebuilt.options, progress=say).resume(result, left)
+    failures.extend(result.journal_failures)
+    report = result_to_json(result, mode, str(path))
+    planned_cost = ((first(events, Event.PLAN) or {}).get("totals") or {}).get("expected_cost_usd")
+    if planned_cost is not None:
+        report["totals"]["planned_cost_usd"] = planned_cost  # the recorded plan's own figure
+    report["recovered"] = True
+    report["journal_failures"] = list(failures)
+    summary = {
+        "legs": len(result.legs),
+        "legs_filled": sum(o.state is OrderState.FILLED for o in result.legs),
+        "orders": sum(before.get(o.client_order_id) not in (None, OrderState.INITIALIZED) for o in result.legs)
+        + len(result.unwinds),
+        "complete": result.all_filled,
+        "exposures": exposures(path.stem, result),
+        "filled_orders": [{"client_order_id": o.client_order_id, "role": o.role, "venue": o.request.venue,
+                           "instrument": o.request.instrument.key.name, "side": o.request.side.value,
+                           "filled": f"{o.filled.normalize():f}"}
+                          for o in result.legs + result.unwinds if o.filled > 0],
+    }
+    try:
+        sink.write(Event.EXECUTION_RECOVERED, report=report, **summary)
+    except OSError as exc:
+        failures.append(f"execution_recovered: {exc.strerror or exc}")
+    return Resumed(result, report, summary, before, adopted, failures)
+
+
+def exposures(execution_id: str, result: ExecutionResult) -> list[dict]:
+    """The position an incomplete strategy leaves: net filled per venue and instrument, legs and unwinds.
+
+    ``[]`` when the strategy completed. ``position`` is signed contracts (buys +, sells -).
+    """
+    if result.all_filled:
+        return []
+    net: dict[tuple[str, str], Decimal] = {}
+    for o in result.legs + result.unwinds:
+        if o.filled > 0:
+            key = (o.request.venue, o.request.instrument.key.name)
+            net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.filled
+    return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
+             "position": f"{quantity.normalize():f}"}
+            for (venue, instrument), quantity in sorted(net.items()) if quantity != 0]
+
+
+def _adopt_unjournaled_unwinds(result: ExecutionResult, options, venues: dict, journal, failures: list[str],
+                               say: Callable[[str], None]) -> list[str]:
+    """Find unwinds the dead process sent but could not journal (a full disk), by their client order ids.
+
+    Unwind ids are ``gps-<execution>-U<leg>-<n>``, n = 1, 2, ...: each filled leg's next ids
+    are looked up until the venue does not know one, and what it knows joins the execution
+    (and the journal, if it can be written), so no id is ever sent twice. A lookup that fails
+    raises :class:`~gps_core.rebuild.NotRebuildable`. Returns the adopted client order ids.
+    """
+    from .codec import request_to_json, snapshot_to_json
+    from .errors import OrderNotFound
+    from .model import OrderRequest
+    from .orders import TrackedOrder
+    from .rebuild import NotRebuildable
+
+    adopted: list[str] = []
+    if result.all_filled:
+        return adopted
+    known = {o.client_order_id for o in result.unwinds}
+    for leg in [o for o in result.legs if o.filled > 0]:
+        for attempt in range(1, options.unwind_attempts + 1):
+            cid = f"gps-{result.execution_id}-U{leg.leg_index + 1}-{attempt}"
+            if cid in known:
+                continue
+            request = OrderRequest(client_order_id=cid, instrument=leg.request.instrument,
+                                   side=leg.request.side.opposite, quantity=leg.filled,
+                                   limit_price=leg.request.limit_price, time_in_force=TimeInForce.IOC,
+                                   reduce_only=True)
+            try:
+                snapshot = venues[leg.request.venue].order_status(request)
+            except OrderNotFound:
+                break
+            except Exception as exc:  # noqa: BLE001
+                raise NotRebuildable(f"cannot tell whether unwind {cid} was sent: {exc}") from None
+            request.quantity = snapshot.quantity
+            unwind = TrackedOrder(request=request, leg_index=leg.leg_index, role="unwind", state=OrderState.SUBMITTED)
+            unwind.apply(snapshot)
+            result.unwinds.append(unwind)
+            adopted.append(cid)
+            say(f"found unwind {cid} at the venue, missing from the journal ({unwind.state.value})")
+            for event, data in ((Event.ORDER_INTENT, {"role": "unwind", "leg": leg.leg_index,
+                                                      "order": request_to_json(request),
+                                                      "source": "recover: found at the venue"}),
+                                (Event.ORDER_UPDATE, {"client_order_id": cid, "state": unwind.state.value,
+                                                      "snapshot": snapshot_to_json(snapshot), "source": "recover"})):
+                try:
+                    journal.write(event, **data)
+                except OSError as exc:
+                    failures.append(f"{event} {cid}: {exc.strerror or exc}")
+    return adopted

@@ -21,19 +21,18 @@ venue and instrument as an exposure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from .codec import request_to_json, snapshot_to_json
+from .codec import snapshot_to_json
 from .errors import OrderNotFound, OrderNotOpen
 from .events import CLOSING_EVENTS, Event, JournaledOrder, execution_mode, first, last, replay
-from .journal import (ExecutionLock, ExecutionRunning, Journal, UnwritableJournal, iter_journals, lock_holder,
-                      read_events)
-from .rebuild import NotRebuildable, deadline, rebuild
-from .model import OrderRequest, OrderSnapshot, TimeInForce, utcnow
-from .orders import TERMINAL, OrderState, TrackedOrder, state_from_snapshot
+from .journal import ExecutionLock, ExecutionRunning, Journal, iter_journals, lock_holder, read_events
+from .rebuild import NotRebuildable
+from .model import OrderSnapshot, utcnow
+from .orders import TERMINAL, OrderState, state_from_snapshot
 from .service import Context, venue_for
 
 Progress = Callable[[str], None]
@@ -85,7 +84,8 @@ class Recovery:
     ``exposures``: per execution, venue and instrument, the signed filled quantity an
     incomplete strategy left open (buys +, sells -). ``unknown``: orders whose state is
     still not settled. ``running``: executions skipped because a live process drives them.
-    ``journal_errors``: what was done but could not be journaled.
+    ``journal_errors``: what was done but could not be journaled. ``failures``: executions
+    recovery could not finish (left open for the next run).
     """
 
     settlements: list[Settlement] = field(default_factory=list)
@@ -93,6 +93,7 @@ class Recovery:
     running: list[dict] = field(default_factory=list)
     exposures: list[dict] = field(default_factory=list)
     journal_errors: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     @property
     def live(self) -> list[str]:
@@ -106,7 +107,8 @@ class Recovery:
     def clean(self) -> bool:
         """Every execution it closed completed, and nothing live, unknown, exposed or unjournaled is left: exit 0."""
         incomplete = any(not e["complete"] and e.get("orders", 1) for e in self.closed)  # 0 orders: nothing sent
-        return not (self.live or self.unknown or self.exposures or self.journal_errors or incomplete)
+        return not (self.live or self.unknown or self.exposures or self.journal_errors or self.failures
+                    or incomplete)
 
     def to_json(self) -> dict:
         return {
@@ -117,6 +119,7 @@ class Recovery:
             "exposures": self.exposures,
             "running": self.running,
             "journal_errors": self.journal_errors,
+            "failures": self.failures,
         }
 
 
@@ -219,6 +222,10 @@ def _recover_execution(ctx: Context, path: Path, orders: list[JournaledOrder], o
         except NotRebuildable as exc:
             say(f"execution {path.stem}: {exc}; settling its orders only")
             finished = False
+        except Exception as exc:  # noqa: BLE001 - a bug or a venue gone mad: leave it open for the next run
+            outcome.failures.append(f"{path.stem}: could not finish it ({type(exc).__name__}: {exc}); "
+                                    "it stays open: run `gps recover` again, `gps status` shows its orders")
+            return
         if not finished and not is_closed(events):
             _close(journal, path, outcome)
     finally:
@@ -228,100 +235,29 @@ def _recover_execution(ctx: Context, path: Path, orders: list[JournaledOrder], o
 
 def _resume(ctx: Context, path: Path, events: list[dict], mode: str, journal, caches: dict, cancel_working: bool,
             outcome: Recovery, say: Progress) -> bool:
-    """Drive the execution to its end with the engine; journal ``execution_recovered``. False if it cannot."""
-    from .engine import Engine
-    from .report import result_to_json
+    """Finish the execution through :func:`gps_core.execution.resume`, and account for what it did."""
+    from .execution import resume
 
-    cache = caches.setdefault(mode, {})
-
-    def find_instrument(venue_name: str, key):
-        return venue_for(ctx, venue_name, mode, cache).find_instrument(key)
-
-    rebuilt = rebuild(path.stem, events, find_instrument)
-    result = rebuilt.result
-    before = {o.client_order_id: o.state for o in result.legs + result.unwinds}
-    known_unwinds = {o.client_order_id for o in result.unwinds}
-    try:
-        venues = {name: venue_for(ctx, name, mode, cache) for name in rebuilt.venues}
-    except Exception as exc:  # noqa: BLE001
-        raise NotRebuildable(f"venue unavailable: {exc}") from None
-    _adopt_unjournaled_unwinds(result, rebuilt.options, venues, journal, outcome, say)
-    end = deadline(rebuilt.started_at, rebuilt.options)
-    left = 0.0 if cancel_working or end is None else max(0.0, (end - utcnow()).total_seconds())
-    working = [o for o in result.legs if o.is_working]
-    if working and left > 0:
-        say(f"execution {path.stem}: watching {len(working)} working order(s) until its deadline "
-            f"({left:.0f}s left; --cancel-working cancels at once)")
-    engine = Engine(venues, journal if journal is not None else UnwritableJournal(path), rebuilt.options,
-                    progress=say)
-    result = engine.resume(result, left)
-    report = result_to_json(result, mode, str(path))
-    plan = first(events, Event.PLAN) or {}
-    planned_cost = (plan.get("totals") or {}).get("expected_cost_usd")
-    if planned_cost is not None:
-        report["totals"]["planned_cost_usd"] = planned_cost  # the recorded plan's own figure
-    report["recovered"] = True
-    exposure = _exposures_of(path.stem, result)
-    summary = {"legs": len(result.legs), "legs_filled": sum(o.state is OrderState.FILLED for o in result.legs),
-               "orders": sum(o.client_order_id in before and before[o.client_order_id] is not OrderState.INITIALIZED
-                             for o in result.legs) + len(result.unwinds),
-               "complete": result.all_filled, "exposures": exposure,
-               "filled_orders": [{"client_order_id": o.client_order_id, "role": o.role, "venue": o.request.venue,
-                                  "instrument": o.request.instrument.key.name, "side": o.request.side.value,
-                                  "filled": f"{o.filled.normalize():f}"}
-                                 for o in result.legs + result.unwinds if o.filled > 0]}
-    outcome.journal_errors.extend(f"{path.stem}: {failure}" for failure in result.journal_failures)
-    _write(journal, outcome.journal_errors, Event.EXECUTION_RECOVERED, report=report, **summary)
+    resumed = resume(ctx, path, events, journal, mode=mode, cancel_working=cancel_working, progress=say,
+                     venue_cache=caches.setdefault(mode, {}))
+    result, before = resumed.result, resumed.before
+    outcome.journal_errors.extend(f"{path.stem}: {failure}" for failure in resumed.journal_failures)
     settled = {s.order.request.client_order_id for s in outcome.settlements if s.execution_id == path.stem}
     for order in result.legs + result.unwinds:
         cid = order.client_order_id
         was = before.get(cid)
         if cid in settled:
             _update_settlement(outcome, path.stem, order)
+        elif cid in resumed.adopted:
+            outcome.settlements.append(_settlement(path.stem, order, OrderState.UNKNOWN,
+                                                   "unjournaled unwind found at the venue"))
+        elif was is None and order.role == "unwind":
+            outcome.settlements.append(_settlement(path.stem, order, OrderState.INITIALIZED, "unwind sent by recover"))
         elif was is not None and was is not order.state and was is not OrderState.INITIALIZED:
             outcome.settlements.append(_settlement(path.stem, order, was, "finished by recover"))
-        elif cid not in known_unwinds and order.role == "unwind":
-            outcome.settlements.append(_settlement(path.stem, order, OrderState.INITIALIZED, "unwind sent by recover"))
-    outcome.closed.append({"execution_id": path.stem, **summary, "report": report})
-    outcome.exposures.extend(exposure)
+    outcome.closed.append({"execution_id": path.stem, **resumed.summary, "report": resumed.report})
+    outcome.exposures.extend(resumed.summary["exposures"])
     return True
-
-
-def _adopt_unjournaled_unwinds(result, options, venues: dict, journal, outcome: Recovery, say: Progress) -> None:
-    """Find unwinds the dead process sent but could not journal (a full disk), by their client order ids.
-
-    Unwind ids are ``gps-<execution>-U<leg>-<n>``, n = 1, 2, ...: each filled leg's next ids
-    are looked up until the venue does not know one, and what it knows joins the execution
-    (and the journal, if it can be written), so recovery never sends an id twice. A lookup
-    that fails raises :class:`NotRebuildable`: recovery then only settles and reports.
-    """
-    if result.all_filled:
-        return
-    known = {o.client_order_id for o in result.unwinds}
-    for leg in [o for o in result.legs if o.filled > 0]:
-        for attempt in range(1, options.unwind_attempts + 1):
-            cid = f"gps-{result.execution_id}-U{leg.leg_index + 1}-{attempt}"
-            if cid in known:
-                continue
-            request = OrderRequest(client_order_id=cid, instrument=leg.request.instrument,
-                                   side=leg.request.side.opposite, quantity=leg.filled,
-                                   limit_price=leg.request.limit_price, time_in_force=TimeInForce.IOC,
-                                   reduce_only=True)
-            try:
-                snapshot = venues[leg.request.venue].order_status(request)
-            except OrderNotFound:
-                break
-            except Exception as exc:  # noqa: BLE001
-                raise NotRebuildable(f"cannot tell whether unwind {cid} was sent: {exc}") from None
-            request.quantity = snapshot.quantity
-            unwind = TrackedOrder(request=request, leg_index=leg.leg_index, role="unwind", state=OrderState.SUBMITTED)
-            unwind.apply(snapshot)
-            result.unwinds.append(unwind)
-            say(f"found unwind {cid} at the venue, missing from the journal ({unwind.state.value})")
-            _write(journal, outcome.journal_errors, Event.ORDER_INTENT, role="unwind", leg=leg.leg_index,
-                   order=request_to_json(request), source="recover: found at the venue")
-            _write(journal, outcome.journal_errors, Event.ORDER_UPDATE, client_order_id=cid, state=unwind.state.value,
-                   snapshot=snapshot_to_json(snapshot), source="recover")
 
 
 def _settlement(execution_id: str, order, before: OrderState, note: str) -> Settlement:
@@ -336,20 +272,6 @@ def _update_settlement(outcome: Recovery, execution_id: str, order) -> None:
                 note = s.note if s.after is order.state else f"{s.note}; then {order.state.value} by recover"
                 outcome.settlements[i] = Settlement(execution_id, s.order, s.before, order.state, None, note,
                                                     filled=order.filled)
-
-
-def _exposures_of(execution_id: str, result) -> list[dict]:
-    """The open position an incomplete strategy leaves: net filled per venue and instrument, legs and unwinds."""
-    if result.all_filled:
-        return []
-    net: dict[tuple[str, str], Decimal] = {}
-    for o in result.legs + result.unwinds:
-        if o.filled > 0:
-            key = (o.request.venue, o.request.instrument.key.name)
-            net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.filled
-    return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
-             "position": f"{quantity.normalize():f}"}
-            for (venue, instrument), quantity in sorted(net.items()) if quantity != 0]
 
 
 def _open_journal(home: Path, path: Path, outcome: Recovery) -> Journal | None:

@@ -240,3 +240,70 @@ def test_cancel_refuses_a_running_execution(env):
         child.wait(timeout=10)
     assert gps("recover", "--json").exit_code == 0
     assert "recovered" in gps("journal").stdout
+
+
+def test_status_names_the_process_running_an_execution(env):
+    with Journal(env, "20261101T000000-abcdef") as journal:
+        journal.write(Event.EXECUTION_STARTED, mode="paper", strategy={}, options={"timeout": 30})
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(journal.path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        status = gps("status", "last")
+        assert f"running in process {child.pid}" in status.stdout, status.output
+        assert json.loads(gps("status", "last", "--json").stdout)["running_pid"] == child.pid
+        assert "is running in process" in gps("show", "last").stdout
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+
+
+# --- random events: nothing a journal holds crashes a command -----------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
+                     st.text(max_size=12))
+_json = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                     max_leaves=8)
+_fields = ("ts", "event", "client_order_id", "order", "snapshot", "state", "legs", "report", "strategy", "options",
+           "mode", "valid_until", "venue_data", "venue_order_id", "leg", "role")
+_event = st.fixed_dictionaries(
+    {"ts": st.sampled_from(["2026-11-01T00:00:00+00:00", "nonsense", 7]),
+     "event": st.sampled_from([e.value for e in Event] + ["mystery", 3])},
+    optional={name: _json for name in _fields[2:]})
+
+
+def _valid_start() -> list[dict]:
+    from decimal import Decimal
+
+    from builders import usd_instrument
+    from gps_core.codec import request_to_json
+    from gps_core.model import OrderRequest, Side
+
+    request = OrderRequest(client_order_id="gps-20261101T000000-abcdef-L1-1", instrument=usd_instrument("dryrun"),
+                           side=Side.BUY, quantity=Decimal("1"), limit_price=Decimal("10"))
+    ts = "2026-11-01T00:00:00+00:00"
+    return [{"ts": ts, "event": "execution_started", "mode": "paper", "strategy": {"name": "s"},
+             "options": {"timeout": 1}},
+            {"ts": ts, "event": "plan", "legs": [{"leg": 1, "venue": "dryrun", "instrument": request.instrument.key.name,
+                                                  "side": "buy", "quantity": "1", "limit_price": "10"}]},
+            {"ts": ts, "event": "order_intent", "role": "leg", "leg": 0, "order": request_to_json(request)}]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(lines=st.lists(_event, min_size=1, max_size=4), cid=st.booleans())
+def test_random_events_in_a_journal_never_crash_a_command(env, lines, cid):
+    path = env / "journal" / "20261101T000000-abcdef.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if cid:  # aim the random events at a journaled order, so they reach the replay
+        lines = [{**line, "client_order_id": "gps-20261101T000000-abcdef-L1-1"} for line in lines]
+    path.write_text("".join(json.dumps(line) + "\n" for line in [*_valid_start(), *lines]))
+    for args in (["journal"], ["show", "last"], ["status", "last"], ["cancel", "last"], ["recover", "--json"]):
+        result = gps(*args)
+        assert result.exit_code in (0, 1), (args, result.output)
+        assert "internal error" not in result.output and "Traceback" not in result.output, (args, result.output)
+    for leftover in (env / "journal").glob("*"):
+        leftover.unlink()
