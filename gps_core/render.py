@@ -123,6 +123,10 @@ def report_text(report: dict) -> str:
         lines.append("(est.): the venue has not reported that fee; it is estimated from its fee schedule")
     if totals.get("savings_vs_reference_usd") is not None:
         lines.append(f"Savings against the reference prices: ${totals['savings_vs_reference_usd']}")
+    if report.get("card"):
+        from .options_gps import format_card_figures
+
+        lines.append(format_card_figures(report["card"]))
     if totals.get("legging_window_ms") is not None:
         lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
     for unwind in report["unwinds"]:

@@ -161,6 +161,8 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
         "journal_failures": list(result.journal_failures),
         "market": market_to_json(result.plan.market),
         "unpriced_venues": unpriced_to_json(result.plan),
+        # an Options GPS card's own figures (net_cost, max_loss, max_profit, pop, ev), or None
+        "card": result.plan.strategy.to_json().get("card"),
         "totals": {
             "net_cost_usd": _usd(cost),
             "fees_usd": _usd(fees),

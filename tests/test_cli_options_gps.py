@@ -62,6 +62,7 @@ def test_every_crypto_card_executes_from_the_boxed_stdout(env, name, card):
                                 input=stdout)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert report["card"]["type"] == expected["type"] and D(report["card"]["max_loss"]) == D(str(expected["max_loss"]))
     orders = venue_orders(env / "home")
     assert len(orders) == len(expected["legs"])  # one order per leg, none sent twice
     by_id = {o["client_order_id"]: o for o in orders}
@@ -87,6 +88,7 @@ def test_the_readme_pipe_with_a_real_process(env):
     assert run.returncode == 0, run.stderr
     assert "Plan for Bull put credit spread" in run.stderr and "Options GPS best card (bull_put_credit_spread)" in run.stderr
     assert "ALL LEGS FILLED" in run.stdout
+    assert "Options GPS best card (bull_put_credit_spread), for its own quantities: net cost $-413.00" in run.stdout
     orders = venue_orders(env / "home")
     assert sorted((o["side"], o["symbol"], o["status"]) for o in orders) == [
         ("buy", "BTC-27MAR26-70000-P", "filled"), ("sell", "BTC-27MAR26-71000-P", "filled")]
