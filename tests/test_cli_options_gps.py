@@ -159,3 +159,18 @@ def test_sol_cards_route_to_deribit_linear_options(fake_deribit, card, option_ty
     (order,) = fake_deribit.state.orders_for(leg["client_order_id"])
     assert order["instrument_name"] == f"SOL_USDC-{codes[2]}-150-{option_type}"
     assert order["direction"] == "buy" and order["amount"] == D(1) and order["order_state"] == "filled"
+
+
+def test_dry_run_with_no_real_venue_reachable_trades_the_card_on_the_offline_market(env, monkeypatch):
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit,aevo")
+    for variable in ("DERIBIT_BASE_URL", "AEVO_BASE_URL"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # the discard port: nothing listens, refused at once
+    stdout = (FIXTURES / "ETH-bearish-high.stdout.txt").read_text()
+    result = CliRunner().invoke(cli, ["execute", "-", "--card", "safer", "--dry-run", "--json"], input=stdout)
+    assert result.exit_code == 0, result.output
+    assert "no real venue could be reached" in result.stderr
+    report = json.loads(result.stdout)
+    assert {leg["venue"] for leg in report["legs"]} == {"dryrun"}
+    orders = venue_orders(env / "home")
+    assert sorted((o["side"], o["symbol"], o["status"]) for o in orders) == [
+        ("buy", "ETH-26FEB26-2075-C", "filled"), ("sell", "ETH-26FEB26-2050-C", "filled")]
