@@ -143,7 +143,7 @@ def strategy_from_decision_log(data: dict, card: str, source: str = "decision lo
     return _checked(
         Strategy(
             legs=tuple(legs),
-            name=str(name) if name else f"Options GPS {card} card",
+            name=_label(name) or f"Options GPS {card} card",
             source=f"{source} ({field})",
             no_trade=no_trade,
             no_trade_reason=str(reason) if reason is not None else None,
@@ -160,13 +160,23 @@ def _card_figures(card: str, field: str, card_data: dict) -> dict:
     """
     from .strategy import _decimal
 
-    figures: dict[str, Any] = {"card": card, "field": field, "type": card_data.get("type")}
-    if figures["type"] is not None and not isinstance(figures["type"], str):
-        raise BadInput(f"{field}.type: expected a string, got {figures['type']!r}")
+    kind = card_data.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise BadInput(f"{field}.type: expected a string, got {kind!r}")
+    figures: dict[str, Any] = {"card": card, "field": field, "type": _label(kind)}
     for name in CARD_FIGURES:
         value = card_data.get(name)
         figures[name] = None if value is None else str(_decimal(value, f"{field}.{name}", positive=False))
     return figures
+
+
+def _label(value: Any, limit: int = 120) -> str | None:
+    """A card's text for one line of output: control characters dropped, whitespace collapsed, cut at ``limit``."""
+    if value is None:
+        return None
+    text = "".join(ch for ch in str(value) if ch.isprintable() or ch.isspace())
+    text = " ".join(text.split())
+    return (text[: limit - 1] + "\u2026" if len(text) > limit else text) or None
 
 
 def format_card_figures(card: dict) -> str:

@@ -188,3 +188,13 @@ def test_stdin_dash_refuses_a_terminal():
 
     with pytest.raises(BadInput, match="stdin, which is a terminal"):
         load_strategy("-", stdin=Terminal("{}"))
+
+
+def test_card_text_is_one_clean_line():
+    log = raw("BTC-bullish-medium")
+    log["best_match"]["description"] = "Bull put\n\x1b[31mspread\x07 " + "x" * 300
+    log["best_match"]["type"] = "bull_put\r\ncredit"
+    strategy = strategy_from_text(json.dumps(log))
+    assert strategy.name.startswith("Bull put [31mspread xxx") and len(strategy.name) == 120
+    assert "\n" not in strategy.name and "\x1b" not in strategy.name
+    assert strategy.to_json()["card"]["type"] == "bull_put credit"
