@@ -109,10 +109,13 @@ def test_the_plan_shows_the_card_figures_beside_gps_figures(env):
 
 @pytest.mark.parametrize("name", log_names("SPY", "NVDA"))
 @pytest.mark.parametrize("card", ["best", "safer"])
-def test_equity_cards_are_refused_in_one_line(env, monkeypatch, name, card):
+@pytest.mark.parametrize("command", [["execute", "--yes"], ["quote"], ["execute", "--dry-run"]])
+def test_equity_cards_are_refused_in_one_line(env, monkeypatch, name, card, command):
     monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit,aevo")
+    for variable in ("DERIBIT_BASE_URL", "AEVO_BASE_URL"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # never asked: the refusal comes first
     stdout = (FIXTURES / f"{name}.stdout.txt").read_text()
-    result = CliRunner().invoke(cli, ["execute", "-", "--card", card, "--yes"], input=stdout)
+    result = CliRunner().invoke(cli, [command[0], "-", "--card", card, *command[1:]], input=stdout)
     assert result.exit_code == 2
     symbol = name.split("-")[0]
     lines = result.stderr.strip().splitlines()
