@@ -177,3 +177,17 @@ def test_dry_run_with_no_real_venue_reachable_trades_the_card_on_the_offline_mar
     orders = venue_orders(env / "home")
     assert sorted((o["side"], o["symbol"], o["status"]) for o in orders) == [
         ("buy", "ETH-26FEB26-2075-C", "filled"), ("sell", "ETH-26FEB26-2050-C", "filled")]
+
+
+def test_the_readme_example_output_command_runs_as_written(env):
+    root = Path(__file__).resolve().parents[1]
+    (line,) = [line for line in (root / "README.md").read_text().splitlines()
+               if line.endswith("< examples/options-gps-output.txt")]
+    assert (root / "examples" / "options-gps-output.txt").read_text() == (
+        FIXTURES / "BTC-bullish-medium.stdout.txt").read_text()
+    bin_dir = Path(sys.executable).parent
+    run = subprocess.run(["bash", "-c", line], cwd=root, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert run.returncode == 0, run.stderr
+    assert sorted((o["side"], o["symbol"], o["status"]) for o in venue_orders(env / "home")) == [
+        ("buy", "BTC-27MAR26-71000-C", "filled"), ("sell", "BTC-27MAR26-73000-C", "filled")]
