@@ -745,6 +745,9 @@ def _render_or_json(render, data: dict) -> str:
         return json.dumps(to_jsonable(data), indent=2)
 
 
+from . import cli_positions  # noqa: E402,F401 - registers `gps positions` and `gps close`
+
+
 def main() -> None:
     cli(prog_name="gps")
 

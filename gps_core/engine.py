@@ -135,6 +135,8 @@ class ExecutionOptions:
     max_place_attempts: int = 3
     max_rate_limit_wait: float = 10.0
     settle_timeout: float = 15.0
+    #: legs are sent reduce-only on venues that support it (``gps close``)
+    reduce_only: bool = False
 
 
 #: After an order's ``valid_until``, how long before "not found" is final (the venue's clock may lag).
@@ -357,6 +359,7 @@ class Engine:
             quantity=planned.quantity,
             limit_price=planned.limit_price,
             time_in_force=self.options.time_in_force,
+            reduce_only=self.options.reduce_only and self.venues[planned.venue].info.supports(Capability.REDUCE_ONLY),
         )
         return TrackedOrder(request=request, leg_index=planned.index)
 

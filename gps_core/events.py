@@ -23,7 +23,7 @@ from .orders import OrderState, TrackedOrder
 class Event(str, Enum):
     """Every event name a journal may hold. Fields are those of the matching ``journal.write`` call."""
 
-    EXECUTION_STARTED = "execution_started"  #: mode, strategy, options (timeout, on_partial, ...), pid
+    EXECUTION_STARTED = "execution_started"  #: mode, strategy, options (timeout, on_partial, ...), pid, closes?
     PLAN = "plan"  #: the plan as ``report.plan_to_json`` gives it
     ORDER_INTENT = "order_intent"  #: role, leg, order (the full request); fsynced before the order leaves
     ORDER_PRESEND = "order_presend"  #: client_order_id, venue_order_id, venue_data (ids a venue computes)

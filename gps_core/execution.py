@@ -68,10 +68,16 @@ class ExecutionRequest:
     yes: bool = False
     force: bool = False
     allow_unsettled: bool = False
+    #: per leg, the one venue it must go to (``gps close``: the venue that holds it); ``None``: routed
+    leg_venues: tuple[str, ...] | None = None
+    #: the execution this one closes (journaled in ``execution_started.closes``)
+    closes: str | None = None
+    #: send every leg reduce-only where the venue supports it (``Capability.REDUCE_ONLY``)
+    reduce_only: bool = False
 
     def options(self) -> ExecutionOptions:
         return ExecutionOptions(timeout=self.timeout, on_partial=self.on_partial, sequential=self.sequential,
-                                time_in_force=TimeInForce(self.time_in_force))
+                                time_in_force=TimeInForce(self.time_in_force), reduce_only=self.reduce_only)
 
     def options_json(self, plan: Plan) -> dict:
         """The options as journaled in ``execution_started`` (``gps recover`` reads them back)."""
@@ -129,6 +135,9 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
     strategy = request.strategy
     pricing = price_strategy(ctx, strategy, request.venue, dry_run=request.dry_run, progress=ui.progress)
     venues = pricing.venues
+    if request.leg_venues is not None:  # pinned legs: only the named venue's quote may route each
+        pricing.quotes = {i: [q for q in quotes if q.venue == request.leg_venues[i]]
+                          for i, quotes in pricing.quotes.items()}
     if strategy.no_trade and not request.force:
         reason = strategy.no_trade_reason or "no reason given"
         if pricing.live:
@@ -161,8 +170,9 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
                 raise JournalUnwritable(f"cannot create the journal: {exc}; nothing was sent") from None
             with journal:
                 try:  # nothing has been sent yet: a journal that cannot record the start refuses the execution
+                    closes = {"closes": request.closes} if request.closes else {}
                     journal.write(Event.EXECUTION_STARTED, mode=prepared.mode, strategy=request.strategy.to_json(),
-                                  options=request.options_json(plan), pid=os.getpid())
+                                  options=request.options_json(plan), pid=os.getpid(), **closes)
                     journal.write(Event.PLAN, **prepared.plan_json)
                 except OSError as exc:
                     raise JournalUnwritable(f"cannot write the journal {journal.path}: {exc.strerror or exc}; "

@@ -49,7 +49,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .instruments import OptionKey
-    from .model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, VenueInfo, VenueInstrument
+    from .model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Position, VenueInfo, VenueInstrument
     from .secrets import Secret
 
 PROJECT = "gps"
@@ -162,4 +162,24 @@ def gps_cancel(order: OrderRequest) -> OrderSnapshot:
         the core then asks ``gps_order_status``. A filled order is never "cancelled".
     :raises OrderNotFound: the venue has no such order.
     :raises OutcomeUnknown: the cancel may or may not have happened.
+    """
+
+
+@hookspec(firstresult=True)
+def gps_positions(underlying: str | None) -> list[Position]:
+    """List the account's open option positions, from the venue's own positions endpoint.
+
+    **Optional**: a venue without it still loads, and ``gps positions`` lists it as
+    "positions unavailable"; ``gps close`` then offsets what the journal says the execution
+    holds without a venue check (and says so). Added without changing ``HOOKSPEC_VERSION``
+    because a plugin built before it is still complete.
+
+    Called after ``gps_authenticate``. Read the venue's record, never gps's own journal
+    (Deribit ``private/get_positions``, Aevo ``GET /positions``, a paper venue its store).
+
+    :param underlying: only positions on this underlying (``"BTC"``), or ``None`` for all.
+    :returns: a list of :class:`~gps_core.model.Position`, one per instrument with a non-zero
+        size (signed: positive long, negative short); ``[]`` when nothing is held.
+    :raises VenueError: the venue could not be asked or its reply was unreadable (the core
+        reports it for that venue and carries on with the others).
     """

@@ -351,3 +351,49 @@ class AuthResult:
     account: str | None = None
     testnet: bool = False
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Position:
+    """One open position at a venue, as its positions endpoint reports it; returned by ``gps_positions``.
+
+    :param venue: the venue's name.
+    :param symbol: the venue's name for the instrument (``BTC-27MAR26-70000-C``).
+    :param quantity: signed contracts: positive long, negative short (never zero in a reply).
+    :param price_currency: the currency of ``average_price`` and ``mark_price`` (``BTC``, ``USDC``, ``USD``).
+    :param average_price: the average entry price, or ``None`` when the venue does not say.
+    :param mark_price: the venue's mark, or ``None`` when it does not say.
+    :param usd_per_unit: USD value of one unit of ``price_currency`` (the index for a coin-priced
+        option, ``1`` for a dollar-priced one), or ``None`` when unknown.
+    :param unrealized_pnl: the venue's floating P&L in ``price_currency``; ``None`` when the venue
+        does not report it (then :attr:`unrealized_pnl_usd` is computed from mark and average).
+    :param key: the venue-independent identity, when the symbol parses as an option.
+    """
+
+    venue: str
+    symbol: str
+    quantity: Decimal
+    price_currency: str
+    average_price: Decimal | None = None
+    mark_price: Decimal | None = None
+    usd_per_unit: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    key: OptionKey | None = None
+
+    def __post_init__(self):
+        for name in ("quantity", "average_price", "mark_price", "usd_per_unit", "unrealized_pnl"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, Decimal) or not value.is_finite()):
+                raise InvalidReply(f"position {self.symbol}: {name} {value!r} is not a finite Decimal")
+
+    @property
+    def unrealized_pnl_usd(self) -> Decimal | None:
+        """Unrealised P&L in USD: the venue's figure, else ``(mark - average) * quantity``, times ``usd_per_unit``."""
+        if self.usd_per_unit is None:
+            return None
+        pnl = self.unrealized_pnl
+        if pnl is None:
+            if self.mark_price is None or self.average_price is None:
+                return None
+            pnl = (self.mark_price - self.average_price) * self.quantity
+        return pnl * self.usd_per_unit

@@ -46,7 +46,9 @@ from .errors import (
     RateLimited,
     ReduceOnlyRefused,
 )
-from .model import FeeSchedule, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueOrderStatus, utcnow
+from .instruments import OptionKey
+from .model import (FeeSchedule, OrderBook, OrderRequest, OrderSnapshot, Position, Side, TimeInForce,
+                    VenueOrderStatus, utcnow)
 from .money import ZERO, Money, format_decimal, is_multiple, round_to_step
 
 STORE_FORMAT = 1
@@ -336,6 +338,25 @@ def _plain(value: Decimal) -> Decimal:
     return Decimal(format_decimal(value))
 
 
+def _add_fill(quantity: Decimal, average: Decimal, signed: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
+    """A position ``(quantity, average price)`` after a fill of ``signed`` contracts at ``price``."""
+    after = quantity + signed
+    if quantity == 0 or (quantity > 0) == (signed > 0):
+        return after, (quantity * average + signed * price) / after if after else ZERO
+    if after == 0:
+        return ZERO, ZERO
+    if (after > 0) != (quantity > 0):
+        return after, price
+    return after, average
+
+
+def _option_key(symbol: str):
+    try:
+        return OptionKey.parse(symbol)
+    except Exception:  # noqa: BLE001 - a symbol that is not an option name has no key
+        return None
+
+
 def _fees_from_json(data: list | None) -> FeeSchedule:
     if not data:
         return FeeSchedule(ZERO, ZERO)
@@ -456,6 +477,24 @@ class PaperBroker:
         """Every stored order, oldest first."""
         with self._transaction(write=False) as (state, _):
             return list(state.orders.values())
+
+    def positions(self) -> list[Position]:
+        """The net position per symbol from every stored fill (the book of record), flat ones left out.
+
+        ``average_price`` is the average cost of what is held: fills that add to the position
+        average in, fills that reduce it leave it, a fill that flips it starts it afresh at its
+        price. No mark, no P&L: the venue adds those from its market.
+        """
+        held: dict[str, list] = {}  # symbol -> [quantity, average price, price currency]
+        with self._transaction(write=False) as (state, _):
+            orders = sorted(state.orders.values(), key=lambda o: o.created_at)
+        for order in orders:
+            entry = held.setdefault(order.symbol, [ZERO, ZERO, order.price_currency])
+            for fill in order.fills:
+                entry[0], entry[1] = _add_fill(entry[0], entry[1], order.side.sign * fill.quantity, fill.price)
+        return [Position(venue=self.venue, symbol=symbol, quantity=quantity, price_currency=currency,
+                         average_price=_plain(average), key=_option_key(symbol))
+                for symbol, (quantity, average, currency) in held.items() if quantity != 0]
 
     def fill(self, client_order_id: str) -> OrderSnapshot:
         """Fill what is left of a working order at its limit, as if someone traded against it.

@@ -39,6 +39,8 @@ VENUE_HOOKS = (
     "gps_order_status",
     "gps_cancel",
 )
+#: Venue hooks a venue may leave out; :class:`Venue` says whether it has each.
+OPTIONAL_VENUE_HOOKS = ("gps_positions",)
 
 
 @dataclass
@@ -203,8 +205,11 @@ class PluginHost:
                 if not record.ok:
                     raise ConfigurationError(f"venue {name!r} is installed but broken: {record.error}")
                 others = self._other_venue_plugins(name)
-                callers = {hook: self.pm.subset_hook_caller(hook, remove_plugins=others) for hook in VENUE_HOOKS}
-                self._venues[name] = Venue(record.info, callers)
+                callers = {hook: self.pm.subset_hook_caller(hook, remove_plugins=others)
+                           for hook in VENUE_HOOKS + OPTIONAL_VENUE_HOOKS}
+                implemented = {hook for hook in OPTIONAL_VENUE_HOOKS
+                               if any(impl.plugin is record.plugin for impl in getattr(self.pm.hook, hook).get_hookimpls())}
+                self._venues[name] = Venue(record.info, callers, implemented)
             return self._venues[name]
 
     def venues(self) -> list["Venue"]:
@@ -214,10 +219,12 @@ class PluginHost:
 class Venue:
     """Typed access to one venue's hooks. Errors come back tagged with the venue's name."""
 
-    def __init__(self, info: VenueInfo, callers: Mapping[str, Any]):
+    def __init__(self, info: VenueInfo, callers: Mapping[str, Any], optional: Iterable[str] = ()):
         self.info = info
         self.name = info.name
         self._callers = dict(callers)
+        #: the optional hooks (``OPTIONAL_VENUE_HOOKS``) this venue's plugin implements
+        self.optional_hooks = frozenset(optional)
         self._auth_lock = threading.Lock()
         self.authenticated = False
 
@@ -263,6 +270,17 @@ class Venue:
 
     def cancel(self, order):
         return self._order_call("gps_cancel", "while cancelling", order)
+
+    @property
+    def has_positions(self) -> bool:
+        """Whether the venue implements the optional ``gps_positions`` hook."""
+        return "gps_positions" in self.optional_hooks
+
+    def positions(self, underlying: str | None = None) -> list:
+        """The venue's open positions (``gps_positions``); ``[]`` from a venue without the hook."""
+        if not self.has_positions:
+            return []
+        return self._call("gps_positions", underlying=underlying) or []
 
 
 def load_host(environ: Mapping[str, str] | None = None, extra: Iterable[tuple[str, Any]] = (),

@@ -96,6 +96,11 @@ class AevoVenue:
     def gps_cancel(self, order):
         return self._backend().cancel(order)
 
+    @hookimpl
+    def gps_positions(self, underlying):
+        """Open option positions from ``GET /positions`` (see :mod:`gps_venue_aevo.positions`)."""
+        return self._backend().positions(underlying)
+
 
 def _import_signing() -> None:
     import eth_account  # noqa: F401 - loaded for its side effect: a warm import

@@ -139,6 +139,10 @@ class AevoClient:
     def account(self) -> Any:
         return self.request("GET", "/account", private=True)
 
+    def positions(self) -> Any:
+        """``GET /positions``: the account's open positions (see :mod:`gps_venue_aevo.positions`)."""
+        return self.request("GET", "/positions", private=True)
+
     def create_order(self, body: bytes) -> Any:
         """``POST /orders``, sent exactly once."""
         return self.request("POST", "/orders", body=body, private=True, placing=True)

@@ -651,6 +651,49 @@ class FakeAevo:
                 ids.append(order_id)
         return ids
 
+    def get_positions(self, account: Account) -> dict:
+        """``GET /positions``: the documented position objects, built from the account's fills."""
+        with self.lock:
+            averages: dict[int, tuple[Decimal, Decimal]] = {}
+            for trade in self.trades:
+                if trade["_account"] != account.api_key:
+                    continue
+                instrument = int(trade["instrument_id"])
+                size, average = averages.get(instrument, (ZERO, ZERO))
+                signed = D(trade["amount"]) if trade["side"] == "buy" else -D(trade["amount"])
+                after = size + signed
+                if size == 0 or (size > 0) == (signed > 0):
+                    average = (size * average + signed * D(trade["price"])) / after
+                elif after == 0:
+                    average = ZERO
+                elif (after > 0) != (size > 0):
+                    average = D(trade["price"])
+                averages[instrument] = (after, average)
+            rows = []
+            for instrument, size in account.positions.items():
+                if size == 0:
+                    continue
+                market = self.markets[instrument]
+                average = averages.get(instrument, (ZERO, ZERO))[1]
+                rows.append({
+                    "instrument_id": str(instrument), "instrument_name": market.name, "instrument_type": "OPTION",
+                    "asset": market.asset, "amount": _text(abs(size)), "side": "buy" if size > 0 else "sell",
+                    "avg_entry_price": _text(average.quantize(D("0.000001"))), "mark_price": _text(market.mark),
+                    "unrealized_pnl": _text(((market.mark - average) * size).quantize(D("0.000001"))),
+                    "maintenance_margin": "0",
+                    "option": {"strike": _text(market.strike), "option_type": "call" if market.call else "put",
+                               "expiry": str(int(market.expiry.timestamp()) * NS), "iv": "0.6", "delta": "0",
+                               "theta": "0", "vega": "0", "rho": "0"},
+                })
+            return {"positions": rows}
+
+    def position_of(self, api_key: str, instrument_name: str) -> Decimal:
+        """The account's net position in ``instrument_name`` (signed contracts): the book of record."""
+        with self.lock:
+            account = self.accounts[api_key]
+            market = next(m for m in self.markets.values() if m.name == instrument_name)
+            return account.positions.get(market.instrument_id, ZERO)
+
     def get_open_orders(self, account: Account) -> list[dict]:
         with self.lock:
             return [self._public(o) for o in self.orders.values()
@@ -745,6 +788,8 @@ class FakeAevoHandler(QuietHandler):
             return fake.get_order_history(account, query)
         if method == "GET" and path == "/trade-history":
             return fake.get_trade_history(account, query)
+        if method == "GET" and path == "/positions":
+            return fake.get_positions(account)
         if path == "/orders":
             if method == "POST":
                 return fake.post_order(account, body, fault)

@@ -188,6 +188,15 @@ class AevoService:
         raw = retry_safe(lambda: self.client.orderbook(instrument.symbol))
         return markets.parse_orderbook(raw, instrument, depth, self.index_price(instrument.key.underlying))
 
+    # --- positions ---------------------------------------------------------------------
+
+    def positions(self, underlying: str | None = None) -> list:
+        """Open option positions from ``GET /positions`` (credentials needed)."""
+        from .positions import parse_positions
+
+        self._require_signer()
+        return parse_positions(retry_safe(self.client.positions), underlying)
+
     # --- orders ------------------------------------------------------------------------
 
     @staticmethod

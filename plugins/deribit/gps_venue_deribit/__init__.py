@@ -108,3 +108,8 @@ class DeribitVenue:
     @hookimpl
     def gps_cancel(self, order):
         return self.client.orders.cancel(order)
+
+    @hookimpl
+    def gps_positions(self, underlying):
+        """Open option positions from ``private/get_positions`` (see :mod:`gps_venue_deribit.positions`)."""
+        return self.client.orders.positions(underlying)

@@ -302,6 +302,13 @@ class FakeExchange:
             crosses = bool(levels) and (levels[0][0] <= price if side == "buy" else levels[0][0] >= price)
             if post_only and crosses:
                 raise RpcError(11054, "post_only_reject")
+            reduce_cap = None
+            if _bool(params.get("reduce_only")):
+                held = self._holdings().get(inst.name, (Decimal(0), Decimal(0)))[0]
+                if held == 0 or (held > 0) == (side == "buy"):
+                    raise RpcError(11029, "invalid_arguments",
+                                   {"reason": "reduce_only order would not reduce the position", "param": "reduce_only"})
+                reduce_cap = abs(held)  # the fake fills a reduce-only order at most down to flat
             now = self.now_ms()
             currency = self.listing_currency(inst)
             order_id = str(next(self._ids)) if currency == "BTC" else f"{currency}-{next(self._ids)}"
@@ -320,6 +327,8 @@ class FakeExchange:
             cap = amount if partial_fill is None else min(amount, partial_fill)
             if partial_fraction is not None:
                 cap = min(cap, (amount * partial_fraction / minimum).to_integral_value(rounding=ROUND_FLOOR) * minimum)
+            if reduce_cap is not None:
+                cap = min(cap, reduce_cap)
             trades = self._match(order, levels, cap)
             if tif in ("immediate_or_cancel", "fill_or_kill") and order["order_state"] == "open":
                 order["order_state"], order["cancel_reason"] = "cancelled", "immediate_or_cancel"
@@ -395,6 +404,51 @@ class FakeExchange:
                     order["order_state"], order["cancel_reason"] = "cancelled", "user_request"
                     count += 1
             return count
+
+    # --- positions (from the trades: the book of record) -------------------------------
+
+    def position_of(self, name: str) -> Decimal:
+        """The account's net position in ``name``, in contracts (negative: short), from its trades."""
+        with self.lock:
+            return self._holdings().get(name, (Decimal(0), Decimal(0)))[0]
+
+    def _holdings(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """instrument -> (signed size, average price of what is held), from every trade in order."""
+        held: dict[str, tuple[Decimal, Decimal]] = {}
+        for trades in self.trades.values():
+            for t in trades:
+                size, average = held.get(t["instrument_name"], (Decimal(0), Decimal(0)))
+                signed = t["amount"] if t["direction"] == "buy" else -t["amount"]
+                after = size + signed
+                if size == 0 or (size > 0) == (signed > 0):
+                    average = (size * average + signed * t["price"]) / after
+                elif after == 0:
+                    average = Decimal(0)
+                elif (after > 0) != (size > 0):
+                    average = t["price"]
+                held[t["instrument_name"]] = (after, average)
+        return held
+
+    def positions(self, currency, kind=None) -> list[dict]:
+        """``private/get_positions``: the documented position fields, for open option positions."""
+        if kind not in (None, "option"):
+            return []
+        with self.lock:
+            rows = []
+            for name, (size, average) in self._holdings().items():
+                inst = self.instruments[name]
+                if size == 0 or self.listing_currency(inst) != currency:
+                    continue
+                rows.append({
+                    "instrument_name": name, "kind": "option", "size": size,
+                    "direction": "buy" if size > 0 else "sell", "average_price": average,
+                    "mark_price": inst.mark, "index_price": self.index_of(inst),
+                    "floating_profit_loss": ((inst.mark - average) * size).quantize(Decimal("0.00000001")),
+                    "settlement_price": 0, "delta": 0, "gamma": 0, "vega": 0, "theta": 0,
+                    "initial_margin": 0, "maintenance_margin": 0, "realized_profit_loss": 0,
+                    "total_profit_loss": 0, "open_orders_margin": 0,
+                })
+            return rows
 
     def user_trades(self, order_id) -> list[dict]:
         with self.lock:

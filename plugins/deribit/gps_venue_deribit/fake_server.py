@@ -175,6 +175,10 @@ class DeribitHandler(QuietHandler):
             return exchange.cancel(params.get("order_id"))
         if method == "private/cancel_by_label":
             return exchange.cancel_by_label(str(params.get("label") or ""), params.get("currency"))
+        if method == "private/get_positions":
+            if not params.get("currency"):
+                raise RpcError(-32602, "Invalid params", {"reason": "currency is required", "param": "currency"})
+            return exchange.positions(params["currency"], params.get("kind"))
         if method == "private/get_user_trades_by_order":
             return exchange.user_trades(params.get("order_id"))
         raise RpcError(-32601, "Method not found")

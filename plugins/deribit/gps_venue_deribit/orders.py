@@ -202,6 +202,14 @@ class Orders:
             self._fees[key] = fee
         return fee
 
+    # --- positions ---------------------------------------------------------------------
+
+    def positions(self, underlying: str | None = None):
+        """Open option positions (``private/get_positions``; see :mod:`gps_venue_deribit.positions`)."""
+        from .positions import fetch_positions
+
+        return fetch_positions(self._safe, underlying)
+
     # --- cancel ------------------------------------------------------------------------
 
     def cancel(self, order: OrderRequest) -> OrderSnapshot:

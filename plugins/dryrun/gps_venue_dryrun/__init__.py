@@ -156,3 +156,19 @@ class DryRunVenue:
     @hookimpl
     def gps_cancel(self, order):
         return self.broker().cancel(order)
+
+    @hookimpl
+    def gps_positions(self, underlying):
+        """The paper store's net positions, marked at the offline market's mid (prices in USD)."""
+        from dataclasses import replace
+        from decimal import Decimal
+
+        market = self.market()
+        found = []
+        for position in self.broker().positions():
+            if underlying and (position.key is None or position.key.underlying != underlying.upper()):
+                continue
+            listed = market.find(position.key) if position.key is not None else None
+            mark = market.mid(listed) if listed is not None else None
+            found.append(replace(position, mark_price=mark, usd_per_unit=Decimal(1)))
+        return found

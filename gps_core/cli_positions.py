@@ -1,0 +1,142 @@
+"""``gps positions`` and ``gps close``: what is held, and offsetting what an execution holds.
+
+Registered on the ``gps`` group by :mod:`gps_core.cli`; imports only ``click`` at start-up.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .cli import (EXIT_INCOMPLETE, EXIT_OK, CliInteraction, FiniteFloatRange, _decimal_option, _echo_json, _say,
+                  _warn_unjournaled, cli, handles_errors)
+
+
+@cli.command("positions")
+@click.option("--venue", default="all", show_default=True, help="all, a venue name, or a comma-separated list.")
+@click.option("--underlying", default=None, metavar="COIN", help="Only positions on this underlying (BTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def positions_cmd(venue, underlying, as_json) -> None:
+    """Show open positions per venue and instrument, from each venue's own record.
+
+    Per instrument: signed quantity (negative is short), average price in its currency, mark,
+    unrealised P&L in USD, and the gps executions whose journaled fills still hold it. Live
+    venues need their credentials. A venue whose plugin cannot report positions is listed as
+    "positions unavailable". Exit 1 when a venue could not be asked.
+
+    \b
+    Examples:
+      gps positions
+      gps positions --venue dryrun --json
+    """
+    from .positions import journal_holdings, positions_report, venue_positions
+    from .service import Context
+
+    ctx = Context()
+    venues = ctx.host.venues() if venue == "all" else [ctx.host.venue(n.strip()) for n in venue.split(",") if n.strip()]
+    answers = venue_positions(ctx, venues, underlying.upper() if underlying else None)
+    paper = [v.name for v in ctx.host.venues() if v.info.paper]
+    report = positions_report(answers, journal_holdings(ctx.home, paper))
+    failed = [v for v in report["venues"] if v["available"] and v["error"]]
+    if as_json:
+        _echo_json(report)
+    else:
+        _say(positions_text(report))
+    sys.exit(EXIT_INCOMPLETE if failed else EXIT_OK)
+
+
+def positions_text(report: dict) -> str:
+    from .render import table
+
+    rows, lines = [], []
+    for v in report["venues"]:
+        if not v["available"]:
+            lines.append(f"{v['venue']}: positions unavailable")
+        elif v["error"]:
+            lines.append(f"{v['venue']}: could not ask for positions: {v['error']}")
+        elif not v["positions"]:
+            lines.append(f"{v['venue']}: no open positions")
+        for p in v["positions"]:
+            pnl = p["unrealized_pnl_usd"]
+            rows.append((v["venue"], p["instrument"], p["quantity"],
+                         f"{p['average_price']} {p['price_currency']}" if p["average_price"] is not None else "-",
+                         f"{p['mark_price']} {p['price_currency']}" if p["mark_price"] is not None else "-",
+                         "-" if pnl is None else (f"-${pnl[1:]}" if pnl.startswith("-") else f"${pnl}"),
+                         ", ".join(f"{e['execution_id']} ({e['quantity']})" for e in p["executions"]) or "-"))
+    out = []
+    if rows:
+        out.append(table(["VENUE", "INSTRUMENT", "QTY", "AVG PRICE", "MARK", "UNREALISED P&L", "OPENED BY (QTY)"], rows))
+    return "\n".join(out + lines)
+
+
+@cli.command("close")
+@click.argument("execution_id", default="last")
+@click.option("--leg", "legs", multiple=True, metavar="INSTRUMENT[:QTY]",
+              help="Close only this instrument (repeatable), or only QTY contracts of it.")
+@click.option("--max-slippage", default="2", show_default=True, metavar="PCT",
+              help="Worst price accepted, in % from the best price; sent as the limit price.")
+@click.option("--timeout", default=30.0, show_default=True, type=FiniteFloatRange(min=0.1, max=86400),
+              help="Seconds to wait for fills before cancelling.")
+@click.option("--tif", type=click.Choice(["gtc", "ioc"]), default="gtc", show_default=True, help="Time in force.")
+@click.option("--dry-run", is_flag=True, help="Show what would be closed and the plan; send and journal nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before live orders.")
+@click.option("--allow-unsettled", is_flag=True,
+              help="Close even though an earlier execution has orders whose state is not settled.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
+@handles_errors
+def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allow_unsettled, as_json, quiet) -> None:
+    """Offset what an execution still holds (default: the last one).
+
+    What it holds is its filled legs net of its unwinds and earlier closes, capped by what each
+    venue's positions endpoint says is held there — never more, and the difference is named.
+    Each leg goes to the venue holding it, reduce-only where the venue supports it, planned,
+    confirmed, slippage-capped, journaled (as an execution that names the one it closes) and
+    reported like `gps execute`. A leg that closes stays closed when another does not (no
+    unwind). An execution that holds nothing: one line, exit 0.
+
+    \b
+    Examples:
+      gps close last --dry-run
+      gps close 20261124T160405-3f9a1c --leg BTC-25JUN27-95000-C:0.05 --yes
+    """
+    from .closing import close_request, plan_close
+    from .execution import preflight, prepare, run
+    from .render import plan_text, report_text
+    from .service import Context
+
+    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
+    ctx = Context()
+    ui = CliInteraction(quiet)
+    if not dry_run:
+        preflight(ctx, allow_unsettled=allow_unsettled)
+    plan = plan_close(ctx, execution_id, legs)
+    for note in plan.notes:
+        ui.progress(note)
+    if not plan.to_send:
+        if as_json:
+            _echo_json({"close": plan.to_json(), "plan": None, "report": None})
+        else:
+            _say(f"Execution {plan.execution_id} holds nothing to close.")
+        sys.exit(EXIT_OK)
+    request = close_request(plan, max_slippage=slippage, timeout=timeout, time_in_force=tif, yes=yes,
+                            allow_unsettled=allow_unsettled)
+    if dry_run:
+        quiet_ui = CliInteraction(True)
+        prepared = prepare(ctx, request, quiet_ui)
+        if as_json:
+            _echo_json({"close": plan.to_json(), "plan": prepared.plan_json, "report": None})
+        else:
+            _say(plan_text(prepared.plan_json))
+            _say(f"Dry run: nothing was sent. `gps close {plan.execution_id}` closes it.")
+        sys.exit(EXIT_OK)
+    outcome = run(ctx, prepare(ctx, request, ui), ui)
+    if as_json:
+        _echo_json({"close": plan.to_json(), "report": outcome.report, "execution_id": outcome.execution_id})
+        _warn_unjournaled(outcome.journal_errors)
+    else:
+        _say(report_text(outcome.report))
+        _say(f"Closes execution {plan.execution_id}.")
+    sys.exit(EXIT_OK if outcome.succeeded and not outcome.journal_errors else EXIT_INCOMPLETE)

@@ -1,0 +1,197 @@
+"""``gps close``: offset what an execution still holds, as a new execution that names it.
+
+:func:`plan_close` works out what to close: the execution's filled quantities per venue and
+instrument, net of its unwinds and of earlier closes (from the journals,
+:mod:`gps_core.positions`), **capped by what the venue's positions endpoint says is held** —
+never more, and never on the other side. Where the two differ it says so. ``--leg
+INSTRUMENT[:QTY]`` picks legs and partial quantities.
+
+:func:`close_request` turns that into an :class:`~gps_core.execution.ExecutionRequest` whose
+legs are pinned to the venue holding each one, sent reduce-only where the venue supports it,
+with ``on_partial="keep"`` (a leg that closed stays closed; unwinding it would reopen it), and
+``closes`` set so the journal names the execution it closes. The execution use case
+(:mod:`gps_core.execution`) then plans, confirms, journals, runs and reports it like ``execute``.
+
+Errors: :class:`~gps_core.errors.BadInput` for a bad ``--leg`` or an unknown execution.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Sequence
+
+from .errors import BadInput
+from .events import execution_mode
+from .execution import ExecutionRequest
+from .journal import find_journal, read_events
+from .model import Side
+from .money import round_to_step
+from .positions import closes_of, journal_holdings
+from .strategy import Leg, Strategy
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class CloseLeg:
+    """One instrument to close.
+
+    ``journal_quantity`` and ``venue_quantity`` are signed (positive long); ``venue_quantity``
+    is ``None`` when the venue cannot report positions. ``quantity`` is what will be sent
+    (positive contracts, on the step), ``side`` the offsetting side.
+    """
+
+    venue: str
+    symbol: str
+    instrument: Any
+    journal_quantity: Decimal
+    venue_quantity: Decimal | None
+    quantity: Decimal = ZERO
+    note: str | None = None
+
+    @property
+    def side(self) -> Side:
+        return Side.SELL if self.journal_quantity > 0 else Side.BUY
+
+    def to_json(self) -> dict:
+        return {"venue": self.venue, "instrument": self.symbol, "side": self.side.value,
+                "quantity": _text(self.quantity), "journal_quantity": _text(self.journal_quantity),
+                "venue_quantity": None if self.venue_quantity is None else _text(self.venue_quantity),
+                "note": self.note}
+
+
+@dataclass
+class ClosePlan:
+    """What closing ``execution_id`` sends (``legs`` with a quantity) and why (``notes``)."""
+
+    execution_id: str
+    mode: str
+    legs: list[CloseLeg] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def to_send(self) -> list[CloseLeg]:
+        return [leg for leg in self.legs if leg.quantity > 0]
+
+    def to_json(self) -> dict:
+        return {"closes": self.execution_id, "mode": self.mode, "legs": [leg.to_json() for leg in self.legs],
+                "notes": list(self.notes)}
+
+
+_LEG = re.compile(r"^\s*([^:\s]+)\s*(?::\s*(\S+))?\s*$")
+
+
+def parse_leg_selection(specs: Sequence[str]) -> dict[str, Decimal | None]:
+    """``["BTC-27MAR26-70000-C:0.5", "ETH-..."]`` -> ``{name: quantity or None (all)}``; BadInput if malformed."""
+    chosen: dict[str, Decimal | None] = {}
+    for spec in specs:
+        match = _LEG.match(spec or "")
+        if not match:
+            raise BadInput(f"--leg {spec!r}: expected INSTRUMENT or INSTRUMENT:QUANTITY, e.g. BTC-27MAR26-70000-C:0.5")
+        name, quantity = match.group(1).upper(), match.group(2)
+        amount = None
+        if quantity is not None:
+            try:
+                amount = Decimal(quantity)
+            except InvalidOperation:
+                raise BadInput(f"--leg {spec!r}: {quantity!r} is not a number") from None
+            if not amount.is_finite() or amount <= 0 or amount.adjusted() > 15:
+                raise BadInput(f"--leg {spec!r}: the quantity must be a positive number, got {quantity!r}")
+        if name in chosen:
+            raise BadInput(f"--leg {name} is given twice")
+        chosen[name] = amount
+    return chosen
+
+
+def _held_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> tuple[dict[str, Decimal] | None, str | None]:
+    """``{symbol: signed quantity}`` the venue (or, for a dry run, its simulation) holds; ``None`` if it cannot say."""
+    from .service import SimulatedVenue, venue_for
+
+    venue = venue_for(ctx, venue_name, mode, cache)
+    if isinstance(venue, SimulatedVenue):
+        return {p.symbol: p.quantity for p in venue.broker.positions()}, None
+    if not getattr(venue, "has_positions", False):
+        return None, f"{venue_name} cannot report positions (no gps_positions): closing what the journal says"
+    return {p.symbol: p.quantity for p in venue.positions(None)}, None
+
+
+def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> ClosePlan:
+    """What closing ``execution_id`` (``last`` or ``None``: the newest) would send. See the module docstring."""
+    path = find_journal(ctx.home, execution_id)
+    events = read_events(path)
+    notes: list[str] = []
+    target = closes_of(events)
+    if target:
+        notes.append(f"execution {path.stem} is a close of {target}: closing what {target} still holds")
+        path = find_journal(ctx.home, target)
+        events = read_events(path)
+    target = path.stem
+    mode = execution_mode(events)
+    plan = ClosePlan(target, mode, notes=notes)
+    paper = [v.name for v in ctx.host.venues() if v.info.paper]
+    holdings = [h for h in journal_holdings(ctx.home, paper).values() if h.execution_id == target and h.quantity != 0]
+    chosen = parse_leg_selection(leg_specs)
+    if chosen:
+        names = {h.symbol.upper(): h for h in holdings} | {h.key.name.upper(): h for h in holdings if h.key}
+        unknown = [n for n in chosen if n not in names]
+        if unknown:
+            held = ", ".join(sorted(h.symbol for h in holdings)) or "nothing"
+            raise BadInput(f"--leg {unknown[0]}: execution {target} holds no such instrument (it holds {held})")
+        picked = {id(names[n]): q for n, q in chosen.items()}
+        holdings = [h for h in holdings if id(h) in picked]
+    cache: dict = {}
+    venue_held: dict[str, dict[str, Decimal] | None] = {}
+    for venue_name in sorted({h.venue for h in holdings}):
+        venue_held[venue_name], note = _held_at_venue(ctx, venue_name, mode, cache)
+        if note:
+            plan.notes.append(note)
+    for h in sorted(holdings, key=lambda h: (h.venue, h.symbol)):
+        at_venue = venue_held[h.venue]
+        leg = CloseLeg(h.venue, h.symbol, h.instrument, h.quantity,
+                       None if at_venue is None else at_venue.get(h.symbol, ZERO))
+        wanted = abs(h.quantity)
+        if leg.venue_quantity is not None:
+            same_side = leg.venue_quantity != 0 and (leg.venue_quantity > 0) == (h.quantity > 0)
+            cap = min(wanted, abs(leg.venue_quantity)) if same_side else ZERO
+            if cap != wanted:
+                leg.note = (f"the journal says {_text(h.quantity)} but {h.venue} holds {_text(leg.venue_quantity)}: "
+                            f"closing {_text(cap)}")
+            wanted = cap
+        if chosen:
+            asked = picked[id(h)]
+            if asked is not None:
+                if asked > wanted:
+                    raise BadInput(f"--leg {h.symbol}:{_text(asked)}: only {_text(wanted)} of it can be closed "
+                                   f"(never more than is held)")
+                wanted = asked
+        step = getattr(h.instrument, "quantity_step", None) or Decimal("0.00000001")
+        quantity = round_to_step(wanted, step, up=False)
+        if 0 < quantity < getattr(h.instrument, "min_quantity", ZERO):
+            leg.note = f"{_text(quantity)} is below {h.venue}'s minimum {_text(h.instrument.min_quantity)}: not closed"
+            quantity = ZERO
+        leg.quantity = quantity
+        if leg.note:
+            plan.notes.append(f"{h.venue} {h.symbol}: {leg.note}")
+        plan.legs.append(leg)
+    return plan
+
+
+def close_request(plan: ClosePlan, **options: Any) -> ExecutionRequest:
+    """The execution that closes ``plan``: legs pinned to their venues, reduce-only, ``on_partial=keep``.
+
+    ``options`` are :class:`ExecutionRequest` fields (``max_slippage``, ``timeout``, ``tif``, ``yes``...).
+    """
+    legs = plan.to_send
+    strategy = Strategy(legs=tuple(Leg(leg.side, leg.quantity, leg.instrument.key) for leg in legs),
+                        name=f"close {plan.execution_id}", source="close")
+    venues = tuple(leg.venue for leg in legs)
+    return ExecutionRequest(strategy=strategy, venue=",".join(dict.fromkeys(venues)), leg_venues=venues,
+                            closes=plan.execution_id, reduce_only=True, on_partial="keep",
+                            dry_run=plan.mode == "dry-run", **options)
+
+
+def _text(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text

@@ -1,0 +1,154 @@
+"""What is held where, and which gps executions it came from: ``gps positions``.
+
+Two sources, kept apart:
+
+* **the venues** — each venue's own positions endpoint through the optional ``gps_positions``
+  hook (:func:`venue_positions`); a venue without the hook is listed as unavailable;
+* **the journals** — every execution's fills, per venue and instrument (:func:`journal_holdings`).
+  A close (an execution whose ``execution_started`` names ``closes``) counts against the
+  execution it closes, so an execution that was opened and closed holds nothing.
+
+Orders of ``--dry-run`` executions on real venues filled on a local simulation, not at the
+venue: they are left out of the journal view of that venue.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .events import Event, execution_mode, first, replay
+from .journal import iter_journals, read_events
+from .model import Position
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class Holding:
+    """What one execution's fills left on one venue and instrument (signed contracts)."""
+
+    execution_id: str
+    venue: str
+    symbol: str
+    quantity: Decimal
+    instrument: Any = None  # the VenueInstrument from the journal (for closing)
+    key: Any = None  # its OptionKey
+
+
+def closes_of(events: Sequence[dict]) -> str | None:
+    """The execution id a close execution names (``execution_started.closes``), else ``None``."""
+    started = first(events, Event.EXECUTION_STARTED) or {}
+    target = started.get("closes")
+    return target if isinstance(target, str) and target else None
+
+
+def execution_holdings(events: Sequence[dict], *, owner: str, paper_venues: Iterable[str] = (),
+                       into: dict[tuple[str, str, str], Holding] | None = None) -> dict[tuple[str, str, str], Holding]:
+    """Add one execution's filled quantities to ``into``, keyed ``(owner, venue, symbol)``.
+
+    Every order counts (legs, unwinds, closes), signed by its side. A dry-run execution's
+    orders count only on paper venues (its real-venue orders were simulated).
+    """
+    held = {} if into is None else into
+    dry_run = execution_mode(events) == "dry-run"
+    paper = set(paper_venues)
+    for order in replay(events).values():
+        request = order.request
+        if dry_run and request.venue not in paper:
+            continue
+        filled = order.snapshot.filled_quantity if order.snapshot else ZERO
+        if not filled:
+            continue
+        key = (owner, request.venue, request.instrument.symbol)
+        entry = held.get(key)
+        if entry is None:
+            entry = held[key] = Holding(owner, request.venue, request.instrument.symbol, ZERO,
+                                        request.instrument, request.instrument.key)
+        entry.quantity += request.side.sign * filled
+    return held
+
+
+def journal_holdings(home: Path, paper_venues: Iterable[str] = ()) -> dict[tuple[str, str, str], Holding]:
+    """Every execution's net holdings from every journal under ``home`` (closes counted against their target)."""
+    held: dict[tuple[str, str, str], Holding] = {}
+    paper = tuple(paper_venues)
+    for path in iter_journals(home):
+        events = read_events(path)
+        execution_holdings(events, owner=closes_of(events) or path.stem, paper_venues=paper, into=held)
+    return held
+
+
+@dataclass
+class VenuePositions:
+    """One venue's answer: its positions, or why there are none to show."""
+
+    venue: str
+    available: bool
+    positions: list[Position] = field(default_factory=list)
+    error: str | None = None
+
+
+def venue_positions(ctx, venues: Sequence[Any], underlying: str | None = None) -> list[VenuePositions]:
+    """Ask every venue (concurrently) for its positions; authenticates live venues first.
+
+    A venue without the ``gps_positions`` hook is ``available=False``; a venue that fails
+    (credentials, network, reply) carries the error and the others still answer.
+    """
+    def one(venue) -> VenuePositions:
+        if not getattr(venue, "has_positions", False):
+            return VenuePositions(venue.name, False, error="positions unavailable (the venue plugin has no gps_positions)")
+        try:
+            ctx.authenticate(venue)
+            return VenuePositions(venue.name, True, list(venue.positions(underlying)))
+        except Exception as exc:  # noqa: BLE001 - one venue's failure must not hide the others
+            return VenuePositions(venue.name, True, error=str(exc) or type(exc).__name__)
+
+    if not venues:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(venues)), thread_name_prefix="gps-positions") as pool:
+        return list(pool.map(one, venues))
+
+
+def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str, str, str], Holding]) -> dict:
+    """The ``gps positions --json`` object: per venue, each position with the executions that hold it.
+
+    ``{"venues": [{"venue", "available", "error", "positions": [{"instrument", "quantity",
+    "average_price", "price_currency", "mark_price", "unrealized_pnl_usd", "executions":
+    [{"execution_id", "quantity"}]}]}]}`` — numbers as strings, ``null`` where unknown.
+    ``executions`` lists each execution whose journaled fills still hold a non-zero quantity of
+    that instrument on that venue.
+    """
+    by_place: dict[tuple[str, str], list[Holding]] = {}
+    for holding in holdings.values():
+        if holding.quantity != 0:
+            by_place.setdefault((holding.venue, holding.symbol), []).append(holding)
+    venues = []
+    for answer in answers:
+        rows = []
+        for p in sorted(answer.positions, key=lambda p: p.symbol):
+            owners = sorted(by_place.get((answer.venue, p.symbol), []), key=lambda h: h.execution_id)
+            rows.append({
+                "instrument": p.symbol, "quantity": _text(p.quantity), "price_currency": p.price_currency,
+                "average_price": _text(p.average_price), "mark_price": _text(p.mark_price),
+                "unrealized_pnl_usd": _text(p.unrealized_pnl_usd, "0.01"),
+                "executions": [{"execution_id": h.execution_id, "quantity": _text(h.quantity)} for h in owners],
+            })
+        venues.append({"venue": answer.venue, "available": answer.available, "error": answer.error, "positions": rows})
+    return {"venues": venues}
+
+
+def _text(value: Decimal | None, places: str | None = None) -> str | None:
+    if value is None:
+        return None
+    if places is not None:
+        value = value.quantize(Decimal(places))
+    elif value.as_tuple().exponent < -10:  # type: ignore[operator]
+        value = value.quantize(Decimal("1e-10"))
+    text = f"{value:f}"
+    if "." in text and places is None:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
