@@ -81,6 +81,18 @@ def test_hook_gps_cancel(venue):
         venue.cancel(resting)
 
 
+def test_hook_gps_positions(venue):
+    assert venue.has_positions and venue.positions() == []
+    inst = instrument(venue)
+    book = venue.order_book(inst, 1)
+    venue.place(OrderRequest("gps-hooks-L1-1", inst, Side.BUY, inst.min_quantity * 3, book.asks[0].price))
+    venue.place(OrderRequest("gps-hooks-L2-1", inst, Side.SELL, inst.min_quantity, book.bids[0].price))
+    (held,) = venue.positions("BTC")
+    assert (held.symbol, held.quantity, held.price_currency) == (inst.symbol, inst.min_quantity * 2, "USD")
+    assert held.average_price == book.asks[0].price and held.mark_price is not None
+    assert venue.positions("ETH") == []
+
+
 def test_every_hook_has_a_test():
     hooks = {name for name, fn in vars(hookspecs).items() if name.startswith("gps_") and inspect.isfunction(fn)}
     tests = {name[len("test_hook_"):] for name in globals() if name.startswith("test_hook_")}

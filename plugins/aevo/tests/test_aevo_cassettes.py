@@ -179,3 +179,25 @@ def test_error_bodies_map_to_the_taxonomy(aevo_vectors):
         with pytest.raises(OrderNotFound):
             venue.gps_cancel(order=order)
         assert cassette.all_played
+
+
+def test_positions_from_get_positions(aevo_vectors):
+    creds = _vector_credentials(aevo_vectors)
+    with CASSETTES.use_cassette("aevo_positions.yaml") as cassette:
+        venue = AevoVenue(_mainnet())
+        venue.gps_authenticate(credentials=creds)
+        held = {p.symbol: p for p in venue.gps_positions(underlying=None)}
+        assert cassette.all_played
+    assert set(held) == {"BTC-25DEC26-100000-C", "BTC-25DEC26-110000-C", "ETH-25DEC26-4000-P"}  # no perpetual
+    long_call = held["BTC-25DEC26-100000-C"]
+    assert (long_call.quantity, long_call.average_price, long_call.mark_price) == (
+        Decimal("0.5"), Decimal("1250.5"), Decimal("1290.5"))
+    assert long_call.price_currency == "USD" and long_call.unrealized_pnl_usd == Decimal("20")
+    assert held["BTC-25DEC26-110000-C"].quantity == Decimal("-0.25")  # short by side
+    assert held["ETH-25DEC26-4000-P"].quantity == Decimal("-3")  # short by a negative amount
+    assert long_call.key == _key()
+
+
+def test_positions_need_credentials():
+    with pytest.raises(AuthenticationError):
+        AevoVenue(_mainnet()).gps_positions(underlying="BTC")

@@ -194,3 +194,18 @@ def test_a_lost_linear_order_is_looked_up_with_currency_usdc():
     assert snapshot.venue_order_id == "USDC-5702641" and snapshot.filled_quantity == D("2")
     assert snapshot.average_price == D("10.5")
     assert snapshot.fee.currency == "USDC" and snapshot.fee.amount == D("0.14842")
+
+
+@replay.use_cassette("deribit_positions.yaml")
+def test_positions_from_get_positions_inverse_and_linear():
+    client = production_client()
+    login(client)
+    held = {p.symbol: p for p in client.orders.positions("BTC")}
+    assert set(held) == {"BTC-26JUN26-100000-C", "BTC_USDC-26JUN26-100000-C"}  # flat and SOL rows left out
+    short = held["BTC-26JUN26-100000-C"]
+    assert short.quantity == D("-0.5") and short.price_currency == "BTC"
+    assert short.average_price == D("0.0425") and short.mark_price == D("0.0391")
+    assert short.unrealized_pnl_usd == D("0.0017") * D("104250.5")  # BTC P&L at the index
+    linear = held["BTC_USDC-26JUN26-100000-C"]
+    assert linear.quantity == D("0.2") and linear.price_currency == "USDC" and linear.usd_per_unit == D(1)
+    assert linear.unrealized_pnl_usd == D("-27") and linear.key == OptionKey.parse("BTC_USDC-26JUN26-100000-C")

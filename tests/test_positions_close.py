@@ -1,0 +1,255 @@
+"""``gps positions`` and ``gps close`` through the CLI, on the paper venue and both real venues' fakes.
+
+Every assertion about what is held is made at the venue's book of record: the dryrun venue's
+paper store, the fake Deribit's trades, the fake Aevo's account positions — never on gps's
+own journal.
+"""
+
+import json
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+
+from gps_core.cli import cli
+from gps_core.instruments import OptionKey
+
+deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
+aevo_fake = pytest.importorskip("gps_venue_aevo.fake_server")
+dryrun = pytest.importorskip("gps_venue_dryrun")
+
+D = Decimal
+
+
+def gps(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def venues(tmp_path, monkeypatch):
+    deribit = deribit_fake.FakeDeribit().start()
+    aevo_state = aevo_fake.FakeAevo()
+    aevo = aevo_fake.serve(aevo_state)
+    account = aevo_state.create_account()
+    env = {"GPS_HOME": str(tmp_path / "home"), "GPS_LOAD_PLUGINS": "dryrun,deribit,aevo",
+           "DERIBIT_BASE_URL": deribit.url, "DERIBIT_CLIENT_ID": deribit.state.client_id,
+           "DERIBIT_CLIENT_SECRET": deribit.state.client_secret, "AEVO_BASE_URL": aevo.url,
+           "DERIBIT_READ_TIMEOUT": "2", "AEVO_READ_TIMEOUT": "2", **account}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
+    monkeypatch.delenv("GPS_PAPER_FAULTS", raising=False)
+    yield deribit.state, aevo_state, account["AEVO_API_KEY"], tmp_path / "home"
+    deribit.stop()
+    aevo.stop()
+
+
+def common_calls(deribit, aevo):
+    on_deribit = {OptionKey.parse(n): n for n in deribit.instrument_names("BTC")}
+    on_aevo = {OptionKey.parse(n): n for n in aevo.option_names("BTC", call=True)}
+    keys = sorted(set(on_deribit) & set(on_aevo), key=lambda k: (k.expiry, k.strike))
+    middle = len(keys) // 2
+    return [(k, on_deribit[k], on_aevo[k]) for k in keys[middle:middle + 2]]
+
+
+def open_strategy(venue, k1, k2):
+    result = gps("execute", "--venue", venue, "--yes", "--json", "--quiet",
+                 "--leg", f"buy 0.2 {k1.name}", "--leg", f"sell 0.1 {k2.name}")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["execution_id"]
+
+
+def positions(venue):
+    result = gps("positions", "--venue", venue, "--json")
+    assert result.exit_code == 0, result.stderr
+    (answer,) = json.loads(result.stdout)["venues"]
+    return {p["instrument"]: p for p in answer["positions"]}
+
+
+# --- books of record -----------------------------------------------------------------------
+
+
+def dryrun_held(home) -> dict:
+    broker = dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker()
+    return {p.symbol: p.quantity for p in broker.positions()}
+
+
+def dryrun_open_orders(home) -> list:
+    broker = dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker()
+    return [o for o in broker.orders() if o.status.value == "open"]
+
+
+def deribit_open_orders(deribit) -> list:
+    return [o for o in deribit.orders.values() if o["order_state"] == "open"]
+
+
+def aevo_open_orders(aevo) -> list:
+    return [o for o in aevo.orders.values() if o["order_status"] in ("opened", "partial")]
+
+
+# --- the paper venue -------------------------------------------------------------------------
+
+
+def dryrun_keys():
+    return OptionKey.parse("BTC-25JUN27-95000-C"), OptionKey.parse("BTC-25JUN27-100000-C")
+
+
+def test_paper_open_positions_close_flat(venues):
+    *_, home = venues
+    k1, k2 = dryrun_keys()
+    execution = open_strategy("dryrun", k1, k2)
+    held = positions("dryrun")
+    assert {n: D(p["quantity"]) for n, p in held.items()} == {k1.name: D("0.2"), k2.name: D("-0.1")}
+    assert held[k1.name]["executions"] == [{"execution_id": execution, "quantity": "0.2"}]
+    assert held[k1.name]["price_currency"] == "USD" and held[k1.name]["mark_price"] is not None
+    assert held[k1.name]["unrealized_pnl_usd"] is not None
+    result = gps("close", "last", "--yes", "--json", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["close"]["closes"] == execution and out["report"]["all_filled"]
+    assert dryrun_held(home) == {} and dryrun_open_orders(home) == []
+    started = json.loads(gps("show", out["execution_id"], "--json").stdout)["events"][0]
+    assert started["event"] == "execution_started" and started["closes"] == execution
+    again = gps("close", execution)
+    assert again.exit_code == 0 and again.stdout.strip() == f"Execution {execution} holds nothing to close."
+    assert gps("positions", "--venue", "dryrun").stdout.strip() == "dryrun: no open positions"
+
+
+def test_paper_partial_close_with_leg(venues):
+    *_, home = venues
+    k1, k2 = dryrun_keys()
+    execution = open_strategy("dryrun", k1, k2)
+    result = gps("close", execution, "--leg", f"{k1.name}:0.05", "--yes", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert dryrun_held(home) == {k1.name: D("0.15"), k2.name: D("-0.1")}
+    held = positions("dryrun")
+    assert held[k1.name]["executions"] == [{"execution_id": execution, "quantity": "0.15"}]
+    assert gps("close", execution, "--leg", k2.name, "--yes", "--quiet").exit_code == 0
+    assert dryrun_held(home) == {k1.name: D("0.15")}
+
+
+def test_close_refuses_more_than_held_and_unknown_legs(venues):
+    *_, home = venues
+    k1, k2 = dryrun_keys()
+    execution = open_strategy("dryrun", k1, k2)
+    before = len(dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker().orders())
+    too_much = gps("close", execution, "--leg", f"{k1.name}:0.3", "--yes")
+    assert too_much.exit_code == 2 and "never more than is held" in too_much.stderr
+    unknown = gps("close", execution, "--leg", "BTC-1JAN20-1000-C", "--yes")
+    assert unknown.exit_code == 2 and "holds no such instrument" in unknown.stderr
+    malformed = gps("close", execution, "--leg", f"{k1.name}:-1", "--yes")
+    assert malformed.exit_code == 2 and "positive number" in malformed.stderr
+    assert len(dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker().orders()) == before
+
+
+def test_close_dry_run_sends_and_journals_nothing(venues):
+    *_, home = venues
+    k1, k2 = dryrun_keys()
+    open_strategy("dryrun", k1, k2)
+    journals = sorted((home / "journal").glob("*.jsonl"))
+    result = gps("close", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert {leg["instrument"]: leg["side"] for leg in out["close"]["legs"]} == {k1.name: "sell", k2.name: "buy"}
+    assert out["plan"]["legs"] and out["report"] is None
+    assert sorted((home / "journal").glob("*.jsonl")) == journals
+    assert dryrun_held(home) == {k1.name: D("0.2"), k2.name: D("-0.1")}
+
+
+# --- the real venues' fakes --------------------------------------------------------------------
+
+
+def test_deribit_open_positions_close_flat(venues):
+    deribit, aevo, _, _ = venues
+    (k1, d1, _), (k2, d2, _) = common_calls(deribit, aevo)
+    execution = open_strategy("deribit", k1, k2)
+    held = positions("deribit")
+    assert {n: D(p["quantity"]) for n, p in held.items()} == {d1: D("0.2"), d2: D("-0.1")}
+    assert held[d1]["price_currency"] == "BTC" and held[d1]["executions"][0]["execution_id"] == execution
+    assert held[d1]["unrealized_pnl_usd"] is not None
+    result = gps("close", "last", "--yes", "--json", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert deribit.position_of(d1) == 0 and deribit.position_of(d2) == 0
+    assert deribit_open_orders(deribit) == []
+    closing = [o for o in deribit.orders.values() if o["label"].startswith(f"gps-{json.loads(result.stdout)['execution_id']}")]
+    assert len(closing) == 2 and all(o["reduce_only"] for o in closing)
+    assert positions("deribit") == {}
+
+
+def test_aevo_open_positions_close_flat(venues):
+    deribit, aevo, api_key, _ = venues
+    (k1, _, a1), (k2, _, a2) = common_calls(deribit, aevo)
+    execution = open_strategy("aevo", k1, k2)
+    held = positions("aevo")
+    assert {n: D(p["quantity"]) for n, p in held.items()} == {a1: D("0.2"), a2: D("-0.1")}
+    assert held[a1]["price_currency"] == "USD" and held[a1]["executions"][0]["execution_id"] == execution
+    result = gps("close", "last", "--yes", "--json", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert aevo.position_of(api_key, a1) == 0 and aevo.position_of(api_key, a2) == 0
+    assert aevo_open_orders(aevo) == []
+    assert all(o["reduce_only"] for o in aevo.orders.values() if o["side"] == "sell" and o["instrument_name"] == a1)
+    assert positions("aevo") == {}
+
+
+def test_close_goes_to_the_venue_holding_each_leg(venues):
+    deribit, aevo, api_key, _ = venues
+    (k1, d1, a1), (k2, d2, a2) = common_calls(deribit, aevo)
+    aevo.market(a1).asks = [[price * 3, amount] for price, amount in aevo.market(a1).asks]  # leg 1: Deribit
+    deribit.instrument(d2).bids = [[price / 3, amount] for price, amount in deribit.instrument(d2).bids]  # leg 2: Aevo
+    execution = open_strategy("auto", k1, k2)
+    assert deribit.position_of(d1) == D("0.2") and aevo.position_of(api_key, a2) == D("-0.1")
+    # Now the other venue is cheaper for each close: the close must still go where the leg is held.
+    deribit.instrument(d2).asks = [[price / 3, amount] for price, amount in deribit.instrument(d2).asks]
+    aevo.market(a1).bids = [[price * 3, amount] for price, amount in aevo.market(a1).bids]
+    result = gps("close", execution, "--yes", "--json", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)["report"]
+    assert [(leg["venue"], leg["instrument"]) for leg in report["legs"]] == [("aevo", a2), ("deribit", d1)]
+    assert deribit.position_of(d1) == 0 and aevo.position_of(api_key, a2) == 0
+    assert deribit.position_of(d2) == 0 and aevo.position_of(api_key, a1) == 0  # nothing opened elsewhere
+    all_json = json.loads(gps("positions", "--json").stdout)
+    assert all(v["positions"] == [] for v in all_json["venues"])
+
+
+def test_close_never_sends_more_than_the_venue_holds(venues):
+    deribit, aevo, _, _ = venues
+    (k1, d1, _), (k2, d2, _) = common_calls(deribit, aevo)
+    execution = open_strategy("deribit", k1, k2)
+    # Someone sells 0.1 of the long leg outside gps: Deribit now holds 0.1, the journal says 0.2.
+    bid = deribit.instrument(d1).bids[0][0]
+    deribit.place("sell", {"instrument_name": d1, "amount": "0.1", "price": str(bid), "label": "by-hand"})
+    assert deribit.position_of(d1) == D("0.1")
+    result = gps("close", execution, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    leg = next(leg for leg in out["close"]["legs"] if leg["instrument"] == d1)
+    assert leg["quantity"] == "0.1" and leg["journal_quantity"] == "0.2" and leg["venue_quantity"] == "0.1"
+    assert "holds 0.1" in result.stderr
+    closing = [o for o in deribit.orders.values() if o["label"].startswith(f"gps-{out['execution_id']}")
+               and o["instrument_name"] == d1]
+    assert [o["amount"] for o in closing] == [D("0.1")]
+    assert deribit.position_of(d1) == 0 and deribit.position_of(d2) == 0  # flat, never short
+    assert deribit_open_orders(deribit) == []
+
+
+def test_positions_needs_credentials_like_execute(venues, monkeypatch):
+    monkeypatch.delenv("DERIBIT_CLIENT_SECRET")
+    result = gps("positions", "--venue", "deribit")
+    assert result.exit_code == 1 and "DERIBIT_CLIENT_SECRET" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_the_readme_positions_commands_run_as_written(venues, monkeypatch):
+    """Every ``gps`` line of the README's "Positions and closing" block, in order, exits 0."""
+    *_, home = venues
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    readme = (pytest.importorskip("pathlib").Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("### Positions and closing", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    import shlex
+
+    commands = [shlex.split(line.split("  #")[0]) for line in block.splitlines() if line.startswith("gps ")]
+    assert len(commands) == 6
+    for command in commands:
+        result = gps(*command[1:])
+        assert result.exit_code == 0, (command, result.output)
+    assert dryrun_held(home) == {}
