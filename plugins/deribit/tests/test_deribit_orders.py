@@ -206,7 +206,10 @@ def test_valid_until_follows_the_venue_clock(client, server, instrument, new_ord
 
 
 def test_reduce_only_flag_reaches_the_venue(client, server, instrument, new_order):
-    order = new_order(instrument(), Side.SELL, "0.1", "0.5", reduce_only=True)
+    listed = instrument()
+    ask = server.state.instrument(listed.symbol).asks[0][0]
+    client.orders.place(new_order(listed, Side.BUY, "0.1", str(ask)))  # something to reduce
+    order = new_order(listed, Side.SELL, "0.1", "0.5", reduce_only=True)
     client.orders.place(order)
     assert server.state.orders_for(order.client_order_id)[0]["reduce_only"] is True
 
