@@ -188,7 +188,7 @@ class Market:
             return None
         if (key.expiry - self.asof).days > ON_DEMAND_HORIZON_DAYS:
             return None
-        return _instrument(OptionKey(spec.name, key.expiry, key.strike.normalize(), key.option_type))
+        return _instrument(OptionKey(spec.name, key.expiry, _plain(key.strike), key.option_type))
 
     def index(self, underlying: str) -> Decimal:
         return self.specs[underlying].index
@@ -230,6 +230,12 @@ def _instrument(key: OptionKey) -> VenueInstrument:
         tick_size=UNDERLYINGS[key.underlying].tick, min_quantity=MIN_QUANTITY, quantity_step=QUANTITY_STEP,
         fees=FEES, expires_at=expiry_moment(key.expiry),
     )
+
+
+def _plain(strike: Decimal) -> Decimal:
+    """``71000.0`` -> ``71000``, ``2047.50`` -> ``2047.5``; never exponent notation (``7.1E+4``)."""
+    strike = strike.normalize()
+    return strike.quantize(Decimal(1)) if strike == strike.to_integral_value() else strike
 
 
 def _key_tuple(key: OptionKey) -> tuple:

@@ -152,6 +152,7 @@ def test_any_strike_and_expiry_is_listed_on_demand_until_it_expires():
     for wanted in (key, odd):
         inst = market.find(wanted)
         assert inst is not None and inst.key == wanted and inst.symbol == wanted.name
+        assert "E" not in str(inst.key.strike)  # written plainly in the store and the journal
         assert inst.expires_at == datetime(wanted.expiry.year, wanted.expiry.month, wanted.expiry.day, 8,
                                            tzinfo=timezone.utc)
         book = market.book(inst)
