@@ -55,7 +55,8 @@ def positions_text(report: dict) -> str:
         if not v["available"]:
             lines.append(f"{v['venue']}: positions unavailable")
         elif v["error"]:
-            lines.append(f"{v['venue']}: could not ask for positions: {v['error']}")
+            error = v["error"].removeprefix(f"{v['venue']}: ")
+            lines.append(f"{v['venue']}: could not ask for positions: {error}")
         elif not v["positions"]:
             lines.append(f"{v['venue']}: no open positions")
         for p in v["positions"]:
@@ -102,12 +103,13 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
       gps close last --dry-run
       gps close 20261124T160405-3f9a1c --leg BTC-25JUN27-95000-C:0.05 --yes
     """
-    from .closing import close_request, plan_close
+    from .closing import close_request, parse_leg_selection, plan_close
     from .execution import preflight, prepare, run
     from .render import plan_text, report_text
     from .service import Context
 
     slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
+    parse_leg_selection(legs)  # refused before any journal or venue is read
     ctx = Context()
     ui = CliInteraction(quiet)
     if not dry_run:

@@ -119,6 +119,7 @@ def _held_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> tuple[dict[s
 
 def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> ClosePlan:
     """What closing ``execution_id`` (``last`` or ``None``: the newest) would send. See the module docstring."""
+    chosen = parse_leg_selection(leg_specs)  # bad input is refused before anything is read or asked
     path = find_journal(ctx.home, execution_id)
     events = read_events(path)
     notes: list[str] = []
@@ -132,7 +133,6 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
     plan = ClosePlan(target, mode, notes=notes)
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     holdings = [h for h in journal_holdings(ctx.home, paper).values() if h.execution_id == target and h.quantity != 0]
-    chosen = parse_leg_selection(leg_specs)
     if chosen:
         names = {h.symbol.upper(): h for h in holdings} | {h.key.name.upper(): h for h in holdings if h.key}
         unknown = [n for n in chosen if n not in names]

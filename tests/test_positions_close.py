@@ -253,3 +253,23 @@ def test_the_readme_positions_commands_run_as_written(venues, monkeypatch):
         result = gps(*command[1:])
         assert result.exit_code == 0, (command, result.output)
     assert dryrun_held(home) == {}
+
+
+def test_close_sends_nothing_when_the_venue_cannot_say_what_it_holds(venues):
+    deribit, aevo, _, _ = venues
+    (k1, d1, _), (k2, d2, _) = common_calls(deribit, aevo)
+    execution = open_strategy("deribit", k1, k2)
+    placed = sum(deribit.placed.values())
+    deribit.faults.inject("garbage", method="private/get_positions", times=20)
+    result = gps("close", execution, "--yes")
+    assert result.exit_code == 1 and result.stderr.startswith("gps: error: ") and len(result.stderr.splitlines()) == 1
+    assert sum(deribit.placed.values()) == placed
+    assert deribit.position_of(d1) == D("0.2") and deribit.position_of(d2) == D("-0.1")
+    down = gps("positions", "--venue", "deribit")
+    assert down.exit_code == 1 and "deribit: could not ask for positions" in down.stdout
+
+
+def test_bad_leg_is_refused_before_anything_is_read(gps_home):
+    result = gps("close", "--leg", "BTC-25JUN27-95000-C:lots")
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        "gps: error: --leg 'BTC-25JUN27-95000-C:lots': 'lots' is not a number")
