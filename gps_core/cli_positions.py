@@ -31,12 +31,16 @@ def positions_cmd(venue, underlying, as_json) -> None:
       gps positions
       gps positions --venue dryrun --json
     """
-    from .positions import journal_holdings, positions_report, venue_positions
+    from .positions import journal_holdings, positions_report, simulated_positions, venue_positions
     from .service import Context
 
     ctx = Context()
     venues = ctx.host.venues() if venue == "all" else [ctx.host.venue(n.strip()) for n in venue.split(",") if n.strip()]
     answers = venue_positions(ctx, venues, underlying.upper() if underlying else None)
+    for answer in simulated_positions(ctx, venues):
+        answer.positions = [p for p in answer.positions
+                            if not underlying or (p.key is not None and p.key.underlying == underlying.upper())]
+        answers.append(answer)
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     report = positions_report(answers, journal_holdings(ctx.home, paper))
     failed = [v for v in report["venues"] if v["available"] and v["error"]]

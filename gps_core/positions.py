@@ -9,7 +9,8 @@ Two sources, kept apart:
   execution it closes, so an execution that was opened and closed holds nothing.
 
 Orders of ``--dry-run`` executions on real venues filled on a local simulation, not at the
-venue: they are left out of the journal view of that venue.
+venue: they count against that simulation, shown as ``<venue> (dry-run)`` (its paper store
+under ``$GPS_HOME/paper/``), never against the venue itself.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ class Holding:
     quantity: Decimal
     instrument: Any = None  # the VenueInstrument from the journal (for closing)
     key: Any = None  # its OptionKey
+    simulated: bool = False  # filled on a --dry-run simulation of the venue, not at the venue
+
+    @property
+    def place(self) -> str:
+        """Where it is held: the venue's name, or ``<venue> (dry-run)`` for its simulation."""
+        return simulated_name(self.venue) if self.simulated else self.venue
+
+
+def simulated_name(venue: str) -> str:
+    return f"{venue} (dry-run)"
 
 
 def closes_of(events: Sequence[dict]) -> str | None:
@@ -51,23 +62,22 @@ def execution_holdings(events: Sequence[dict], *, owner: str, paper_venues: Iter
     """Add one execution's filled quantities to ``into``, keyed ``(owner, venue, symbol)``.
 
     Every order counts (legs, unwinds, closes), signed by its side. A dry-run execution's
-    orders count only on paper venues (its real-venue orders were simulated).
+    orders on real venues count against their simulation (``Holding.simulated``).
     """
     held = {} if into is None else into
     dry_run = execution_mode(events) == "dry-run"
     paper = set(paper_venues)
     for order in replay(events).values():
         request = order.request
-        if dry_run and request.venue not in paper:
-            continue
+        simulated = dry_run and request.venue not in paper
         filled = order.snapshot.filled_quantity if order.snapshot else ZERO
         if not filled:
             continue
-        key = (owner, request.venue, request.instrument.symbol)
+        key = (owner, simulated_name(request.venue) if simulated else request.venue, request.instrument.symbol)
         entry = held.get(key)
         if entry is None:
             entry = held[key] = Holding(owner, request.venue, request.instrument.symbol, ZERO,
-                                        request.instrument, request.instrument.key)
+                                        request.instrument, request.instrument.key, simulated)
         entry.quantity += request.side.sign * filled
     return held
 
@@ -113,6 +123,21 @@ def venue_positions(ctx, venues: Sequence[Any], underlying: str | None = None) -
         return list(pool.map(one, venues))
 
 
+def simulated_positions(ctx, venues: Sequence[Any]) -> list[VenuePositions]:
+    """The ``--dry-run`` simulations of real venues that hold something (their paper stores), no network."""
+    from .paper import PaperBroker
+
+    found = []
+    for venue in venues:
+        store = ctx.home / "paper" / f"{venue.name}.json"
+        if venue.info.paper or not store.exists():
+            continue
+        held = PaperBroker(store, venue.name).positions()
+        if held:
+            found.append(VenuePositions(simulated_name(venue.name), True, held))
+    return found
+
+
 def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str, str, str], Holding]) -> dict:
     """The ``gps positions --json`` object: per venue, each position with the executions that hold it.
 
@@ -125,7 +150,7 @@ def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str
     by_place: dict[tuple[str, str], list[Holding]] = {}
     for holding in holdings.values():
         if holding.quantity != 0:
-            by_place.setdefault((holding.venue, holding.symbol), []).append(holding)
+            by_place.setdefault((holding.place, holding.symbol), []).append(holding)
     venues = []
     for answer in answers:
         rows = []

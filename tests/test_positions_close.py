@@ -273,3 +273,43 @@ def test_bad_leg_is_refused_before_anything_is_read(gps_home):
     result = gps("close", "--leg", "BTC-25JUN27-95000-C:lots")
     assert result.exit_code == 2 and result.stderr.strip() == (
         "gps: error: --leg 'BTC-25JUN27-95000-C:lots': 'lots' is not a number")
+
+
+def test_a_dry_run_execution_is_shown_and_closed_on_its_simulation(venues, monkeypatch):
+    deribit, aevo, _, home = venues
+    for name in ("DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET"):
+        monkeypatch.delenv(name)
+    (k1, d1, _), (k2, d2, _) = common_calls(deribit, aevo)
+    opened = gps("execute", "--dry-run", "--venue", "deribit", "--json", "--quiet",
+                 "--leg", f"buy 0.2 {k1.name}", "--leg", f"sell 0.1 {k2.name}")
+    assert opened.exit_code == 0, opened.stderr
+    execution = json.loads(opened.stdout)["execution_id"]
+    shown = json.loads(gps("positions", "--venue", "deribit", "--json").stdout)["venues"]
+    simulated = next(v for v in shown if v["venue"] == "deribit (dry-run)")
+    assert {p["instrument"]: p["executions"][0]["execution_id"] for p in simulated["positions"]} == {
+        d1: execution, d2: execution}
+    closed = gps("close", "last", "--json", "--quiet")
+    assert closed.exit_code == 0, closed.stderr
+    assert json.loads(closed.stdout)["report"]["mode"] == "dry-run"
+    from gps_core.paper import PaperBroker
+
+    assert PaperBroker(home / "paper" / "deribit.json", "deribit").positions() == []  # the simulation's record
+    assert sum(deribit.placed.values()) == 0 and deribit.position_of(d1) == 0  # nothing reached Deribit
+
+
+def test_aevo_close_never_sends_more_than_aevo_holds(venues):
+    deribit, aevo, api_key, _ = venues
+    (k1, _, a1), (k2, _, a2) = common_calls(deribit, aevo)
+    execution = open_strategy("aevo", k1, k2)
+    # Part of the short leg is gone outside gps (bought back by hand): Aevo's record says -0.04.
+    account = aevo.accounts[api_key]
+    market = next(m for m in aevo.markets.values() if m.name == a2)
+    account.positions[market.instrument_id] = D("-0.04")
+    result = gps("close", execution, "--leg", a2, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    (leg,) = json.loads(result.stdout)["close"]["legs"]
+    assert (leg["quantity"], leg["journal_quantity"], leg["venue_quantity"]) == ("0.04", "-0.1", "-0.04")
+    sent = [o for o in aevo.orders.values() if o["instrument_name"] == a2 and o["side"] == "buy"]
+    assert [D(o["amount"]) for o in sent] == [D("0.04")] and sent[0]["reduce_only"]
+    assert aevo.position_of(api_key, a2) == 0 and aevo.position_of(api_key, a1) == D("0.2")  # the other leg stays
+    assert aevo_open_orders(aevo) == []
