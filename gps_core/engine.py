@@ -41,7 +41,7 @@ from .errors import (
     VenueUnavailable,
 )
 from .journal import Journal
-from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, TimeInForce, VenueInfo, utcnow
+from .model import Capability, ClientIdKind, OrderBook, OrderRequest, OrderSnapshot, TimeInForce, VenueInfo, utcnow
 from .money import round_to_step
 from .orders import OrderState, TrackedOrder
 from .routing import Plan, PlannedLeg
@@ -536,8 +536,15 @@ class Engine:
         if request.valid_until is not None and not not_placed:
             to_expiry = (request.valid_until - utcnow()).total_seconds() + VALID_UNTIL_MARGIN
             window = max(window, min(to_expiry, self.options.settle_timeout))
+        elif cancel and not not_placed and not info.paper:
+            # No valid_until: nothing bounds when a request in flight may still land. On the way
+            # out it gets at least the grace period before it is reported as possibly working.
+            window = max(window, self.options.unknown_grace)
         deadline = time.monotonic() + window
-        cancel_by_id = cancel and info.supports(Capability.CANCEL_BY_CLIENT_ID)
+        # On the way out, cancel it at each round if the venue can without a reply: by client
+        # order id, or by a venue order id computed before sending (Aevo).
+        cancel_by_id = cancel and (info.supports(Capability.CANCEL_BY_CLIENT_ID) or (
+            info.client_id_kind is ClientIdKind.DERIVED and request.venue_order_id is not None))
         delay, conclusive = 0.1, False
         while True:
             if cancel_by_id:

@@ -317,6 +317,32 @@ def test_an_order_that_lands_after_ctrl_c_is_cancelled(read_timeout, make_harnes
     _ledger(ledger, "deribit", f"order lands 3 s after Ctrl-C (read timeout {read_timeout} s)", drill, report, code)
 
 
+def test_an_order_that_lands_after_ctrl_c_on_aevo_is_found(make_harness, ledger):
+    """Aevo has no valid_until: the in-flight order (its id computed before sending) is cancelled by
+    that id at each lookup round until it lands; here it fills on landing, and gps reports it filled."""
+    harness = make_harness("aevo")
+    symbols = harness.instruments(2)
+    harness.fake.aim(symbols[1], "latency", seconds=3.0)
+    drill = _start(harness, 2, env={"AEVO_READ_TIMEOUT": "1"})
+    drill.wait_resting(1, 0)
+    drill.wait_until(lambda: sum(r == ("POST", "/orders") for r in list(harness.fake.requests)) >= 2,
+                     "leg 2 in flight")
+    drill.child.send_signal(signal.SIGINT)
+    code, report, err = drill.finish()
+    deadline = time.monotonic() + WAIT  # the late request must have landed before the venue is audited
+    while not [o for o in harness.orders() if o.instrument == symbols[1]] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert code == EXIT_INCOMPLETE and report["stop_reason"] == "SIGINT", err
+    orders = assert_ends_safe(drill, report)
+    leg = report["legs"][1]
+    assert leg["status"] in ("filled", "canceled") and report["unsettled"] == []
+    assert net_position(orders) == (drill.full if leg["status"] == "filled" else {})
+    found = audit(harness, report)
+    assert found.clean, found.explain()
+    _ledger(ledger, "aevo", "order lands 3 s after Ctrl-C (read timeout 1 s)", drill, report, code)
+
+
 @pytest.mark.parametrize("failures", [20, 100000])
 def test_lookups_timing_out_while_a_leg_fills(failures, make_harness, ledger):
     """Every status lookup times out (for a while, or for good) while the resting leg fills."""
