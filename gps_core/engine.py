@@ -212,6 +212,7 @@ class Engine:
         self.sleep = sleep
         self.journal_failures: list[str] = []
         self._no_reduce_only: set[int] = set()  # legs whose reduce-only unwind the venue refused
+        self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
         self._stopping = False  # on the way out: waits are never cut short any more
 
     def progress(self, message: str) -> None:
@@ -419,7 +420,8 @@ class Engine:
                 return
             except (OrderRejected, AuthenticationError) as exc:  # the venue refused it outright
                 reason = exc.message
-                if isinstance(exc, ReduceOnlyRefused) and order.role == "unwind" and request.reduce_only:
+                if order.role == "unwind" and request.reduce_only and isinstance(exc, OrderRejected) and (
+                        isinstance(exc, ReduceOnlyRefused) or self._nothing_to_reduce(order)):
                     # The leg closed (part of) a position held on the other side before: a plain
                     # order of the same size restores it, and the execution's net stays zero.
                     self._no_reduce_only.add(order.leg_index)
@@ -459,6 +461,26 @@ class Engine:
                 self._mark(order, OrderState.UNKNOWN, str(exc), "order_unknown")
                 self._settle_unknown(order)
                 return
+
+    def _nothing_to_reduce(self, unwind: TrackedOrder) -> bool:
+        """Whether the venue's own position shows too little on the leg's side for ``unwind``.
+
+        Asks ``gps_positions`` (venues that have it); records what the venue says is held for
+        the report. ``False`` when the venue cannot say: the unwind then keeps reduce-only.
+        """
+        request = unwind.request
+        venue = self.venues[request.venue]
+        if not getattr(venue, "has_positions", False):
+            return False
+        try:
+            positions = venue.positions(request.instrument.key.underlying)
+            held = sum((p.quantity for p in positions if p.symbol == request.instrument.symbol), Decimal(0))
+        except Exception as exc:  # noqa: BLE001 - no answer: keep the safe default
+            self.progress(f"positions of {request.venue} unavailable: {exc}")
+            return False
+        self._venue_positions[unwind.leg_index] = held
+        leg_sign = -request.side.sign  # the unwind is on the other side of its leg
+        return held * leg_sign < request.quantity
 
     def _journal_before_send(self, request: OrderRequest) -> None:
         self.journal.write("order_presend", client_order_id=request.client_order_id,
@@ -783,5 +805,9 @@ class Engine:
                     row["note"] = (f"the venue refused a reduce-only unwind: this {request.side.value} closed (part "
                                    f"of) a position you held on the other side, so the quantity is how much this "
                                    f"execution moved that position, not a new position")
+                if leg.leg_index in self._venue_positions:
+                    row["venue_position"] = self._venue_positions[leg.leg_index]
+                    row["note"] = (row.get("note", "") + f"; the venue reported a position of "
+                                   f"{self._venue_positions[leg.leg_index]} (before the unwind)").lstrip("; ")
                 rows.append(row)
         return rows

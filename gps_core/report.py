@@ -156,7 +156,8 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
         "unwinds": unwinds,
         "kept": [o.client_order_id for o in result.kept],
         "unsettled": [o.client_order_id for o in result.unsettled],
-        "residuals": [{**r, "quantity": _s(r["quantity"]), "unknown_quantity": _s(r.get("unknown_quantity"))}
+        "residuals": [{**r, "quantity": _s(r["quantity"]), "unknown_quantity": _s(r.get("unknown_quantity")),
+                       **({"venue_position": _s(r["venue_position"])} if "venue_position" in r else {})}
                       for r in result.residuals],
         "journal_failures": list(result.journal_failures),
         "market": market_to_json(result.plan.market),

@@ -428,7 +428,7 @@ def test_two_429s_with_retry_after_3_on_the_second_leg_still_fill_both(make_harn
 # --- reduce-only --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("venue", ["dryrun", "aevo"])
+@pytest.mark.parametrize("venue", ["dryrun", "deribit", "aevo"])
 def test_a_refused_reduce_only_unwind_restores_the_prior_position(venue, make_harness, gps_process, ledger):
     """Leg 1 buys back a short the trader already held, leg 2 is refused: the reduce-only unwind
     (a sell) is refused by the venue, since there is no long to reduce. gps decides from that
@@ -442,6 +442,8 @@ def test_a_refused_reduce_only_unwind_restores_the_prior_position(venue, make_ha
     before = {o.venue_key for o in harness.orders()}
     if venue == "dryrun":
         harness.add_faults(f"reject x1@{symbols[1]}")
+    elif venue == "deribit":  # its refusal is a generic 11029: gps asks the venue's positions
+        harness.inject("reject", symbols[1])
     else:
         harness.fake.aim(symbols[1], "reject", code="INSUFFICIENT_BALANCE", status=400)
     run = gps_process(["execute", "--venue", venue, "--yes", "--json", "--leg", f"buy {q} {symbols[0]}",
