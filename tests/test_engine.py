@@ -310,3 +310,23 @@ def test_resume_settles_watches_cancels_and_unwinds(tmp_path):
     assert result.unwinds[0].state is OrderState.FILLED and result.residuals == []
     assert result.finished_at is not None and not result.complete
     assert venue.place_calls.count("gps-test-exec-L1-1") == 1
+
+
+def test_resume_watches_working_orders_until_its_timeout(tmp_path):
+    """resume(timeout > 0): a leg that fills while watched completes the strategy; nothing is cancelled."""
+    from gps_core.engine import ExecutionResult
+
+    venue = ScriptedVenue(behaviours={KEYS[2].name: Behaviour(fill_fraction=D(0), fill_after_polls=3)})
+    plan = make_plan(venue)
+    first = Engine({venue.name: venue}, Journal(tmp_path, "test-exec"), ExecutionOptions(**FAST),
+                   sleep=lambda s: None)
+    legs = [first._new_leg_order(p) for p in plan.legs]
+    for order in legs:
+        first._journal_intent(order)
+        first._apply(order, venue.place(order.request))
+    assert legs[2].state is OrderState.ACCEPTED
+    journal = Journal(tmp_path, "test-exec")
+    result = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None).resume(
+        ExecutionResult("test-exec", plan, legs), timeout=5)
+    journal.close()
+    assert result.all_filled and result.complete and venue.cancel_calls == [] and result.unwinds == []
