@@ -158,7 +158,13 @@ def test_recover_finds_a_crashed_order_on_a_later_history_page(fake_aevo, aevo_e
     assert (row["after"], row["filled"], row["live"]) == ("filled", "0.1", False), row
     assert signing.salt_for(row["client_order_id"]) == int(placed["_salt"])
     assert 50 in _offsets(fake_aevo, "/order-history")  # found beyond the first page
-    assert len(fake_aevo.orders_received) == 1  # recover never sends an order
+    # Recover never sends leg 1 again; it finishes the execution by its --on-partial (unwind):
+    # the one order it sends is the reduce-only sell of what leg 1 bought.
+    assert len(fake_aevo.orders_received) == 2, fake_aevo.orders_received
+    unwind = fake_aevo.orders_received[1]
+    assert unwind["is_buy"] is False and unwind["instrument"] == fake_aevo.orders_received[0]["instrument"]
+    assert report["executions"][0]["complete"] is False and report["exposures"] == [], report
+    assert done.returncode == 1  # the strategy did not complete
 
 
 # --- item: fees --------------------------------------------------------------------------------
