@@ -99,7 +99,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     venue's positions endpoint says is held there — never more, and the difference is named.
     Each leg goes to the venue holding it, reduce-only where the venue supports it, planned,
     confirmed, slippage-capped, journaled (as an execution that names the one it closes) and
-    reported like `gps execute`. A leg that closes stays closed when another does not (no
+    reported like gps execute. A leg that closes stays closed when another does not (no
     unwind). An execution that holds nothing: one line, exit 0.
 
     \b
