@@ -107,4 +107,4 @@ def test_scaffold_install_certify_in_a_venv_with_only_gps_core(tmp_path, wheelho
     certified = run(gps, "venues", "certify", "acme", "--json", env=env, check=False)
     assert certified.returncode == 0, certified.stdout + certified.stderr
     report = json.loads(certified.stdout)
-    assert report["certified"] and report["counts"] == {"passed": 13, "failed": 0, "skipped": 0}
+    assert report["certified"] and report["counts"] == {"passed": 14, "failed": 0, "skipped": 0}

@@ -346,6 +346,26 @@ def check_no_secret_leaks(ctx: Context) -> None:
         assert value not in blob, "a credential value leaked into logs, reprs or errors"
 
 
+def check_positions(ctx: Context) -> None:
+    """C14: the optional gps_positions reports a fill from the venue's own record, signed and filtered."""
+    if not ctx.venue.has_positions:
+        raise Skip("the venue does not implement the optional gps_positions")
+    _need(ctx, "fill")
+    venue = _authenticated(ctx)
+    order = _order(ctx, "pos", aggressive=True)
+    before = {p.symbol: p.quantity for p in venue.positions(None)}
+    placed = venue.place(order)
+    assert placed.filled_quantity > 0, placed
+    after = {p.symbol: p for p in venue.positions(order.instrument.key.underlying)}
+    symbol = order.instrument.symbol
+    assert symbol in after, f"gps_positions does not list {symbol} after a fill"
+    held = after[symbol]
+    assert held.quantity - before.get(symbol, Decimal(0)) == placed.filled_quantity, (before.get(symbol), held)
+    assert held.venue == ctx.info.name and held.price_currency
+    others = [u for u in ("BTC", "ETH", "SOL") if u != order.instrument.key.underlying]
+    assert symbol not in {p.symbol for p in venue.positions(others[0])}, "the underlying filter is ignored"
+
+
 CHECKS: list[tuple[str, Callable[[Context], None], Capability | None]] = [
     ("C01-venue-info", check_venue_info, None),
     ("C02-instruments", check_instruments, None),
@@ -360,6 +380,7 @@ CHECKS: list[tuple[str, Callable[[Context], None], Capability | None]] = [
     ("C11-rate-limit", check_rate_limit, None),
     ("C12-unknown-order", check_unknown_order, None),
     ("C13-no-secret-leaks", check_no_secret_leaks, None),
+    ("C14-positions", check_positions, None),
 ]
 
 
