@@ -126,7 +126,11 @@ class CliInteraction:
 
         if not sys.stdin.isatty():
             raise BadInput("live orders need confirmation: re-run with --yes")
-        return click.confirm(f"Send LIVE orders to {', '.join(venues)}?", default=False, err=True)
+        try:
+            return click.confirm(f"Send LIVE orders to {', '.join(venues)}?", default=False, err=True)
+        except click.Abort:  # Ctrl-C or end of input at the prompt: a refusal like "n", nothing was sent
+            _say(err=True)  # end the prompt's line so the refusal is a line of its own
+            return False
 
 
 def strategy_options(command):

@@ -1,0 +1,95 @@
+"""Rough edges a new user hit (issue: "the trader's day"), each pinned through the CLI."""
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gps_core.cli import cli
+
+GPS = str(Path(sys.executable).with_name("gps"))
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def strategy(env):
+    path = env / "demo.json"
+    subprocess.run([sys.executable, "-m", "gps_venue_dryrun.demo", "--out", str(path)], check=True, capture_output=True)
+    return path
+
+
+def gps(*args, env=None, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env, input=input)
+
+
+@pytest.fixture
+def fake_deribit(env, monkeypatch):
+    fake_server = pytest.importorskip("gps_venue_deribit.fake_server")
+    server = fake_server.FakeDeribit().start()
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit")
+    monkeypatch.setenv("DERIBIT_BASE_URL", server.url)
+    monkeypatch.setenv("DERIBIT_CLIENT_ID", server.state.client_id)
+    monkeypatch.setenv("DERIBIT_CLIENT_SECRET", server.state.client_secret)
+    yield server
+    server.stop()
+
+
+def deribit_leg(server):
+    names = sorted(n for n in server.state.instrument_names("BTC") if n.endswith("-C"))
+    return f"buy 0.1 {names[len(names) // 2]}"
+
+
+# --- Ctrl-C at the confirmation prompt is a refusal -------------------------------------
+
+
+def _read_until(fd, needle: bytes, deadline: float) -> bytes:
+    seen = b""
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_ctrl_c_at_the_confirmation_prompt_is_a_refusal(fake_deribit):
+    """A real SIGINT while the live prompt waits on a terminal: one refusal line, exit 2, nothing at the venue."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([GPS, "execute", "--leg", deribit_leg(fake_deribit)], stdin=slave, stdout=slave,
+                            stderr=subprocess.PIPE, env=os.environ.copy())
+    os.close(slave)
+    try:
+        prompt = _read_until(proc.stderr.fileno(), b"Send LIVE orders", time.monotonic() + 60)
+        assert b"Send LIVE orders to deribit?" in prompt, prompt
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        rest = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
+    assert code == 2
+    lines = [line for line in rest.splitlines() if line.strip()]
+    assert lines == ["gps: error: not confirmed; nothing was sent"]
+    assert sum(fake_deribit.state.placed.values()) == 0
