@@ -178,6 +178,10 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+# click >= 8.2 raises this for a bare group; 8.1 printed the help and exited 0 by itself.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class GpsGroup(click.Group):
     """The ``gps`` group: usage errors are one line, ``gps: error: ...``, with exit code 2."""
 
@@ -186,6 +190,9 @@ class GpsGroup(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # bare `gps` or `gps plugin`: the help, not an error
+            _say(exc.ctx.get_help() if exc.ctx else "")
+            sys.exit(EXIT_OK)
         except click.ClickException as exc:
             _say(f"gps: error: {' '.join(exc.format_message().split())} (see --help)", err=True)
             sys.exit(exc.exit_code)

@@ -93,3 +93,14 @@ def test_ctrl_c_at_the_confirmation_prompt_is_a_refusal(fake_deribit):
     lines = [line for line in rest.splitlines() if line.strip()]
     assert lines == ["gps: error: not confirmed; nothing was sent"]
     assert sum(fake_deribit.state.placed.values()) == 0
+
+
+# --- bare `gps` -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, usage", [([], "Usage: gps [OPTIONS] COMMAND"), (["plugin"], "Usage: gps plugin")])
+def test_bare_gps_prints_usage_and_exits_0(args, usage):
+    result = subprocess.run([GPS, *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith(usage) and "Commands:" in result.stdout
+    assert result.stderr == ""
