@@ -150,6 +150,10 @@ def build_strategy(strategy_file, legs, card, size):
     from .errors import BadInput
     from .strategy import load_strategy, strategy_from_specs
 
+    if strategy_file and _looks_like_leg_spec(strategy_file) and not Path(strategy_file).exists():
+        # click took a leg spec given without its own --leg as the STRATEGY_FILE argument
+        raise BadInput(f"{strategy_file!r} was taken as a strategy file name, not a leg: put --leg before "
+                       f'each leg (--leg "buy 1 ..." --leg "sell 1 ...")')
     if strategy_file and legs:
         raise BadInput("give either a strategy file or --leg options, not both")
     if strategy_file:
@@ -164,6 +168,12 @@ def build_strategy(strategy_file, legs, card, size):
     if factor is not None:
         strategy = strategy.scaled(factor)
     return strategy
+
+
+def _looks_like_leg_spec(text: str) -> bool:
+    """``buy 0.1 BTC-...``: a side, then more words (a file name rarely starts with "buy ")."""
+    words = text.split()
+    return len(words) >= 2 and words[0].lower() in ("buy", "sell")
 
 
 class FiniteFloatRange(click.FloatRange):

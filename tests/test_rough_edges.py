@@ -104,3 +104,21 @@ def test_bare_gps_prints_usage_and_exits_0(args, usage):
     assert result.returncode == 0
     assert result.stdout.startswith(usage) and "Commands:" in result.stdout
     assert result.stderr == ""
+
+
+# --- a forgotten second --leg -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["quote", "execute"])
+def test_a_forgotten_second_leg_flag_says_what_happened(env, command):
+    result = gps(command, "--venue", "dryrun", "--leg", "buy 0.1 BTC-25JUN27-95000-C", "sell 0.1 BTC-25JUN27-100000-C")
+    assert result.exit_code == 2
+    assert result.stderr == ("gps: error: 'sell 0.1 BTC-25JUN27-100000-C' was taken as a strategy file name, not a "
+                             'leg: put --leg before each leg (--leg "buy 1 ..." --leg "sell 1 ...")\n')
+    assert not (env / "home" / "journal").exists()
+
+
+def test_a_strategy_file_and_legs_together_are_still_refused(env, strategy):
+    result = gps("quote", "--venue", "dryrun", "--leg", "buy 0.1 BTC-25JUN27-95000-C", strategy)
+    assert result.exit_code == 2
+    assert result.stderr == "gps: error: give either a strategy file or --leg options, not both\n"
