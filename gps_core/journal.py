@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets as _random
 import sys
 import threading
@@ -44,8 +45,27 @@ def journal_dir(home: Path) -> Path:
 
 
 def new_execution_id() -> str:
-    """Sortable and unique: ``20261124T160405-3f9a1c``."""
-    return f"{utcnow():%Y%m%dT%H%M%S}-{_random.token_hex(3)}"
+    """Unique, and sorted by start time to the microsecond: ``20261124T160405.123456-3f9a1c`` (UTC).
+
+    Ids written before the sub-second part existed (``20261124T160405-3f9a1c``) stay valid;
+    :func:`execution_sort_key` orders both kinds by time.
+    """
+    return f"{utcnow():%Y%m%dT%H%M%S.%f}-{_random.token_hex(3)}"
+
+
+_EXECUTION_ID = re.compile(r"^(\d{8}T\d{6})(?:\.(\d{1,6}))?-(.*)$")
+
+
+def execution_sort_key(execution_id: str) -> tuple[str, int, str]:
+    """Order execution ids by start time (UTC, to the microsecond), then by their random suffix.
+
+    An id without a sub-second part counts as the start of its second, so it sorts before a
+    newer id of the same second; a name that is not an execution id sorts first.
+    """
+    match = _EXECUTION_ID.match(execution_id)
+    if not match:
+        return ("", 0, execution_id)
+    return (match[1], int((match[2] or "").ljust(6, "0")), match[3])
 
 
 class Journal:
@@ -432,9 +452,10 @@ def summarize(path: Path) -> ExecutionSummary:
 
 
 def iter_journals(home: Path) -> Iterator[Path]:
+    """Every execution's journal under ``home``, oldest first (by :func:`execution_sort_key`)."""
     folder = journal_dir(home)
     if folder.is_dir():
-        yield from sorted(p for p in folder.glob("*.jsonl") if p.is_file())
+        yield from sorted((p for p in folder.glob("*.jsonl") if p.is_file()), key=lambda p: execution_sort_key(p.stem))
 
 
 def find_journal(home: Path, execution_id: str | None) -> Path:

@@ -130,3 +130,36 @@ def test_a_strategy_file_and_legs_together_are_still_refused(env, strategy):
     result = gps("quote", "--venue", "dryrun", "--leg", "buy 0.1 BTC-25JUN27-95000-C", strategy)
     assert result.exit_code == 2
     assert result.stderr == "gps: error: give either a strategy file or --leg options, not both\n"
+
+
+# --- execution ids sort by time to the sub-second; `last` is the newest -----------------
+
+
+def test_ids_sort_by_time_old_ids_among_new_ones_and_last_is_newest(env, strategy):
+    done = json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)
+    folder = env / "home" / "journal"
+    original = folder / f"{done['execution_id']}.jsonl"
+    assert done["execution_id"][15] == "." and len(done["execution_id"]) == len("20261124T160405.123456-3f9a1c")
+    text = original.read_text()
+    original.unlink()
+    # old ids (no sub-second part) and new ones, in the same second, with suffixes that sort the wrong way
+    names = ["20270105T160405.900000-000000", "20270105T160405-ffffff", "20270105T160405.000001-aaaaaa",
+             "20270105T160404-zzzzzz", "20270105T160405.000002-000000"]
+    for name in names:
+        (folder / f"{name}.jsonl").write_text(text)
+    listing = json.loads(gps("journal", "--json").stdout)
+    assert [e["execution_id"] for e in listing] == [
+        "20270105T160405.900000-000000", "20270105T160405.000002-000000", "20270105T160405.000001-aaaaaa",
+        "20270105T160405-ffffff", "20270105T160404-zzzzzz"]
+    assert json.loads(gps("show", "last", "--json").stdout)["execution_id"] == "20270105T160405.900000-000000"
+    assert json.loads(gps("status", "--json").stdout)["execution_id"] == "20270105T160405.900000-000000"
+    # an old id is still found by its prefix
+    assert json.loads(gps("show", "20270105T160404", "--json").stdout)["execution_id"] == "20270105T160404-zzzzzz"
+
+
+def test_last_is_the_newest_of_two_executions_started_in_the_same_second(env, strategy):
+    ids = [json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)["execution_id"]
+           for _ in range(3)]
+    assert sorted(ids) == ids  # new ids sort by time even as plain strings
+    assert json.loads(gps("show", "last", "--json").stdout)["execution_id"] == ids[-1]
+    assert [e["execution_id"] for e in json.loads(gps("journal", "--json").stdout)] == ids[::-1]
