@@ -483,7 +483,7 @@ def status_cmd(execution_id, as_json) -> None:
 
     \b
     Example:
-      gps status 20261124T160405-3f9a1c
+      gps status 20261124T160405.123456-3f9a1c
     """
     from .journal import find_journal, lock_holder
     from .service import Context, refresh_orders
@@ -502,11 +502,13 @@ def status_cmd(execution_id, as_json) -> None:
 
 
 @cli.command("cancel")
-@click.argument("execution_id")
+@click.argument("execution_id", default="last")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handles_errors
 def cancel_cmd(execution_id, as_json) -> None:
-    """Cancel every order of an execution that is still working.
+    """Cancel every order of an execution that is still working (default: the last one).
+
+    When none is working, says so ("nothing to cancel") and exits 0.
 
     Refuses (exit 2, nothing sent) while the process that runs the execution is alive:
     stop that process instead (it cancels on SIGTERM/SIGINT). Each cancel is sent even if
@@ -522,6 +524,7 @@ def cancel_cmd(execution_id, as_json) -> None:
     ctx = Context()
     path = find_journal(ctx.home, execution_id)
     errors: list[str] = []
+    sent: list[str] = []
     with ExecutionLock.acquire(path):
         try:
             journal = Journal(ctx.home, path.stem)
@@ -529,18 +532,34 @@ def cancel_cmd(execution_id, as_json) -> None:
             journal = None
             errors.append(f"cannot open the journal: {exc.strerror or exc}")
         try:
-            results = refresh_orders(ctx, path, cancel=True, journal=journal, journal_errors=errors)
+            results = refresh_orders(ctx, path, cancel=True, journal=journal, journal_errors=errors, cancels_sent=sent)
         finally:
             if journal is not None:
                 journal.close()
     rows = _order_rows(results)
+    nothing = not sent and bool(rows) and all(r["error"] is None and r["venue_status"] != "open" for r in rows)
     if as_json:
-        _echo_json({"execution_id": path.stem, "orders": rows, "journal_errors": errors})
+        _echo_json({"execution_id": path.stem, "orders": rows, "cancels_sent": sent, "nothing_to_cancel": nothing,
+                    "journal_errors": errors})
+    elif nothing:
+        _say(f"Nothing to cancel in execution {path.stem}: all {len(rows)} {_plural(len(rows), 'order')} "
+             f"are filled or closed ({_status_counts(rows)}).")
     else:
         _print_orders(rows, False, path.stem)
     _warn_unjournaled(errors)
     still = [r for r in rows if r["venue_status"] == "open"]
     sys.exit(EXIT_OK if not still and not errors else EXIT_INCOMPLETE)
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"
+
+
+def _status_counts(rows: list[dict]) -> str:
+    """``2 filled, 1 cancelled``: the venues' statuses of ``rows``, most common first."""
+    from collections import Counter
+
+    return ", ".join(f"{n} {status}" for status, n in Counter(r["venue_status"] for r in rows).most_common())
 
 
 def _warn_unjournaled(errors: list[str]) -> None:

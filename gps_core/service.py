@@ -227,13 +227,14 @@ def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Any:
 
 
 def refresh_orders(ctx: Context, path: Path, *, cancel: bool = False, journal: Journal | None = None,
-                   journal_errors: list[str] | None = None,
+                   journal_errors: list[str] | None = None, cancels_sent: list[str] | None = None,
                    ) -> list[tuple[JournaledOrder, OrderSnapshot | None, str | None]]:
     """Ask each venue about every order of one execution; optionally cancel the working ones.
 
     With ``cancel``, each cancel is journaled (``cancel_requested``) before it is sent and
     the venue's answer after; a journal that cannot be written never stops a cancel: what
-    could not be journaled is appended to ``journal_errors``. Never raises for one order.
+    could not be journaled is appended to ``journal_errors``; the client order id of every
+    order a cancel was sent for is appended to ``cancels_sent``. Never raises for one order.
     Returns ``(order, venue snapshot or None, error text or None)`` per order.
     """
     events = read_events(path)
@@ -248,6 +249,8 @@ def refresh_orders(ctx: Context, path: Path, *, cancel: bool = False, journal: J
             snapshot = venue.order_status(order.request)
             if cancel and snapshot.is_working:
                 _journal_quietly(journal, journal_errors, Event.CANCEL_REQUESTED, client_order_id=cid)
+                if cancels_sent is not None:
+                    cancels_sent.append(cid)
                 try:
                     snapshot = venue.cancel(order.request)
                 except OrderNotOpen:

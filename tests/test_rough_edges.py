@@ -132,6 +132,39 @@ def test_a_strategy_file_and_legs_together_are_still_refused(env, strategy):
     assert result.stderr == "gps: error: give either a strategy file or --leg options, not both\n"
 
 
+# --- gps cancel: `last` by default; nothing to cancel says so ---------------------------
+
+
+def test_cancel_defaults_to_the_last_execution_and_says_when_nothing_is_working(env, strategy):
+    first = json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)
+    second = json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)
+    assert first["all_filled"] and second["all_filled"]
+    result = gps("cancel")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (f"Nothing to cancel in execution {second['execution_id']}: all 2 orders are filled or "
+                             "closed (2 filled).\n")
+    as_json = json.loads(gps("cancel", "--json").stdout)
+    assert as_json["execution_id"] == second["execution_id"]
+    assert as_json["nothing_to_cancel"] is True and as_json["cancels_sent"] == []
+    # the paper venue's book of record: both orders of the last execution still filled, none cancelled
+    book = json.loads((env / "home" / "dryrun" / "orders.json").read_text())
+    text = json.dumps(book)
+    for leg in second["legs"]:
+        assert leg["client_order_id"] in text
+    assert '"cancelled"' not in text
+
+
+def test_cancel_of_a_kept_partial_names_what_it_did(env, strategy):
+    """A kept execution whose unfilled leg the engine already cancelled: nothing left to cancel, exit 0."""
+    result = gps("execute", "--venue", "dryrun", "--json", "--quiet", "--timeout", "0.3", "--on-partial", "keep",
+                 strategy, env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
+    assert result.exit_code == 1
+    cancel = gps("cancel", "last")
+    assert cancel.exit_code == 0, cancel.output
+    assert cancel.stdout.startswith("Nothing to cancel in execution ")
+    assert cancel.stdout.endswith("all 2 orders are filled or closed (1 filled, 1 cancelled).\n")
+
+
 # --- execution ids sort by time to the sub-second; `last` is the newest -----------------
 
 
