@@ -336,11 +336,12 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
     from .paper import paper_market_time
     from .render import plan_text, quotes_text
     from .report import plan_to_json
-    from .routing import plan_strategy
+    from .routing import check_before_pricing, plan_strategy
     from .service import Context, price_strategy
 
     strategy = build_strategy(strategy_file, legs, card, size)
     slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
+    check_before_pricing(slippage)  # before any venue is asked
     ctx = Context()
     pricing = price_strategy(ctx, strategy, venue)
     quotes = pricing.quotes
@@ -376,7 +377,8 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
         _say(quotes_text(rows))
         _say()
         _say(plan_text(plan_json) if plan_json else f"No plan: {error}")
-    sys.exit(EXIT_OK if plan_json else EXIT_INCOMPLETE)
+    # no plan is exit 2, as `gps execute` refuses the same strategy (a leg no venue lists, a book too thin)
+    sys.exit(EXIT_OK if plan_json else EXIT_USAGE)
 
 
 # --- execute -----------------------------------------------------------------------------
@@ -415,11 +417,14 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     """
     from .execution import ExecutionRequest, preflight, prepare, run
     from .render import report_text
+    from .routing import check_before_pricing
     from .service import Context
 
     strategy = build_strategy(strategy_file, legs, card, size)
+    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
+    check_before_pricing(slippage)  # before any venue is asked
     request = ExecutionRequest(
-        strategy=strategy, venue=venue, max_slippage=_decimal_option("--max-slippage", max_slippage, percent=True),
+        strategy=strategy, venue=venue, max_slippage=slippage,
         max_loss=_decimal_option("--max-loss", max_loss), timeout=timeout, on_partial=on_partial,
         time_in_force=tif, sequential=sequential, dry_run=dry_run, yes=yes, force=force,
         allow_unsettled=allow_unsettled)

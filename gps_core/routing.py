@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 from .errors import RoutingError
 from .model import OrderBook, Side, VenueInstrument, utcnow
-from .money import ZERO, is_multiple
+from .money import ZERO, format_decimal, is_multiple
 from .payoff import LossBound, Position, worst_loss
 from .strategy import Leg, Strategy
 
@@ -269,6 +269,20 @@ def evaluate(leg: Leg, quote: Quote, max_slippage: Decimal) -> Candidate:
     )
 
 
+def check_before_pricing(max_slippage: Decimal) -> None:
+    """The option checks of :func:`plan_strategy` that need no quote, so callers run them before asking any venue.
+
+    (A leg's expiry is checked when planning: a paper market dated in the past trades what had
+    not expired on its date.)
+
+    :param max_slippage: fraction; at least 0 and below 1 (100% would allow a buy at twice the
+        best price, or a sell at nothing).
+    :raises RoutingError: the slippage cap is out of bounds.
+    """
+    if max_slippage < 0 or max_slippage >= 1:
+        raise RoutingError(f"--max-slippage must be at least 0% and below 100%, got {format_decimal(max_slippage * 100)}%")
+
+
 def plan_strategy(
     strategy: Strategy,
     quotes: Mapping[int, Sequence[Quote]],
@@ -286,8 +300,7 @@ def plan_strategy(
         larger, or cannot be bounded.
     :param market: where the quotes come from, carried into the plan for the plan's text.
     """
-    if max_slippage < 0 or max_slippage >= 1:
-        raise RoutingError(f"--max-slippage must be between 0 and 100%, got {max_slippage * 100}%")
+    check_before_pricing(max_slippage)
     moment = now or utcnow()
     planned = []
     for index, leg in enumerate(strategy.legs):

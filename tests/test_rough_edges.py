@@ -196,3 +196,33 @@ def test_last_is_the_newest_of_two_executions_started_in_the_same_second(env, st
     assert sorted(ids) == ids  # new ids sort by time even as plain strings
     assert json.loads(gps("show", "last", "--json").stdout)["execution_id"] == ids[-1]
     assert [e["execution_id"] for e in json.loads(gps("journal", "--json").stdout)] == ids[::-1]
+
+
+# --- checks that need no quote run before any venue is asked; quote and execute agree ---
+
+
+@pytest.mark.parametrize("command", [["quote"], ["execute", "--yes"]])
+@pytest.mark.parametrize("value", ["150", "100", "-1"])
+def test_slippage_out_of_bounds_is_refused_before_any_venue_is_asked(fake_deribit, command, value):
+    result = gps(*command, "--venue", "deribit", "--max-slippage", value, "--leg", deribit_leg(fake_deribit))
+    assert result.exit_code == 2
+    if value == "-1":
+        assert result.stderr == "gps: error: --max-slippage: must be a non-negative number below 1e15, got '-1'\n"
+    else:
+        assert result.stderr == f"gps: error: --max-slippage must be at least 0% and below 100%, got {value}%\n"
+    assert sum(fake_deribit.state.calls.values()) == 0  # the venue's own request log: nothing reached it
+
+
+def test_an_unlisted_leg_is_exit_2_in_quote_as_in_execute(fake_deribit):
+    listed = deribit_leg(fake_deribit).split()[-1]
+    unlisted = "-".join(listed.split("-")[:2] + ["12345", "C"])
+    leg = f"buy 0.1 {unlisted}"
+    quote = gps("quote", "--venue", "deribit", "--leg", leg)
+    execute = gps("execute", "--venue", "deribit", "--yes", "--leg", leg)
+    assert quote.exit_code == execute.exit_code == 2
+    why = f"leg 1 (buy 0.1 {unlisted}) cannot be routed: deribit: "
+    assert quote.stdout.rstrip().splitlines()[-1].startswith(f"No plan: {why}")
+    assert execute.stderr.splitlines()[-1].startswith(f"gps: error: {why}")
+    as_json = gps("quote", "--venue", "deribit", "--json", "--leg", leg)
+    assert as_json.exit_code == 2 and json.loads(as_json.stdout)["error"].startswith(why)
+    assert sum(fake_deribit.state.placed.values()) == 0
