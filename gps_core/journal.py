@@ -467,6 +467,6 @@ def find_journal(home: Path, execution_id: str | None) -> Path:
         return paths[-1]
     matches = [p for p in paths if p.stem.startswith(execution_id)]
     if len(matches) != 1:
-        what = "no execution" if not matches else f"{len(matches)} executions"
-        raise BadInput(f"{what} matches {execution_id!r}; see `gps journal`")
+        what = "no execution matches" if not matches else f"{len(matches)} executions match"
+        raise BadInput(f"{what} {execution_id!r}; see `gps journal`")
     return matches[0]

@@ -6,6 +6,19 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 
+def usd(amount: object) -> str:
+    """A USD amount as traders write it: ``$55.37``, ``-$55.37`` (never ``$-55.37``); ``-`` when unknown."""
+    if amount is None or amount == "":
+        return "-"
+    text = str(amount)
+    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 leg``, ``2 legs``."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     cells = [[("" if c is None else str(c)) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
@@ -37,29 +50,29 @@ def plan_text(plan: dict) -> str:
         ref = leg["reference_price"]
         rows.append((
             leg["leg"], leg["venue"], instrument_text(leg), leg["side"], leg["quantity"],
-            f"{leg['limit_price']} {leg['price_currency']}", f"${leg['limit_price_usd']}",
-            f"${leg['expected_fee_usd']}", f"${leg['expected_cost_usd']}",
+            f"{leg['limit_price']} {leg['price_currency']}", f"{usd(leg['limit_price_usd'])}",
+            f"{usd(leg['expected_fee_usd'])}", f"{usd(leg['expected_cost_usd'])}",
             f"{ref['amount']} {ref['currency']}" if ref else "-",
         ))
     totals = plan["totals"]
     card = plan["strategy"].get("card")
     lines = [
-        f"Plan for {plan['strategy']['name']} ({len(plan['legs'])} legs, max slippage "
+        f"Plan for {plan['strategy']['name']} ({plural(len(plan['legs']), 'leg')}, max slippage "
         f"{Decimal(plan['max_slippage']) * 100:.2f}%):",
         *market_lines(plan),
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "QTY", "LIMIT", "LIMIT USD", "FEES", "EXPECTED COST", "REFERENCE"], rows),
         *tick_lines(plan),
-        f"Expected net cost: ${totals['expected_cost_usd']} (fees ${totals['fees_usd']}); "
-        f"at the limit prices: ${totals['worst_cost_usd']}",
+        f"Expected net cost: {usd(totals['expected_cost_usd'])} (fees {usd(totals['fees_usd'])}); "
+        f"at the limit prices: {usd(totals['worst_cost_usd'])}",
     ]
     if totals["max_loss_unbounded"]:
         reason = totals.get("max_loss_reason") or "net short calls"
         lines.append(f"Worst loss: UNBOUNDED ({reason})")
     else:
-        lines.append(f"Worst loss: ${totals['max_loss_usd']}")
+        lines.append(f"Worst loss: {usd(totals['max_loss_usd'])}")
     lines.extend(f"  basis: {basis}" for basis in totals.get("max_loss_basis") or ())
     if totals["reference_cost_usd"] is not None:
-        lines.append(f"Reference cost: ${totals['reference_cost_usd']}; expected savings ${totals['expected_savings_usd']}")
+        lines.append(f"Reference cost: {usd(totals['reference_cost_usd'])}; expected savings {usd(totals['expected_savings_usd'])}")
     if card:
         from .options_gps import format_card_figures
 
@@ -106,7 +119,7 @@ def report_text(report: dict) -> str:
             f"{o['leg']}{'u' if o['role'] == 'unwind' else ''}", o["venue"], o["instrument"], o["side"],
             f"{o['filled']}/{o['quantity']}", o["status"].upper(),
             f"{o['average_price']} {o['price_currency']}" if o["average_price"] else "-",
-            f"${o['fee_usd']}{' (est.)' if o.get('fee_estimated') else ''}", o["slippage"] or "-",
+            f"{usd(o['fee_usd'])}{' (est.)' if o.get('fee_estimated') else ''}", o["slippage"] or "-",
             f"{o['latency_ms']:.0f}ms" if o["latency_ms"] is not None else "-",
             o["client_order_id"],
         ))
@@ -117,12 +130,12 @@ def report_text(report: dict) -> str:
         *market_lines(report),
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "FILLED", "STATUS", "AVG PRICE", "FEES", "SLIPPAGE", "LATENCY",
                "CLIENT ORDER ID"], rows),
-        f"Net cost: ${totals['net_cost_usd']} (fees ${totals['fees_usd']}; planned ${totals['planned_cost_usd']})",
+        f"Net cost: {usd(totals['net_cost_usd'])} (fees {usd(totals['fees_usd'])}; planned {usd(totals['planned_cost_usd'])})",
     ]
     if any(o.get("fee_estimated") for o in report["legs"] + report["unwinds"]):
         lines.append("(est.): the venue has not reported that fee; it is estimated from its fee schedule")
     if totals.get("savings_vs_reference_usd") is not None:
-        lines.append(f"Savings against the reference prices: ${totals['savings_vs_reference_usd']}")
+        lines.append(f"Savings against the reference prices: {usd(totals['savings_vs_reference_usd'])}")
     if report.get("card"):
         from .options_gps import format_card_figures
 

@@ -226,3 +226,29 @@ def test_an_unlisted_leg_is_exit_2_in_quote_as_in_execute(fake_deribit):
     as_json = gps("quote", "--venue", "deribit", "--json", "--leg", leg)
     assert as_json.exit_code == 2 and json.loads(as_json.stdout)["error"].startswith(why)
     assert sum(fake_deribit.state.placed.values()) == 0
+
+
+# --- wording: money, plurals ------------------------------------------------------------
+
+
+def test_negative_usd_amounts_read_minus_dollar_and_one_leg_is_singular(env):
+    leg = "sell 0.1 BTC-25JUN27-95000-C"  # a credit: the net cost is negative
+    quote = gps("quote", "--venue", "dryrun", "--leg", leg)
+    assert quote.exit_code == 0, quote.output
+    assert "Plan for command-line legs (1 leg, max slippage 2.00%):" in quote.stdout
+    assert "Expected net cost: -$" in quote.stdout and "$-" not in quote.stdout
+    done = gps("execute", "--venue", "dryrun", "--leg", leg)
+    assert done.exit_code == 0, done.output
+    assert "Net cost: -$" in done.stdout and "$-" not in done.stdout + done.stderr
+    assert "(1 leg, max slippage" in done.stderr
+    shown = gps("show", "last")
+    assert "Net cost: -$" in shown.stdout and "$-" not in shown.stdout
+
+
+def test_an_ambiguous_prefix_says_how_many_executions_match(env, strategy):
+    for _ in range(2):
+        assert gps("execute", "--venue", "dryrun", "--quiet", strategy).exit_code == 0
+    result = gps("show", "2")
+    assert result.exit_code == 2
+    assert result.stderr == "gps: error: 2 executions match '2'; see `gps journal`\n"
+    assert gps("show", "nope").stderr == "gps: error: no execution matches 'nope'; see `gps journal`\n"
