@@ -27,10 +27,15 @@ class OrderState(str, Enum):
     PARTIALLY_FILLED = "partially_filled"  #: working, partly filled
     FILLED = "filled"
     PENDING_CANCEL = "pending_cancel"  #: cancel sent, no reply yet
-    CANCELED = "canceled"  #: may carry a partial fill
+    CANCELED = "cancelled"  #: may carry a partial fill (older journals wrote "canceled")
     REJECTED = "rejected"  #: the venue refused it, or it was confirmed never to have arrived
     EXPIRED = "expired"
     UNKNOWN = "unknown"  #: outcome not known; must be settled by lookup
+
+    @classmethod
+    def _missing_(cls, value: object) -> "OrderState | None":
+        # older journals spelled it "canceled"; output uses one spelling, the venues' "cancelled"
+        return cls.CANCELED if value == "canceled" else None
 
 
 S = OrderState

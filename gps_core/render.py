@@ -117,7 +117,7 @@ def report_text(report: dict) -> str:
     for o in report["legs"] + report["unwinds"]:
         rows.append((
             f"{o['leg']}{'u' if o['role'] == 'unwind' else ''}", o["venue"], o["instrument"], o["side"],
-            f"{o['filled']}/{o['quantity']}", o["status"].upper(),
+            f"{o['filled']}/{o['quantity']}", o["status"],
             f"{o['average_price']} {o['price_currency']}" if o["average_price"] else "-",
             f"{usd(o['fee_usd'])}{' (est.)' if o.get('fee_estimated') else ''}", o["slippage"] or "-",
             f"{o['latency_ms']:.0f}ms" if o["latency_ms"] is not None else "-",

@@ -252,3 +252,41 @@ def test_an_ambiguous_prefix_says_how_many_executions_match(env, strategy):
     assert result.exit_code == 2
     assert result.stderr == "gps: error: 2 executions match '2'; see `gps journal`\n"
     assert gps("show", "nope").stderr == "gps: error: no execution matches 'nope'; see `gps journal`\n"
+
+
+# --- one spelling of "cancelled" in every output ----------------------------------------
+
+
+def _kept_partial(strategy):
+    return gps("execute", "--venue", "dryrun", "--timeout", "0.3", "--on-partial", "keep", strategy,
+               env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
+
+
+def test_cancelled_is_spelled_one_way_in_every_output(env, strategy):
+    outputs = []
+    for as_json in ([], ["--json"]):
+        run = gps("execute", "--venue", "dryrun", "--timeout", "0.3", "--on-partial", "keep", *as_json, strategy,
+                  env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
+        assert run.exit_code == 1
+        outputs += [run.stdout, run.stderr]
+        for command in (["status"], ["show"], ["cancel"], ["journal"], ["recover"]):
+            result = gps(*command, *as_json)
+            outputs += [result.stdout, result.stderr]
+    text = "\n".join(outputs)
+    assert "cancelled" in text
+    assert "canceled" not in text.lower().replace("cancelled", "")
+    assert "CANCELLED" not in text  # the status columns are lower case like the venues' own
+    status = json.loads(gps("status", "--json").stdout)
+    assert sorted((o["journal_state"], o["venue_status"]) for o in status["orders"]) == [
+        ("cancelled", "cancelled"), ("filled", "filled")]
+
+
+def test_a_journal_that_spelled_it_canceled_still_reads(env, strategy):
+    assert _kept_partial(strategy).exit_code == 1
+    path = next((env / "home" / "journal").glob("*.jsonl"))
+    old = path.read_text().replace('"state":"cancelled"', '"state":"canceled"')
+    assert '"canceled"' in old
+    path.write_text(old)
+    status = json.loads(gps("status", "--json").stdout)
+    assert sorted(o["journal_state"] for o in status["orders"]) == ["cancelled", "filled"]
+    assert gps("recover").exit_code == 0

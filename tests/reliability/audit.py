@@ -18,7 +18,7 @@ from .harness import VenueHarness, VenueOrder
 
 #: Report statuses that say the order is, or may still be, working.
 LIVE = {"accepted", "partially_filled", "pending_cancel", "unknown", "submitted"}
-VENUE_STATUS = {"filled": "filled", "canceled": "cancelled", "rejected": "rejected", "expired": "expired"}
+VENUE_STATUS = {"filled": "filled", "cancelled": "cancelled", "rejected": "rejected", "expired": "expired"}
 
 
 def journal_events(home: Path) -> list[dict]:

@@ -28,7 +28,7 @@ POINTS = {
     "monitoring": ("monitoring", []),
 }
 STATE_OF = {"open": {"accepted", "partially_filled", "pending_cancel"}, "filled": {"filled"},
-            "cancelled": {"canceled"}, "rejected": {"rejected"}, "expired": {"expired"}}
+            "cancelled": {"cancelled"}, "rejected": {"rejected"}, "expired": {"expired"}}
 
 
 def _rest(harness, symbol: str) -> None:

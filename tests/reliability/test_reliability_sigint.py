@@ -52,7 +52,7 @@ def test_ctrl_c_cancels_journals_reports_and_exits_nonzero(make_harness, ledger)
     assert code == 1, err
     report = json.loads(out)
     assert report["interrupted"] is True and report["all_filled"] is False
-    assert report["legs"][-1]["status"] == "canceled"
+    assert report["legs"][-1]["status"] == "cancelled"
     kinds = [e["event"] for e in journal_events(harness.home)]
     assert "interrupted" in kinds and kinds[-1] == "execution_finished"
     assert kinds.index("interrupted") < kinds.index("cancel_requested")

@@ -218,7 +218,7 @@ def test_sigterm_in_a_sequential_execution_sends_nothing_more(make_harness, ledg
     assert code == EXIT_INCOMPLETE and report["stop_reason"] == "SIGTERM", err
     orders = assert_ends_safe(drill, report)
     assert net_position(orders) == {}
-    assert [leg["status"] for leg in report["legs"]] == ["filled", "canceled", "denied", "denied"]
+    assert [leg["status"] for leg in report["legs"]] == ["filled", "cancelled", "denied", "denied"]
     assert not [o for o in orders if o.client_order_id.endswith(("-L3-1", "-L4-1"))]
     _ledger(ledger, "deribit", "SIGTERM, --sequential, leg 2 resting", drill, report, code)
 
@@ -327,7 +327,7 @@ def test_an_order_that_lands_after_ctrl_c_is_cancelled(read_timeout, make_harnes
     (late,) = [o for o in orders if o.client_order_id == second]
     assert late.status == "cancelled"
     leg = report["legs"][1]
-    assert leg["status"] == "canceled" and report["unsettled"] == []
+    assert leg["status"] == "cancelled" and report["unsettled"] == []
     assert harness.exchange.placed[second] == 1
     _ledger(ledger, "deribit", f"order lands 3 s after Ctrl-C (read timeout {read_timeout} s)", drill, report, code)
 
@@ -351,7 +351,7 @@ def test_an_order_that_lands_after_ctrl_c_on_aevo_is_found(make_harness, ledger)
     assert code == EXIT_INCOMPLETE and report["stop_reason"] == "SIGINT", err
     orders = assert_ends_safe(drill, report)
     leg = report["legs"][1]
-    assert leg["status"] in ("filled", "canceled") and report["unsettled"] == []
+    assert leg["status"] in ("filled", "cancelled") and report["unsettled"] == []
     assert net_position(orders) == (drill.full if leg["status"] == "filled" else {})
     found = audit(harness, report)
     assert found.clean, found.explain()
@@ -372,7 +372,7 @@ def test_lookups_timing_out_while_a_leg_fills(failures, make_harness, ledger):
 
     orders = assert_ends_safe(drill, report, possibly=[{drill.symbols[1]: -harness.quantity}])
     second = report["legs"][1]
-    assert second["status"] != "pending_cancel" and second["status"] != "canceled"
+    assert second["status"] != "pending_cancel" and second["status"] != "cancelled"
     if second["status"] == "filled":  # the lookups came back in time: the strategy is complete
         assert code == 0 and report["all_filled"] and net_position(orders) == drill.full
     else:  # never confirmed: not complete, said loudly, exit non-zero
