@@ -188,12 +188,34 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+def _plain(text: str | None) -> str | None:
+    """Docstrings use reStructuredText literals (``gps execute``); the terminal shows plain text."""
+    return None if text is None else text.replace("``", "").replace("`", "")
+
+
+class PlainHelpCommand(click.Command):
+    """A command whose --help shows its docstring and option help without markup backticks."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help, self.short_help = _plain(self.help), _plain(self.short_help)
+        for param in self.params:
+            if isinstance(getattr(param, "help", None), str):
+                param.help = _plain(param.help)
+
+
 # click >= 8.2 raises this for a bare group; 8.1 printed the help and exited 0 by itself.
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-class GpsGroup(click.Group):
-    """The ``gps`` group: usage errors are one line, ``gps: error: ...``, with exit code 2."""
+class GpsGroup(PlainHelpCommand, click.Group):
+    """The ``gps`` group: usage errors are one line, ``gps: error: ...``, with exit code 2.
+
+    Its commands and subgroups get plain-text help (:class:`PlainHelpCommand`).
+    """
+
+    command_class = PlainHelpCommand
+    group_class = type
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -285,7 +307,7 @@ def certify_cmd(name, as_json) -> None:
     """Run the conformance suite against an installed venue, offline, with its own fake venue.
 
     The venue's distribution provides a test harness under the entry-point group
-    ``gps.harnesses`` (see docs/writing-a-venue.md).
+    gps.harnesses (see docs/writing-a-venue.md).
 
     \b
     Example:
@@ -696,7 +718,7 @@ def plugin_group() -> None:
 @click.option("--title", help="Human name of the venue.")
 @handles_errors
 def plugin_new_cmd(name, directory, title) -> None:
-    """Generate a venue package that passes `gps venues certify` out of the box.
+    """Generate a venue package that passes "gps venues certify" out of the box.
 
     \b
     Example:
@@ -747,7 +769,7 @@ def journal_cmd(limit, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report and every journal event as JSON.")
 @handles_errors
 def show_cmd(execution_id, as_json) -> None:
-    """Print one execution from the journal (``last`` for the newest).
+    """Print one execution from the journal (default: the last one).
 
     \b
     Example:

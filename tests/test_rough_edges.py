@@ -290,3 +290,24 @@ def test_a_journal_that_spelled_it_canceled_still_reads(env, strategy):
     status = json.loads(gps("status", "--json").stdout)
     assert sorted(o["journal_state"] for o in status["orders"]) == ["cancelled", "filled"]
     assert gps("recover").exit_code == 0
+
+
+# --- help text is plain text ------------------------------------------------------------
+
+
+def _commands(group, path=()):
+    import click
+
+    yield path
+    if isinstance(group, click.Group):
+        for name, command in group.commands.items():
+            yield from _commands(command, (*path, name))
+
+
+def test_no_help_text_shows_markup_backticks():
+    paths = list(_commands(cli))
+    assert ("show",) in paths and ("venues", "certify") in paths
+    for path in paths:
+        result = gps(*path, "--help")
+        assert result.exit_code == 0, path
+        assert "`" not in result.stdout, (path, [line for line in result.stdout.splitlines() if "`" in line])
