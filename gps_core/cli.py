@@ -346,9 +346,13 @@ def certify_cmd(name, as_json) -> None:
 @click.option("--venue", default="auto", show_default=True, help="auto, a venue name, or a comma-separated list.")
 @click.option("--max-slippage", default="2", show_default=True, metavar="PCT", help="Slippage cap for the plan, in %.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @handles_errors
-def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> None:
+def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, quiet) -> None:
     """Show every venue's book for each leg, and the plan gps would execute.
+
+    Progress goes to stderr while the quotes are fetched: what is asked, and which venue
+    answered or failed (-q silences it).
 
     \b
     Example:
@@ -365,7 +369,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json) -> 
     slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
     check_before_pricing(slippage)  # before any venue is asked
     ctx = Context()
-    pricing = price_strategy(ctx, strategy, venue)
+    pricing = price_strategy(ctx, strategy, venue, progress=_progress(quiet))  # which venue answered or failed
     quotes = pricing.quotes
     rows = []
     for index, leg in enumerate(strategy.legs):

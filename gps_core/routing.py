@@ -56,7 +56,7 @@ class UnpricedVenue:
     @property
     def line(self) -> str:
         """One short line for the plan and the report."""
-        return short_line(f"{self.venue} could not be priced: {self.reason}")
+        return short_line(f"{self.venue} could not be priced: {self.reason.removeprefix('quote failed: ')}")
 
 
 def unpriced_venues(quotes: Mapping[int, Sequence[Quote]]) -> tuple[UnpricedVenue, ...]:

@@ -6,7 +6,8 @@ Kept apart from :mod:`gps_core.cli` so scripts can use the same steps from Pytho
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import re
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from .journal import Journal, read_events
 from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, VenueInfo
 from .orders import state_from_snapshot
 from .plugins import PluginHost, Venue, load_host
-from .routing import Market, Quote, unpriced_venues
+from .routing import Market, Quote, short_line, unpriced_venues
 from .secrets import load_credentials, register_secret_values
 from .strategy import Strategy, require_traded_underlyings
 
@@ -130,15 +131,16 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
     if dry_run:
         faults = ctx.environ.get("GPS_PAPER_FAULTS")
         venues = [v if v.info.paper else SimulatedVenue(v, ctx.home, faults) for v in venues]
-    say(f"fetching quotes for {len(strategy.legs)} leg(s) from {names}")
-    quotes = fetch_quotes(strategy, venues, depth)
+    count = len(strategy.legs)
+    say(f"fetching quotes for {count} leg{'' if count == 1 else 's'} from {names}")
+    quotes = fetch_quotes(strategy, venues, depth, say)
     if dry_run and selection == "auto" and not offline and _none_reached(quotes):
         paper = [v for v in ctx.host.venues() if v.info.paper]
         if paper:
             down = ", ".join(u.venue for u in unpriced_venues(quotes))
             note = f"no real venue could be reached ({down}): the paper venue(s) {', '.join(v.name for v in paper)} instead"
             say(f"{note}; fetching quotes")
-            fallback = fetch_quotes(strategy, paper, depth)
+            fallback = fetch_quotes(strategy, paper, depth, say)
             quotes = {i: fallback[i] + quotes[i] for i in quotes}
             venues, offline = paper, True
     kind = "dry-run" if dry_run else ("paper" if offline else "live")
@@ -151,8 +153,15 @@ def _none_reached(quotes: Mapping[int, Sequence[Quote]]) -> bool:
     return any(q.failed for q in every) and all(q.error for q in every)
 
 
-def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT_DEPTH) -> dict[int, list[Quote]]:
-    """Every leg's quote on every venue, fetched concurrently (one task per leg and venue)."""
+def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT_DEPTH,
+                 progress: Callable[[str], None] | None = None) -> dict[int, list[Quote]]:
+    """Every leg's quote on every venue, fetched concurrently (one task per leg and venue).
+
+    Each leg's quotes come in the order of ``venues``. ``progress`` hears one line per venue
+    as soon as all its legs are in: how many it lists, or why it could not be asked. A failed
+    quote's error is one short line (at most :data:`QUOTE_NOTE_LENGTH` characters).
+    """
+    say = progress or (lambda message: None)
     tasks = [(i, leg, venue) for i, leg in enumerate(strategy.legs) for venue in venues]
 
     def one(task) -> tuple[int, Quote]:
@@ -166,15 +175,48 @@ def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT
                 return index, Quote(venue.name)
             return index, Quote(venue.name, instrument, venue.order_book(instrument, depth))
         except Exception as exc:  # noqa: BLE001 - one venue's failure must not stop routing
-            return index, Quote(venue.name, error=f"quote failed: {exc}", failed=True)
+            return index, Quote(venue.name, error=short_line(f"quote failed: {failure_note(exc, venue.name)}",
+                                                             QUOTE_NOTE_LENGTH), failed=True)
 
     quotes: dict[int, list[Quote]] = {i: [] for i in range(len(strategy.legs))}
     if not tasks:
         return quotes
+    results: list[Quote | None] = [None] * len(tasks)
+    waiting = {venue.name: len(strategy.legs) for venue in venues}
     with ThreadPoolExecutor(max_workers=min(32, len(tasks)), thread_name_prefix="gps-quote") as pool:
-        for index, quote in pool.map(one, tasks):
-            quotes[index].append(quote)
+        futures = {pool.submit(one, task): position for position, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            _, quote = future.result()
+            results[futures[future]] = quote
+            waiting[quote.venue] -= 1
+            if waiting[quote.venue] == 0:
+                say(_venue_answer(quote.venue, [q for q in results if q is not None and q.venue == quote.venue]))
+    for (index, _, _), quote in zip(tasks, results):
+        quotes[index].append(quote)
     return quotes
+
+
+#: The longest note a failed quote carries (quote table, plan, routing errors).
+QUOTE_NOTE_LENGTH = 100
+
+
+def failure_note(error: object, venue: str) -> str:
+    """What went wrong asking ``venue``, short: no venue name (the row says it), no endpoint or
+    URL path, no "nothing was sent" (a quote never sends anything). The full text is in the -v log."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if text.startswith(f"{venue}: "):
+        text = text[len(venue) + 2:]
+    text = text.replace("; nothing was sent", "")
+    text = re.sub(r"^(?:(?:GET|POST|PUT|DELETE) /\S*|(?:public|private)/\w+): ", "", text)  # the endpoint asked
+    return re.sub(r"could not connect to [a-z]+://([^/\s]+)\S*", r"could not connect to \1", text)
+
+
+def _venue_answer(venue: str, quotes: list[Quote]) -> str:
+    failed = [q for q in quotes if q.failed]
+    if failed:
+        return f"{venue} did not answer: {(failed[0].error or '').removeprefix('quote failed: ')}"
+    listed = sum(q.book is not None for q in quotes)
+    return f"{venue} answered: lists {listed} of {len(quotes)} leg{'' if len(quotes) == 1 else 's'}"
 
 
 class SimulatedVenue:

@@ -311,3 +311,44 @@ def test_no_help_text_shows_markup_backticks():
         result = gps(*path, "--help")
         assert result.exit_code == 0, path
         assert "`" not in result.stdout, (path, [line for line in result.stdout.splitlines() if "`" in line])
+
+
+# --- gps quote: progress on stderr, short notes ------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_quote_says_what_it_asks_and_which_venue_answered_with_short_notes(fake_deribit, monkeypatch):
+    pytest.importorskip("gps_venue_aevo")
+    port = _closed_port()
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit,aevo")
+    monkeypatch.setenv("AEVO_BASE_URL", f"http://127.0.0.1:{port}/some/long/path/that/is/not/worth/reading")
+    result = gps("quote", "--venue", "deribit,aevo", "--leg", deribit_leg(fake_deribit))
+    assert result.exit_code == 0, result.output
+    progress = result.stderr.splitlines()
+    assert progress[0] == "gps: fetching quotes for 1 leg from deribit, aevo"
+    assert sorted(progress[1:]) == [  # in the order the venues answer
+        f"gps: aevo did not answer: could not connect to 127.0.0.1:{port} (ConnectionError)",
+        "gps: deribit answered: lists 1 of 1 leg"]
+    rows = json.loads(gps("quote", "--quiet", "--json", "--venue", "deribit,aevo", "--leg",
+                          deribit_leg(fake_deribit)).stdout)["quotes"]
+    notes = {r["venue"]: r["note"] for r in rows}
+    assert notes == {"deribit": None,
+                     "aevo": f"quote failed: could not connect to 127.0.0.1:{port} (ConnectionError)"}
+    table = result.stdout.split("\n\n")[0].splitlines()
+    assert table[-1].endswith(notes["aevo"]) or table[-2].endswith(notes["aevo"])
+    assert "/some/long/path" not in result.stdout + result.stderr
+
+
+def test_quote_quiet_prints_no_progress(env):
+    result = gps("quote", "--quiet", "--venue", "dryrun", "--leg", "buy 0.1 BTC-25JUN27-95000-C")
+    assert result.exit_code == 0 and result.stderr == ""
+    loud = gps("quote", "--venue", "dryrun", "--leg", "buy 0.1 BTC-25JUN27-95000-C")
+    assert loud.stderr.splitlines() == ["gps: fetching quotes for 1 leg from dryrun",
+                                        "gps: dryrun answered: lists 1 of 1 leg"]
