@@ -140,6 +140,9 @@ def report_text(report: dict) -> str:
         from .options_gps import format_card_figures
 
         lines.append(format_card_figures(report["card"]))
+    if totals.get("unwind_realised_usd") is not None:
+        lines.append(f"Unwind cost: {usd(totals['unwind_realised_usd'])} realised by the unwind round trips "
+                     "(filled legs sold or bought back, fees included; part of the net cost)")
     if totals.get("legging_window_ms") is not None:
         lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
     for unwind in report["unwinds"]:
@@ -166,7 +169,7 @@ def report_text(report: dict) -> str:
             lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']} "
                          f"({r['venue_symbol']}){unknown}")
     if report["kept"]:
-        lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {', '.join(report['kept'])}")
+        lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {kept_text(report)}")
     if report["unsettled"]:
         lines.append(
             f"WARNING: {len(report['unsettled'])} order(s) in an UNKNOWN state, POSSIBLY STILL WORKING OR FILLED at "
@@ -186,6 +189,21 @@ def report_text(report: dict) -> str:
     if report.get("journal"):
         lines.append(f"Journal: {report['journal']}")
     return "\n".join(lines)
+
+
+def kept_text(report: dict) -> str:
+    """``deribit: long 0.1 BTC-25JUN27-95000-C; aevo: short 0.1 ...``: what a kept partial holds, per venue.
+
+    Reports written before ``kept_positions`` existed fall back to the kept client order ids.
+    """
+    positions = report.get("kept_positions")
+    if positions is None:
+        return ", ".join(report["kept"])
+    by_venue: dict[str, list[str]] = {}
+    for p in positions:
+        held = "long" if p["side"] == "buy" else "short"
+        by_venue.setdefault(p["venue"], []).append(f"{held} {p['quantity']} {p['instrument']}")
+    return "; ".join(f"{venue}: {', '.join(items)}" for venue, items in by_venue.items()) or "nothing filled"
 
 
 def recovered_text(event: dict) -> str:

@@ -135,6 +135,36 @@ def cash_usd(order: TrackedOrder, planned: PlannedLeg) -> Decimal:
     return gross + _fee_usd(order, planned)
 
 
+def kept_positions(result: ExecutionResult) -> list[dict]:
+    """What ``--on-partial keep`` left held: per kept order, its venue, instrument, side and filled quantity."""
+    return [{"venue": o.request.venue, "instrument": o.request.instrument.key.name,
+             "venue_symbol": o.request.instrument.symbol, "side": o.request.side.value, "quantity": _s(o.filled),
+             "client_order_id": o.client_order_id} for o in result.kept if o.filled > 0]
+
+
+def unwind_realised_usd(result: ExecutionResult, by_index: dict[int, PlannedLeg]) -> Decimal | None:
+    """USD the unwinds' round trips cost (+) or made (-), fees included; None without a filled unwind.
+
+    Per filled unwind: the quantity it offset, bought (sold) at the leg's average price and sold
+    (bought) back at the unwind's, plus the unwind's fee and the leg's fee pro rata.
+    """
+    total, any_filled = ZERO, False
+    for unwind in result.unwinds:
+        if unwind.filled == 0 or unwind.average_price is None:
+            continue
+        leg = next((o for o in result.legs if o.leg_index == unwind.leg_index and o.filled > 0
+                    and o.average_price is not None), None)
+        if leg is None:
+            continue
+        planned = by_index[unwind.leg_index]
+        quantity = min(unwind.filled, leg.filled)
+        price_move = leg.request.side.sign * (leg.average_price - unwind.average_price)
+        total += price_move * quantity * planned.usd_per_unit
+        total += _fee_usd(unwind, planned) + _fee_usd(leg, planned) * quantity / leg.filled
+        any_filled = True
+    return total if any_filled else None
+
+
 def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None = None) -> dict:
     by_index = {p.index: p for p in result.plan.legs}
     legs = [order_to_json(o, by_index[o.leg_index]) for o in result.legs]
@@ -155,6 +185,7 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
         "legs": legs,
         "unwinds": unwinds,
         "kept": [o.client_order_id for o in result.kept],
+        "kept_positions": kept_positions(result),
         "unsettled": [o.client_order_id for o in result.unsettled],
         "residuals": [{**r, "quantity": _s(r["quantity"]), "unknown_quantity": _s(r.get("unknown_quantity")),
                        **({"venue_position": _s(r["venue_position"])} if "venue_position" in r else {})}
@@ -171,6 +202,7 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
             "reference_cost_usd": _usd(reference),
             "savings_vs_reference_usd": _usd(reference - cost) if reference is not None else None,
             "legging_window_ms": None if window is None else round(window * 1000, 1),
+            "unwind_realised_usd": _usd(unwind_realised_usd(result, by_index)),
         },
         "started_at": result.started_at.isoformat(),
         "finished_at": result.finished_at.isoformat() if result.finished_at else None,

@@ -352,3 +352,54 @@ def test_quote_quiet_prints_no_progress(env):
     loud = gps("quote", "--venue", "dryrun", "--leg", "buy 0.1 BTC-25JUN27-95000-C")
     assert loud.stderr.splitlines() == ["gps: fetching quotes for 1 leg from dryrun",
                                         "gps: dryrun answered: lists 1 of 1 leg"]
+
+
+# --- kept partials name what is held; an unwind shows what it cost ----------------------
+
+
+def _store_orders(env) -> dict:
+    book = json.loads((env / "home" / "dryrun" / "orders.json").read_text())
+    return {o["client_order_id"]: o for o in book["orders"]}
+
+
+def _cash(order: dict) -> "Decimal":
+    from decimal import Decimal
+
+    sign = 1 if order["side"] == "buy" else -1
+    return sum((sign * Decimal(f["price"]) * Decimal(f["quantity"]) + Decimal(f["fee"]) for f in order["fills"]),
+               Decimal(0))
+
+
+def test_a_kept_partial_names_instruments_sides_and_quantities_per_venue(env, strategy):
+    result = _kept_partial(strategy)
+    assert result.exit_code == 1
+    warning = [line for line in result.stdout.splitlines() if "KEPT" in line]
+    store = _store_orders(env)
+    filled = [o for o in store.values() if o["status"] == "filled"]
+    assert len(filled) == 1  # at the venue's book of record: exactly the leg that is held
+    held = "long" if filled[0]["side"] == "buy" else "short"
+    quantity = format(sum(__import__("decimal").Decimal(f["quantity"]) for f in filled[0]["fills"]).normalize(), "f")
+    assert warning == [f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: "
+                       f"dryrun: {held} {quantity} {filled[0]['symbol']}"]
+    assert "gps-" not in warning[0]
+    report = json.loads(gps("show", "--json").stdout)["report"]
+    assert [(p["venue"], p["instrument"], p["side"], p["quantity"]) for p in report["kept_positions"]] == [
+        ("dryrun", filled[0]["symbol"], filled[0]["side"], quantity)]
+
+
+def test_an_unwind_shows_the_cost_it_realised(env, strategy):
+    from decimal import Decimal
+
+    result = gps("execute", "--venue", "dryrun", "--json", "--quiet", "--timeout", "0.3", strategy,
+                 env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert len(report["unwinds"]) == 1 and report["unwinds"][0]["status"] == "filled"
+    store = _store_orders(env)
+    leg = store[next(o["client_order_id"] for o in report["legs"] if o["status"] == "filled")]
+    unwind = store[report["unwinds"][0]["client_order_id"]]
+    expected = (_cash(leg) + _cash(unwind)).quantize(Decimal("0.01"))  # what the venue says the round trip cost
+    assert expected > 0
+    assert Decimal(report["totals"]["unwind_realised_usd"]) == expected
+    text = gps("show", "last").stdout
+    assert f"Unwind cost: ${expected} realised by the unwind round trips" in text
