@@ -245,7 +245,7 @@ def cli(verbose: bool) -> None:
       gps venues
       gps quote --leg "buy 0.1 BTC-25DEC26-100000-C" --leg "sell 0.1 BTC-25DEC26-110000-C"
       gps execute --venue dryrun --yes examples/call-spread.json
-      gps execute decision.json --card safer --size 2 --max-loss 500 --dry-run
+      gps execute examples/options-gps-decision.json --card safer --size 2 --max-loss 500 --dry-run
       gps journal
       gps show last
 
@@ -438,8 +438,8 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     \b
     Examples:
       gps execute --venue dryrun --yes --leg "buy 0.1 BTC-25DEC26-100000-C" --leg "sell 0.1 BTC-25DEC26-110000-C"
-      gps execute strategy.json --max-slippage 1 --max-loss 2000 --timeout 60
-      gps execute decision.json --card best --dry-run --json
+      gps execute examples/call-spread.json --max-slippage 1 --max-loss 2000 --timeout 60
+      gps execute examples/options-gps-decision.json --card best --dry-run --json
     """
     from .execution import ExecutionRequest, preflight, prepare, run
     from .render import report_text
