@@ -180,10 +180,11 @@ def _label(value: Any, limit: int = 120) -> str | None:
 
 
 def format_card_figures(card: dict) -> str:
-    """One line for the plan: ``Options GPS best card (bull_put_credit_spread): net cost $-413.00, ...``."""
+    """One line for the plan: ``Options GPS best card (bull_put_credit_spread): net cost -$413.00, ...``."""
+    from .render import usd as dollars
 
     def usd(value: Any) -> str:
-        return "-" if value is None else f"${Decimal(value):,.2f}"
+        return "-" if value is None else dollars(f"{Decimal(value):,.2f}")
 
     pop = card.get("pop")
     parts = [

@@ -88,7 +88,7 @@ def test_the_readme_pipe_with_a_real_process(env):
     assert run.returncode == 0, run.stderr
     assert "Plan for Bull put credit spread" in run.stderr and "Options GPS best card (bull_put_credit_spread)" in run.stderr
     assert "ALL LEGS FILLED" in run.stdout
-    assert "Options GPS best card (bull_put_credit_spread), for its own quantities: net cost $-413.00" in run.stdout
+    assert "Options GPS best card (bull_put_credit_spread), for its own quantities: net cost -$413.00" in run.stdout
     orders = venue_orders(env / "home")
     assert sorted((o["side"], o["symbol"], o["status"]) for o in orders) == [
         ("buy", "BTC-27MAR26-70000-P", "filled"), ("sell", "BTC-27MAR26-71000-P", "filled")]

@@ -77,7 +77,7 @@ def test_one_card_by_name():
     assert [leg.reference_price.amount for leg in strategy.legs] == [D("2762.0"), D("2349.0")]
     assert strategy.no_trade and "Signals unclear" in strategy.no_trade_reason
     assert format_card_figures(strategy.to_json()["card"]) == (
-        "Options GPS best card (bull_put_credit_spread), for its own quantities: net cost $-413.00, max loss $587.00, "
+        "Options GPS best card (bull_put_credit_spread), for its own quantities: net cost -$413.00, max loss $587.00, "
         "max profit $413.00, PoP 63.2%, EV $67.37")
 
 
