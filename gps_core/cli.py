@@ -102,6 +102,16 @@ def _decimal_option(name: str, value: str | None, *, percent: bool = False) -> D
     return number / 100 if percent else number
 
 
+def _slippage_option(value: str | None) -> Decimal | None:
+    """``--max-slippage`` as a fraction, its bounds checked before any venue is asked (BadInput/RoutingError)."""
+    from .routing import check_before_pricing
+
+    slippage = _decimal_option("--max-slippage", value, percent=True)
+    if slippage is not None:
+        check_before_pricing(slippage)
+    return slippage
+
+
 def _progress(quiet: bool):
     if quiet:
         return lambda message: None
@@ -362,12 +372,11 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, qui
     from .paper import paper_market_time
     from .render import plan_text, quotes_text
     from .report import plan_to_json
-    from .routing import check_before_pricing, plan_strategy
+    from .routing import plan_strategy
     from .service import Context, price_strategy
 
     strategy = build_strategy(strategy_file, legs, card, size)
-    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
-    check_before_pricing(slippage)  # before any venue is asked
+    slippage = _slippage_option(max_slippage)  # checked before any venue is asked
     ctx = Context()
     pricing = price_strategy(ctx, strategy, venue, progress=_progress(quiet))  # which venue answered or failed
     quotes = pricing.quotes
@@ -443,12 +452,10 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     """
     from .execution import ExecutionRequest, preflight, prepare, run
     from .render import report_text
-    from .routing import check_before_pricing
     from .service import Context
 
     strategy = build_strategy(strategy_file, legs, card, size)
-    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
-    check_before_pricing(slippage)  # before any venue is asked
+    slippage = _slippage_option(max_slippage)  # checked before any venue is asked
     request = ExecutionRequest(
         strategy=strategy, venue=venue, max_slippage=slippage,
         max_loss=_decimal_option("--max-loss", max_loss), timeout=timeout, on_partial=on_partial,

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .cli import (EXIT_INCOMPLETE, EXIT_OK, CliInteraction, FiniteFloatRange, _decimal_option, _echo_json, _say,
+from .cli import (EXIT_INCOMPLETE, EXIT_OK, CliInteraction, FiniteFloatRange, _echo_json, _say, _slippage_option,
                   _warn_unjournaled, cli, handles_errors)
 
 
@@ -112,7 +112,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     from .render import plan_text, report_text
     from .service import Context
 
-    slippage = _decimal_option("--max-slippage", max_slippage, percent=True)
+    slippage = _slippage_option(max_slippage)
     parse_leg_selection(legs)  # refused before any journal or venue is read
     ctx = Context()
     ui = CliInteraction(quiet)

@@ -213,6 +213,16 @@ def test_slippage_out_of_bounds_is_refused_before_any_venue_is_asked(fake_deribi
     assert sum(fake_deribit.state.calls.values()) == 0  # the venue's own request log: nothing reached it
 
 
+def test_close_refuses_slippage_out_of_bounds_before_asking_the_venue(fake_deribit):
+    opened = gps("execute", "--yes", "--quiet", "--leg", deribit_leg(fake_deribit))
+    assert opened.exit_code == 0, opened.output
+    calls, placed = sum(fake_deribit.state.calls.values()), sum(fake_deribit.state.placed.values())
+    result = gps("close", "--yes", "--max-slippage", "100")
+    assert result.exit_code == 2
+    assert result.stderr == "gps: error: --max-slippage must be at least 0% and below 100%, got 100%\n"
+    assert sum(fake_deribit.state.calls.values()) == calls and sum(fake_deribit.state.placed.values()) == placed
+
+
 def test_an_unlisted_leg_is_exit_2_in_quote_as_in_execute(fake_deribit):
     listed = deribit_leg(fake_deribit).split()[-1]
     unlisted = "-".join(listed.split("-")[:2] + ["12345", "C"])
