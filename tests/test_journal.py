@@ -275,6 +275,9 @@ _event = st.fixed_dictionaries(
     optional={name: _json for name in _fields[2:]})
 
 
+LEGS = ["--leg", "buy 0.1 BTC-25DEC26-100000-C"]
+
+
 def _valid_start() -> list[dict]:
     from decimal import Decimal
 
@@ -301,9 +304,25 @@ def test_random_events_in_a_journal_never_crash_a_command(env, lines, cid):
     if cid:  # aim the random events at a journaled order, so they reach the replay
         lines = [{**line, "client_order_id": "gps-20261101T000000-abcdef-L1-1"} for line in lines]
     path.write_text("".join(json.dumps(line) + "\n" for line in [*_valid_start(), *lines]))
-    for args in (["journal"], ["show", "last"], ["status", "last"], ["cancel", "last"], ["recover", "--json"]):
+    for args in (["journal"], ["show", "last"], ["status", "last"], ["cancel", "last"], ["recover", "--json"],
+                 ["execute", "--venue", "dryrun", "--json", "--quiet", "--timeout", "0.5", *LEGS]):
         result = gps(*args)
-        assert result.exit_code in (0, 1), (args, result.output)
+        assert result.exit_code in (0, 1, 2), (args, result.output)
         assert "internal error" not in result.output and "Traceback" not in result.output, (args, result.output)
     for leftover in (env / "journal").glob("*"):
         leftover.unlink()
+
+
+def test_recorded_options_and_deadline_come_from_the_start_event():
+    from datetime import datetime, timedelta
+
+    from gps_core.rebuild import deadline, recorded_options
+
+    options = recorded_options({"options": {"timeout": 12.5, "on_partial": "keep", "tif": "ioc", "sequential": True}})
+    assert (options.timeout, options.on_partial, options.time_in_force.value, options.sequential) == (
+        12.5, "keep", "ioc", True)
+    start = datetime(2026, 11, 1)
+    assert deadline(start, options) == start + timedelta(seconds=12.5)
+    junk = recorded_options({"options": {"timeout": "soon", "on_partial": "pray", "tif": 3, "sequential": "yes"}})
+    assert (junk.timeout, junk.on_partial, junk.time_in_force.value, junk.sequential) == (30.0, "unwind", "gtc", False)
+    assert deadline(None, junk) is None
