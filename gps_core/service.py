@@ -215,6 +215,8 @@ def _venue_answer(venue: str, quotes: list[Quote]) -> str:
     failed = [q for q in quotes if q.failed]
     if failed:
         return f"{venue} did not answer: {(failed[0].error or '').removeprefix('quote failed: ')}"
+    if all(q.error for q in quotes):  # never asked: it does not trade the legs' underlying
+        return f"{venue} not asked: {quotes[0].error}"
     listed = sum(q.book is not None for q in quotes)
     return f"{venue} answered: lists {listed} of {len(quotes)} leg{'' if len(quotes) == 1 else 's'}"
 

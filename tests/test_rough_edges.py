@@ -413,3 +413,16 @@ def test_an_unwind_shows_the_cost_it_realised(env, strategy):
     assert Decimal(report["totals"]["unwind_realised_usd"]) == expected
     text = gps("show", "last").stdout
     assert f"Unwind cost: ${expected} realised by the unwind round trips" in text
+
+
+def test_quote_progress_names_a_venue_it_did_not_ask(fake_deribit, monkeypatch):
+    pytest.importorskip("gps_venue_aevo")
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit,aevo")
+    monkeypatch.setenv("AEVO_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    code = sorted({n.split("-")[1] for n in fake_deribit.state.instrument_names("SOL_USDC")})[0]
+    strikes = sorted({n.split("-")[2] for n in fake_deribit.state.instrument_names("SOL_USDC") if f"-{code}-" in n})
+    leg = f"buy 1 SOL-{code}-{strikes[0]}-C"
+    result = gps("quote", "--venue", "deribit,aevo", "--leg", leg)
+    progress = result.stderr.splitlines()
+    assert "gps: aevo not asked: does not trade SOL options" in progress
+    assert "gps: deribit answered: lists 1 of 1 leg" in progress
