@@ -210,6 +210,11 @@ class OrderBook:
     :param usd_per_unit: USD value of one unit of the price currency (the BTC index for a
         BTC-priced option, ``1`` for a USD-priced one).
     :param index_price: the underlying's index in USD.
+    :param mark_price: the venue's mark price in the price currency, where it gives one.
+    :param mark_iv: the venue's implied volatility at the mark, as a fraction (``0.55`` for
+        55%), where it gives one; ``None`` otherwise (gps then shows no Greeks for the leg).
+    :param bid_iv: the implied volatility of the best bid, as a fraction, where given.
+    :param ask_iv: the implied volatility of the best ask, as a fraction, where given.
     """
 
     instrument: VenueInstrument
@@ -218,6 +223,10 @@ class OrderBook:
     usd_per_unit: Decimal
     index_price: Decimal
     timestamp: datetime = field(default_factory=utcnow)
+    mark_price: Decimal | None = None
+    mark_iv: Decimal | None = None
+    bid_iv: Decimal | None = None
+    ask_iv: Decimal | None = None
 
     def side_to_take(self, side: Side) -> tuple[BookLevel, ...]:
         """The levels a ``side`` order executes against: asks for a buy, bids for a sell."""

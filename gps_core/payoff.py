@@ -142,3 +142,73 @@ def worst_loss(positions: Sequence[Position], cost: Decimal) -> LossBound:
         prices = {ZERO} | {p.strike for p, _ in at_first}
         total += min(sum((units * p.intrinsic(price) for p, units in at_first), ZERO) for price in prices)
     return LossBound(max(-total, ZERO), None, tuple(basis), tuple(covers))
+
+
+# --- the payoff profile: what the plan shows and charts ------------------------------------
+
+
+@dataclass(frozen=True)
+class PayoffProfile:
+    """The P&L of one underlying's positions at its first expiry, against the index price.
+
+    Every leg is valued at its intrinsic value at the first expiry ``T1`` (exact for the legs
+    expiring then; for later long legs the floor the model above uses). Piecewise linear in
+    the index ``S`` with kinks at the strikes.
+
+    :param max_profit: the largest P&L in USD, ``None`` when it grows without limit (net long
+        calls); with later short legs it is optimistic (their time value is left out).
+    :param breakevens: index prices (USD) where the P&L crosses zero, ascending; exact.
+    :param slope_above: USD of P&L per USD of index above the highest strike.
+    """
+
+    expiry: date
+    kinks: tuple[Decimal, ...]
+    max_profit: Decimal | None
+    breakevens: tuple[Decimal, ...]
+    slope_above: Decimal
+    positions: tuple[Position, ...]
+    cost: Decimal
+
+    def pnl(self, price: Decimal) -> Decimal:
+        """P&L in USD at index ``price`` (USD) at the first expiry, premiums and fees included."""
+        return sum((p.units * p.intrinsic(price) for p in self.positions), ZERO) - self.cost
+
+
+def payoff_profile(positions: Sequence[Position], cost: Decimal) -> PayoffProfile:
+    """The :class:`PayoffProfile` of ``positions`` (one underlying) bought for ``cost`` USD (negative: received).
+
+    :raises ValueError: for no positions or positions on more than one underlying.
+    """
+    if not positions or len({p.underlying for p in positions}) != 1:
+        raise ValueError("a payoff profile needs positions on exactly one underlying")
+    first = min(p.expiry for p in positions)
+    kinks = tuple(sorted({p.strike for p in positions}))
+    slope_above = sum((p.units for p in positions if p.is_call), ZERO)
+    profile = PayoffProfile(first, kinks, None, (), slope_above, tuple(positions), cost)
+    points = [ZERO, *[k for k in kinks if k > 0]]
+    values = [profile.pnl(s) for s in points]
+    max_profit = None if slope_above > 0 else max(values)
+    breakevens: list[Decimal] = []
+    for i, (s, v) in enumerate(zip(points, values)):
+        if v == 0:
+            breakevens.append(s)
+        elif i + 1 < len(points) and v * values[i + 1] < 0:  # a crossing strictly inside the segment
+            s1, v1 = points[i + 1], values[i + 1]
+            breakevens.append(s + (s1 - s) * v / (v - v1))
+    last, v_last = points[-1], values[-1]
+    if slope_above != 0 and v_last * slope_above < 0:  # heads back to zero above the highest strike
+        breakevens.append(last - v_last / slope_above)
+    return PayoffProfile(first, kinks, max_profit, tuple(breakevens), slope_above, tuple(positions), cost)
+
+
+def curve_prices(profile: PayoffProfile, index: Decimal | None = None, points: int = 61) -> list[Decimal]:
+    """Index prices to evaluate the curve at: an even grid around the strikes (and the index),
+    plus every strike and breakeven, ascending. USD."""
+    anchors = list(profile.kinks) + list(profile.breakevens) + ([index] if index else [])
+    low, high = min(anchors), max(anchors)
+    width = max(high - low, high * Decimal("0.2"))
+    start, stop = max(ZERO, low - width * Decimal("0.25")), high + width * Decimal("0.25")
+    step = (stop - start) / (points - 1)
+    grid = {(start + step * i).quantize(Decimal("0.01")) for i in range(points)}
+    grid |= {k.quantize(Decimal("0.01")) for k in anchors if start <= k <= stop}
+    return sorted(grid)

@@ -78,6 +78,9 @@ def plan_text(plan: dict) -> str:
 
         lines.append(format_card_figures(card))
     lines.append("(cost > 0 is paid, < 0 is received)")
+    from .chart import payoff_lines
+
+    lines.extend(payoff_lines(plan))
     return "\n".join(lines)
 
 

@@ -31,6 +31,8 @@ def unpriced_to_json(plan: Plan) -> list[dict]:
 
 
 def plan_to_json(plan: Plan) -> dict:
+    from .plan_payoff import payoff_to_json
+
     return {
         "strategy": plan.strategy.to_json(),
         "max_slippage": _s(plan.max_slippage),
@@ -50,6 +52,7 @@ def plan_to_json(plan: Plan) -> dict:
             "max_loss_reason": plan.loss.unbounded_reason,
             "max_loss_basis": list(plan.loss.basis),
         },
+        "payoff": payoff_to_json(plan),
     }
 
 

@@ -167,6 +167,7 @@ class Market:
     amount_step: Decimal
     min_order_value: Decimal = D("0.01")
     is_active: bool = True
+    iv: Decimal = D("0.6")  # the volatility the mark was computed with, as /markets greeks.iv sends it
     bids: list[list[Decimal]] = field(default_factory=list)  # [price, amount], best first
     asks: list[list[Decimal]] = field(default_factory=list)
 
@@ -189,7 +190,7 @@ class Market:
             "option_type": "call" if self.call else "put",
             "expiry": str(int(self.expiry.timestamp()) * NS),
             "strike": _text(self.strike),
-            "greeks": {"delta": "0", "gamma": "0", "rho": "0", "theta": "0", "vega": "0", "iv": "0.6"},
+            "greeks": {"delta": "0", "gamma": "0", "rho": "0", "theta": "0", "vega": "0", "iv": _text(self.iv)},
         }
 
 
@@ -290,7 +291,7 @@ class FakeAevo:
                         value = _black_scholes(float(spec.index), float(strike), years, spec.vol, call)
                         mark = max(spec.price_step * 2, _snap(D(repr(value)), spec.price_step, up=False))
                         market = Market(next_id, _name(asset, expiry, strike, call), asset, expiry, strike, call,
-                                        mark, spec.price_step, spec.amount_step)
+                                        mark, spec.price_step, spec.amount_step, iv=D(repr(spec.vol)))
                         self._default_book(market, spec)
                         self.markets[next_id] = market
                         self.by_name[market.name] = market
@@ -381,8 +382,8 @@ class FakeAevo:
                 "instrument_id": str(market.instrument_id),
                 "instrument_name": market.name,
                 "instrument_type": "OPTION",
-                "bids": [[_text(p), _text(a), "0.6"] for p, a in market.bids],
-                "asks": [[_text(p), _text(a), "0.6"] for p, a in market.asks],
+                "bids": [[_text(p), _text(a), _text(market.iv)] for p, a in market.bids],
+                "asks": [[_text(p), _text(a), _text(market.iv)] for p, a in market.asks],
                 "last_updated": str(time.time_ns()),
                 "checksum": "0",
             }

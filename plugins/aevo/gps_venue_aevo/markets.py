@@ -120,8 +120,49 @@ def _levels(rows, *, descending: bool, depth: int) -> tuple[BookLevel, ...]:
     return tuple(levels[:depth])
 
 
-def parse_orderbook(raw, instrument: VenueInstrument, depth: int, index_price: Decimal) -> OrderBook:
-    """A ``/orderbook`` snapshot (``bids``/``asks`` as ``[price, amount, iv]`` strings, USD)."""
+def _optional_number(value) -> Decimal | None:
+    """An informational number (a mark, an IV): ``None`` when absent, malformed or negative."""
+    if value in (None, ""):
+        return None
+    try:
+        number = to_decimal(value, field="market data")
+    except GpsError:
+        return None
+    return number if number >= 0 else None
+
+
+def _iv(value) -> Decimal | None:
+    """An Aevo IV (a fraction, ``"0.6"`` for 60%: how the ``/markets`` greeks and the book levels
+    carry it); ``None`` when absent, zero or implausible (above 1000%)."""
+    iv = _optional_number(value)
+    return iv if iv is not None and 0 < iv <= 10 else None
+
+
+def marks_from_markets(entries) -> dict[str, tuple[Decimal | None, Decimal | None]]:
+    """``instrument_name -> (mark_price, mark IV)`` from a ``/markets`` reply (``greeks.iv``)."""
+    marks = {}
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict) and entry.get("instrument_name"):
+            greeks = entry.get("greeks") if isinstance(entry.get("greeks"), dict) else {}
+            marks[str(entry["instrument_name"])] = (_optional_number(entry.get("mark_price")), _iv(greeks.get("iv")))
+    return marks
+
+
+def _best_iv(rows) -> Decimal | None:
+    """The IV of a side's best level (``[price, amount, iv]``), where the venue gives one."""
+    if not isinstance(rows, list):
+        return None
+    levels = [r for r in rows if isinstance(r, (list, tuple)) and len(r) >= 3 and _optional_number(r[1])]
+    return _iv(levels[0][2]) if levels else None
+
+
+def parse_orderbook(raw, instrument: VenueInstrument, depth: int, index_price: Decimal,
+                    mark: tuple[Decimal | None, Decimal | None] = (None, None)) -> OrderBook:
+    """A ``/orderbook`` snapshot (``bids``/``asks`` as ``[price, amount, iv]`` strings, USD).
+
+    :param mark: ``(mark_price, mark IV)`` from the ``/markets`` listing (see
+        :func:`marks_from_markets`); the snapshot itself carries no mark.
+    """
     if not isinstance(raw, dict):
         raise InvalidReply("GET /orderbook did not return an object")
     depth = max(1, int(depth))
@@ -131,14 +172,25 @@ def parse_orderbook(raw, instrument: VenueInstrument, depth: int, index_price: D
             timestamp = from_ns(raw["last_updated"], "last_updated")
         except (GpsError, ValueError, OverflowError, OSError):
             pass
+    bids = _levels(raw.get("bids"), descending=True, depth=depth)
+    asks = _levels(raw.get("asks"), descending=False, depth=depth)
     return OrderBook(
         instrument=instrument,
-        bids=_levels(raw.get("bids"), descending=True, depth=depth),
-        asks=_levels(raw.get("asks"), descending=False, depth=depth),
+        bids=bids,
+        asks=asks,
         usd_per_unit=Decimal(1),
         index_price=index_price,
         timestamp=timestamp,
+        mark_price=mark[0],
+        mark_iv=mark[1],
+        bid_iv=_best_iv(sorted(raw.get("bids") or [], key=_row_price, reverse=True)) if bids else None,
+        ask_iv=_best_iv(sorted(raw.get("asks") or [], key=_row_price)) if asks else None,
     )
+
+
+def _row_price(row) -> Decimal:
+    price = _optional_number(row[0]) if isinstance(row, (list, tuple)) and row else None
+    return price if price is not None else Decimal(0)
 
 
 def live(instruments: Iterable[VenueInstrument], now: datetime | None = None) -> list[VenueInstrument]:

@@ -68,6 +68,7 @@ class AevoService:
         self._lock = threading.Lock()
         self._markets: dict[str, tuple[float, list[VenueInstrument], Decimal | None]] = {}
         self._index: dict[str, tuple[float, Decimal]] = {}
+        self._marks: dict[str, dict[str, tuple[Decimal | None, Decimal | None]]] = {}
         self._fetch_locks: dict[str, threading.Lock] = {}
         self._fees: dict[tuple[str, Decimal], Money] = {}  # (order id, filled) -> fee Aevo reported
 
@@ -153,6 +154,7 @@ class AevoService:
             raw = retry_safe(lambda: self.client.markets(asset))
             parsed = markets.parse_markets(raw)
             self._markets[asset] = (time.monotonic(), parsed, markets.index_from_markets(raw))
+            self._marks[asset] = markets.marks_from_markets(raw)
             return parsed
 
     def find(self, key: OptionKey) -> VenueInstrument | None:
@@ -186,7 +188,9 @@ class AevoService:
 
     def order_book(self, instrument: VenueInstrument, depth: int) -> OrderBook:
         raw = retry_safe(lambda: self.client.orderbook(instrument.symbol))
-        return markets.parse_orderbook(raw, instrument, depth, self.index_price(instrument.key.underlying))
+        asset = instrument.key.underlying.upper()
+        mark = self._marks.get(asset, {}).get(instrument.symbol, (None, None))  # from the cached /markets
+        return markets.parse_orderbook(raw, instrument, depth, self.index_price(asset), mark)
 
     # --- positions ---------------------------------------------------------------------
 

@@ -198,6 +198,8 @@ class FakeInstrument:
     mark: Decimal = TICK
     min_price: Decimal | None = None
     max_price: Decimal | None = None
+    #: the volatility the mark was computed with, in percent as Deribit sends ``mark_iv``
+    mark_iv: Decimal | None = None
 
     @property
     def name(self) -> str:
@@ -271,5 +273,5 @@ def build_chain(root: str, today: date, *, first_id: int = 480000) -> dict[str, 
                 }
                 next_id += 1
                 bids, asks = _book(mark, spec.level_amounts, spec.min_amount, zlib.crc32(name.encode()), ticks)
-                chain[name] = FakeInstrument(row, bids, asks, mark)
+                chain[name] = FakeInstrument(row, bids, asks, mark, mark_iv=Decimal(repr(spec.volatility * 100)))
     return chain

@@ -239,6 +239,9 @@ class FakeExchange:
                 "timestamp": self.now_ms(), "state": "open", "instrument_name": inst.name,
                 "index_price": index, "underlying_price": index,
                 "underlying_index": "index_price", "mark_price": inst.mark, "interest_rate": 0,
+                # a flat smile: the fake's books are built around the mark, at the chain's volatility
+                "mark_iv": inst.mark_iv, "bid_iv": inst.mark_iv if inst.bids else 0,
+                "ask_iv": inst.mark_iv if inst.asks else 0,
                 "best_bid_price": inst.bids[0][0] if inst.bids else 0, "best_bid_amount": inst.bids[0][1] if inst.bids else 0,
                 "best_ask_price": inst.asks[0][0] if inst.asks else 0, "best_ask_amount": inst.asks[0][1] if inst.asks else 0,
                 "min_price": inst.band()[0], "max_price": inst.band()[1],

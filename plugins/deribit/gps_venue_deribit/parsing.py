@@ -152,7 +152,32 @@ def book_from_result(instrument: VenueInstrument, result: dict, depth: int,
         usd_per_unit=Decimal(1) if instrument.price_currency in USD_LIKE else index,
         index_price=index,
         **({"timestamp": _ms(timestamp, f"{what} timestamp")} if timestamp is not None else {}),
+        mark_price=_optional_price(result.get("mark_price")),
+        mark_iv=_optional_iv(result.get("mark_iv")),
+        bid_iv=_optional_iv(result.get("bid_iv")) if bids else None,
+        ask_iv=_optional_iv(result.get("ask_iv")) if asks else None,
     )
+
+
+def _optional_price(value) -> Decimal | None:
+    """A market-data price gps only shows (``mark_price``): ``None`` when absent or not a number >= 0."""
+    try:
+        price = to_decimal(value, field="mark_price") if value is not None else None
+    except Exception:  # noqa: BLE001 - informational field: a bad value is left out, not an error
+        return None
+    return price if price is not None and price >= 0 else None
+
+
+def _optional_iv(value) -> Decimal | None:
+    """Deribit's ``mark_iv`` / ``bid_iv`` / ``ask_iv`` (percent, ``44.29``) as a fraction (``0.4429``).
+
+    ``None`` when absent, zero (Deribit sends ``0`` for an empty side) or not a number.
+    """
+    try:
+        percent = to_decimal(value, field="iv") if value is not None else None
+    except Exception:  # noqa: BLE001 - informational field
+        return None
+    return percent / 100 if percent is not None and percent > 0 else None
 
 
 def trades_fee(trades, currency_hint: str) -> Money | None:

@@ -216,8 +216,10 @@ class Market:
         levels = max(0, min(depth, DEPTH))
         bids = tuple(BookLevel(best_bid - bid_step * i, _size(instrument.symbol, "bid", i, spec)) for i in range(levels))
         asks = tuple(BookLevel(best_ask + step * i, _size(instrument.symbol, "ask", i, spec)) for i in range(levels))
+        vol = _to_decimal(smile_vol(spec.vol, float(spec.index), float(instrument.key.strike)))
         return OrderBook(instrument, bids, asks, usd_per_unit=Decimal(1), index_price=spec.index,
-                         timestamp=self.clock())
+                         timestamp=self.clock(), mark_price=round_to_step(_to_decimal(fair), tick, up=False),
+                         mark_iv=vol, bid_iv=vol if bids else None, ask_iv=vol if asks else None)
 
     def mid(self, instrument: VenueInstrument) -> Decimal:
         book = self.book(instrument, 1)

@@ -1,0 +1,138 @@
+"""What a plan is worth at expiry and how it moves: payoff profile, net Greeks, mid and spread per leg.
+
+:func:`payoff_to_json` turns a :class:`~gps_core.routing.Plan` into the plan's ``payoff``
+section (plain data, USD amounts as strings): it is what ``gps quote`` / ``gps execute`` show
+under the plan, what ``--json`` carries and what the journal keeps. Pure: no I/O.
+
+* **Payoff** (:mod:`gps_core.payoff`): P&L at the first expiry against the index, at the
+  plan's *expected* prices with fees; max loss is the worst-loss model's figure at those prices
+  (the plan's "Worst loss" line is the same model at the limit prices).
+* **Greeks** (:mod:`gps_core.greeks`): from each leg's venue mark IV and index; a leg whose
+  venue gives no IV has none, and the net Greeks are then left out rather than guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+from .greeks import ZERO_GREEKS, Greeks, black_scholes_greeks, years_until
+from .instruments import OptionType
+from .model import utcnow
+from .money import ZERO
+from .payoff import Position, curve_prices, payoff_profile, worst_loss
+from .routing import Plan, PlannedLeg
+
+CENT = Decimal("0.01")
+
+
+def _usd(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value.quantize(CENT):f}"
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else ("0" if value == 0 else f"{value.normalize():f}")
+
+
+def position_of(p: PlannedLeg) -> Position:
+    key = p.leg.instrument
+    return Position(key.name, key.underlying, key.expiry, key.strike, key.option_type,
+                    p.side.sign * p.quantity * p.instrument.contract_size)
+
+
+def leg_greeks(p: PlannedLeg, now: datetime) -> tuple[Greeks | None, str | None]:
+    """The leg's Greeks (signed, for its whole quantity), or ``None`` and why not."""
+    book = p.book
+    if book.mark_iv is None:
+        return None, f"{p.venue} gives no IV for {p.instrument.symbol}"
+    expires = p.instrument.expires_at or p.leg.instrument.expiry_datetime
+    years = years_until(expires, now)
+    if years <= 0:
+        return None, f"{p.leg.instrument.name} has expired"
+    one = black_scholes_greeks(book.index_price, p.leg.instrument.strike, years, book.mark_iv,
+                               p.leg.instrument.option_type is OptionType.CALL)
+    return one.scaled(p.side.sign * p.quantity * p.instrument.contract_size), None
+
+
+def leg_market_json(p: PlannedLeg, now: datetime) -> dict:
+    """Mid, spread, mark and IVs of the leg's venue book, and the leg's Greeks."""
+    book, unit = p.book, p.usd_per_unit
+    bid = book.bids[0].price if book.bids else None
+    ask = book.asks[0].price if book.asks else None
+    mid = (bid + ask) / 2 if bid is not None and ask is not None else None
+    spread = ask - bid if mid is not None else None
+    greeks, why = leg_greeks(p, now)
+    return {
+        "leg": p.index + 1,
+        "venue": p.venue,
+        "instrument": p.leg.instrument.name,
+        "price_currency": p.price_currency,
+        "mid": _s(mid), "mid_usd": _usd(None if mid is None else mid * unit),
+        "spread": _s(spread), "spread_usd": _usd(None if spread is None else spread * unit),
+        "spread_pct": None if not mid else _s((spread / mid * 100).quantize(CENT)),
+        "mark": _s(book.mark_price), "mark_usd": _usd(None if book.mark_price is None else book.mark_price * unit),
+        "mark_iv": _s(book.mark_iv), "bid_iv": _s(book.bid_iv), "ask_iv": _s(book.ask_iv),
+        "index_usd": _usd(book.index_price),
+        "greeks": greeks.to_json() if greeks else None,
+        "greeks_unavailable": why,
+    }
+
+
+def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:
+    """The plan's ``payoff`` section. Shapes (USD as strings):
+
+    ``{"legs": [leg_market_json...], "net_greeks": {delta, gamma, vega, theta} | None,
+    "greeks_unavailable": str | None, "profile": {...} | None, "profile_unavailable": str | None}``,
+    with ``profile`` = ``{underlying, expiry, index_usd, max_profit_usd, max_profit_unbounded,
+    max_loss_usd, max_loss_unbounded, breakevens_usd: [...], curve: [{index_usd, pnl_usd}...],
+    basis: [...]}``.
+    """
+    moment = now or utcnow()
+    legs = list(plan.legs)
+    market = [leg_market_json(p, moment) for p in legs]
+    missing = [m for m in market if m["greeks"] is None]
+    net = None
+    if legs and not missing:
+        net = sum((leg_greeks(p, moment)[0] for p in legs), ZERO_GREEKS).to_json()
+    result = {
+        "legs": market,
+        "net_greeks": net,
+        "greeks_unavailable": "; ".join(f"leg {m['leg']}: {m['greeks_unavailable']}" for m in missing) or None,
+        "profile": None,
+        "profile_unavailable": None,
+    }
+    if not legs:
+        return result
+    underlyings = sorted({p.leg.instrument.underlying for p in legs})
+    if len(underlyings) > 1:
+        result["profile_unavailable"] = f"legs on {' and '.join(underlyings)}: one chart per underlying is not drawn"
+        return result
+    result["profile"] = profile_json(legs, plan.expected_cost_usd)
+    return result
+
+
+def profile_json(legs: Sequence[PlannedLeg], cost: Decimal) -> dict:
+    positions = [position_of(p) for p in legs]
+    profile = payoff_profile(positions, cost)
+    bound = worst_loss(positions, cost)
+    index = legs[0].book.index_price
+    basis = list(bound.basis)
+    if any(p.expiry > profile.expiry for p in positions):
+        basis.append("the chart and max profit value later legs at their intrinsic value at the first expiry "
+                     "(their time value is left out)")
+    return {
+        "underlying": positions[0].underlying,
+        "expiry": profile.expiry.isoformat(),
+        "at": "expected prices, fees included",
+        "cost_usd": _usd(cost),
+        "index_usd": _usd(index),
+        "max_profit_usd": _usd(profile.max_profit),
+        "max_profit_unbounded": profile.max_profit is None,
+        "max_loss_usd": _usd(bound.worst_loss),
+        "max_loss_unbounded": bound.worst_loss is None,
+        "max_loss_reason": bound.unbounded_reason,
+        "breakevens_usd": [_usd(b) for b in profile.breakevens],
+        "curve": [{"index_usd": _usd(s), "pnl_usd": _usd(profile.pnl(s))} for s in curve_prices(profile, index)],
+        "basis": basis,
+    }

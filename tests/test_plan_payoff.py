@@ -1,0 +1,179 @@
+"""The plan's payoff section (max profit/loss, breakevens, curve, Greeks, mid/spread), through the CLI.
+
+Every expected number is computed here independently of gps_core: payoffs from the legs'
+intrinsic values, Greeks by finite differences of the dry-run venue's own Black-Scholes pricer
+(a separate implementation), and put-call parity.
+"""
+
+import json
+import os
+from datetime import datetime, timezone
+from decimal import Decimal as D
+
+import pytest
+from click.testing import CliRunner
+
+from gps_core.cli import cli
+from gps_core.routing import Quote, plan_strategy
+from gps_core.strategy import strategy_from_specs
+
+from builders import book, usd_instrument
+
+dryrun_market = pytest.importorskip("gps_venue_dryrun.market")
+
+
+@pytest.fixture
+def dryrun(gps_home, monkeypatch):
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    return dryrun_market.current_market(dict(os.environ))
+
+
+def calls_and_puts(market, expiry_index=2):
+    """A listed expiry's strikes around the index, for calls and puts."""
+    listed = market.instruments("BTC")
+    expiries = sorted({i.key.expiry for i in listed})
+    expiry = expiries[min(expiry_index, len(expiries) - 1)]
+    strikes = sorted({i.key.strike for i in listed if i.key.expiry == expiry})
+    index = market.index("BTC")
+    near = sorted(strikes, key=lambda k: abs(k - index))[:4]
+    return expiry, sorted(near)
+
+
+def name(expiry, strike, kind):
+    return f"BTC-{expiry.day}{expiry.strftime('%b').upper()}{expiry.year % 100:02d}-{strike.normalize():f}-{kind}"
+
+
+def quote(*legs):
+    args = ["quote", "--venue", "dryrun", "--json"]
+    for leg in legs:
+        args += ["--leg", leg]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["plan"]
+
+
+def intrinsic(kind, strike, price):
+    return max(price - strike, D(0)) if kind == "C" else max(strike - price, D(0))
+
+
+def test_call_spread_max_profit_loss_breakeven_and_curve(dryrun):
+    expiry, strikes = calls_and_puts(dryrun)
+    low, high = strikes[0], strikes[-1]
+    plan = quote(f"buy 0.3 {name(expiry, low, 'C')}", f"sell 0.3 {name(expiry, high, 'C')}")
+    cost = D(plan["totals"]["expected_cost_usd"])
+    profile = plan["payoff"]["profile"]
+    q = D("0.3")
+    assert D(profile["max_loss_usd"]) == cost.quantize(D("0.01"))
+    assert D(profile["max_profit_usd"]) == (q * (high - low) - cost).quantize(D("0.01"))
+    assert [D(b) for b in profile["breakevens_usd"]] == [(low + cost / q).quantize(D("0.01"))]
+    for point in profile["curve"]:
+        s = D(point["index_usd"])
+        expected = q * intrinsic("C", low, s) - q * intrinsic("C", high, s) - cost
+        assert abs(D(point["pnl_usd"]) - expected) <= D("0.01")
+    assert not profile["max_profit_unbounded"] and profile["expiry"] == expiry.isoformat()
+
+
+def test_straddle_has_two_breakevens_and_unbounded_profit(dryrun):
+    expiry, strikes = calls_and_puts(dryrun)
+    k = strikes[1]
+    plan = quote(f"buy 0.1 {name(expiry, k, 'C')}", f"buy 0.1 {name(expiry, k, 'P')}")
+    cost = D(plan["totals"]["expected_cost_usd"])
+    profile = plan["payoff"]["profile"]
+    assert profile["max_profit_unbounded"] and profile["max_profit_usd"] is None
+    assert [D(b) for b in profile["breakevens_usd"]] == [(k - cost / D("0.1")).quantize(D("0.01")),
+                                                        (k + cost / D("0.1")).quantize(D("0.01"))]
+    assert D(profile["max_loss_usd"]) == cost.quantize(D("0.01"))
+
+
+def test_short_call_loss_is_unbounded(dryrun):
+    expiry, strikes = calls_and_puts(dryrun)
+    plan = quote(f"sell 0.1 {name(expiry, strikes[2], 'C')}")
+    profile = plan["payoff"]["profile"]
+    received = -D(plan["totals"]["expected_cost_usd"])
+    assert profile["max_loss_unbounded"] and D(profile["max_profit_usd"]) == received.quantize(D("0.01"))
+
+
+def finite_difference_greeks(spot, strike, years, vol, call):
+    """Delta, gamma, vega (per point), theta (per day) of the dry-run venue's own pricer, by differences."""
+    price = lambda s=spot, t=years, v=vol: dryrun_market.black_scholes(s, strike, t, v, call)  # noqa: E731
+    h = spot * 1e-4
+    delta = (price(s=spot + h) - price(s=spot - h)) / (2 * h)
+    gamma = (price(s=spot + h) - 2 * price() + price(s=spot - h)) / (h * h)
+    vega = (price(v=vol + 1e-4) - price(v=vol - 1e-4)) / 2e-4 / 100
+    day = 1 / 365
+    theta = (price(t=years - day / 10) - price(t=years + day / 10)) / (2 / 10)
+    return delta, gamma, vega, theta
+
+
+def test_net_greeks_match_finite_differences(dryrun):
+    expiry, strikes = calls_and_puts(dryrun, expiry_index=4)
+    k1, k2 = strikes[1], strikes[2]
+    before = datetime.now(timezone.utc)
+    specs = [(D("0.2"), k1, True), (D("-0.1"), k2, False), (D("0.1"), k2, True)]
+    plan = quote(f"buy 0.2 {name(expiry, k1, 'C')}", f"sell 0.1 {name(expiry, k2, 'P')}",
+                 f"buy 0.1 {name(expiry, k2, 'C')}")
+    payoff = plan["payoff"]
+    expires = datetime.combine(expiry, datetime.min.time(), tzinfo=timezone.utc).replace(hour=8)
+    years = (expires - before).total_seconds() / (365 * 86400)
+    totals = [0.0, 0.0, 0.0, 0.0]
+    for leg, (units, strike, call) in zip(payoff["legs"], specs):
+        fd = finite_difference_greeks(float(leg["index_usd"]), float(strike), years, float(leg["mark_iv"]), call)
+        for i, key in enumerate(("delta", "gamma", "vega", "theta")):
+            tolerance = {"delta": 1e-4, "gamma": 1e-8, "vega": 0.01, "theta": 0.01}[key]
+            assert float(leg["greeks"][key]) == pytest.approx(float(units) * fd[i], rel=1e-3, abs=tolerance)
+            totals[i] += float(units) * fd[i]
+    net = payoff["net_greeks"]
+    for i, key in enumerate(("delta", "gamma", "vega", "theta")):
+        tolerance = {"delta": 1e-4, "gamma": 1e-8, "vega": 0.02, "theta": 0.02}[key]
+        assert float(net[key]) == pytest.approx(totals[i], rel=1e-3, abs=tolerance)
+
+
+def test_put_call_parity_of_greeks(dryrun):
+    """Call minus put at one strike and IV is a forward (C - P = S - K at zero rates): their deltas
+    differ by exactly 1 per unit and their gamma, vega and theta are equal."""
+    expiry, strikes = calls_and_puts(dryrun, expiry_index=4)
+    k = strikes[1]
+    plan = quote(f"buy 1 {name(expiry, k, 'C')}", f"buy 1 {name(expiry, k, 'P')}")
+    call, put = plan["payoff"]["legs"]
+    assert call["mark_iv"] == put["mark_iv"]  # the dry-run smile depends on the strike only
+    assert D(call["greeks"]["delta"]) - D(put["greeks"]["delta"]) == pytest.approx(D(1), abs=D("0.0001"))
+    for key in ("gamma", "vega", "theta"):
+        assert call["greeks"][key] == put["greeks"][key]
+
+
+def test_mid_and_spread_per_leg(dryrun):
+    expiry, strikes = calls_and_puts(dryrun)
+    instrument = name(expiry, strikes[1], "C")
+    result = CliRunner().invoke(cli, ["quote", "--venue", "dryrun", "--json", "--leg", f"buy 0.1 {instrument}"])
+    data = json.loads(result.stdout)
+    bid, ask = D(data["quotes"][0]["bid"]), D(data["quotes"][0]["ask"])
+    leg = data["plan"]["payoff"]["legs"][0]
+    assert D(leg["mid"]) == (bid + ask) / 2 and D(leg["spread"]) == ask - bid
+    assert D(leg["spread_pct"]) == ((ask - bid) / ((bid + ask) / 2) * 100).quantize(D("0.01"))
+
+
+def test_plan_text_shows_the_payoff_chart(dryrun):
+    expiry, strikes = calls_and_puts(dryrun)
+    result = CliRunner().invoke(cli, ["quote", "--venue", "dryrun", "--leg", f"buy 0.1 {name(expiry, strikes[0], 'C')}",
+                                      "--leg", f"sell 0.1 {name(expiry, strikes[-1], 'C')}"])
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "max profit $" in text and "breakeven $" in text and "Net Greeks: delta" in text
+    chart = [line for line in text.splitlines() if "*" in line]
+    assert len(chart) >= 5 and any("$0 " in line and "-" in line for line in text.splitlines())
+
+
+def test_a_venue_without_iv_has_no_greeks_and_no_net_greeks():
+    """Greeks are never invented: a book without mark IV leaves the leg's Greeks out, and the net."""
+    with_iv = usd_instrument("a")
+    strategy = strategy_from_specs([f"buy 1 {with_iv.key.name}"])
+    plain = book(with_iv, bids=[("900", "5")], asks=[("1000", "5")])
+    plan = plan_strategy(strategy, {0: [Quote("a", with_iv, plain)]})
+    from gps_core.report import plan_to_json
+
+    payoff = plan_to_json(plan)["payoff"]
+    assert payoff["legs"][0]["greeks"] is None and payoff["net_greeks"] is None
+    assert "a gives no IV" in payoff["greeks_unavailable"]
+    from gps_core.render import plan_text
+
+    assert "Net Greeks unavailable: leg 1: a gives no IV" in plan_text(plan_to_json(plan))
