@@ -398,7 +398,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, qui
                     "depth": [len(q.book.bids), len(q.book.asks)],
                 })
             elif not q.error:
-                row["note"] = "not listed"
+                row["note"] = "not listed" + (f" ({q.nearest})" if q.nearest else "")
             rows.append(row)
     plan_json, error = None, None
     try:
@@ -414,6 +414,29 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, qui
         _say(plan_text(plan_json) if plan_json else f"No plan: {error}")
     # no plan is exit 2, as `gps execute` refuses the same strategy (a leg no venue lists, a book too thin)
     sys.exit(EXIT_OK if plan_json else EXIT_USAGE)
+
+
+# --- chain -------------------------------------------------------------------------------
+
+
+@cli.command("chain")
+@click.argument("underlying")
+@click.option("--expiry", default=None, metavar="DATE", help="An expiry (25DEC26 or 2026-12-25): list its strikes.")
+@click.option("--venue", default="auto", show_default=True, help="auto, a venue name, or a comma-separated list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def chain_cmd(underlying, expiry, venue, as_json) -> None:
+    """List the option chain: expiries across venues, or one expiry's strikes with bid/ask/mark/IV.
+
+    \b
+    Examples:
+      gps chain BTC
+      gps chain BTC --expiry 25DEC26 --venue deribit,aevo
+    """
+    from .chain_text import run_chain
+
+    code = run_chain(underlying, expiry, venue, as_json, say=_say, progress=_progress(False))
+    sys.exit(code)
 
 
 # --- execute -----------------------------------------------------------------------------
@@ -438,10 +461,12 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, qui
 @click.option("--allow-unsettled", is_flag=True,
               help="Execute even though an earlier execution has orders whose state is not settled.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--report", "report_path", default=None, metavar="PATH",
+              help="Also write the execution report JSON to PATH (checked before anything is sent).")
 @click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
 @handles_errors
 def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, timeout, on_partial, tif,
-                sequential, dry_run, yes, force, allow_unsettled, as_json, quiet) -> None:
+                sequential, dry_run, yes, force, allow_unsettled, as_json, report_path, quiet) -> None:
     """Price every leg on every venue, route, place, watch, cancel or unwind, and journal it.
 
     \b
@@ -452,8 +477,10 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     """
     from .execution import ExecutionRequest, preflight, prepare, run
     from .render import report_text
+    from .report_file import check_writable
     from .service import Context
 
+    report_target = check_writable(report_path) if report_path else None
     strategy = build_strategy(strategy_file, legs, card, size)
     slippage = _slippage_option(max_slippage)  # checked before any venue is asked
     request = ExecutionRequest(
@@ -465,6 +492,8 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     ui = CliInteraction(quiet)
     preflight(ctx, allow_unsettled=allow_unsettled)
     outcome = run(ctx, prepare(ctx, request, ui), ui)
+    if report_target is not None:
+        _write_report_file(report_target, outcome.report)
     if as_json:
         _echo_json(outcome.report)
     else:
@@ -472,6 +501,17 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     if as_json and outcome.journal_errors:  # the text report names them itself
         _warn_unjournaled(outcome.journal_errors)
     sys.exit(EXIT_OK if outcome.succeeded and not outcome.journal_errors else EXIT_INCOMPLETE)
+
+
+def _write_report_file(target, report: dict) -> None:
+    """``--report``: the orders are out, so a failure here is a warning (the journal has the report)."""
+    from .report_file import write_report
+
+    try:
+        write_report(target, report)
+    except OSError as exc:
+        _say(f"gps: WARNING: could not write the report to {target} ({exc.strerror or exc}); "
+             f"it is in the journal: gps show {report.get('execution_id', 'last')}", err=True)
 
 
 # --- status / cancel ---------------------------------------------------------------------

@@ -105,7 +105,8 @@ def gps_find_instrument(key: OptionKey) -> VenueInstrument | None:
 def gps_list_instruments(underlying: str) -> list[VenueInstrument]:
     """List the venue's live options on ``underlying`` (``"BTC"``); ``[]`` if it has none.
 
-    Used by ``gps quote --chain`` and by the conformance suite to pick an instrument.
+    Used by ``gps chain``, by the nearest-listed hint for an unlisted leg, and by the
+    conformance suite to pick an instrument.
     """
 
 

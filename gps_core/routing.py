@@ -34,6 +34,8 @@ class Quote:
     #: the venue could not be asked (connection refused, timeout, error reply): it is down, not
     #: merely without the instrument; the plan says so.
     failed: bool = False
+    #: for a venue that does not list the leg: the nearest options it does list (one line).
+    nearest: str | None = None
 
 
 #: How long a one-line note about a venue may be (plan text, report text).
@@ -237,7 +239,7 @@ def evaluate(leg: Leg, quote: Quote, max_slippage: Decimal) -> Candidate:
         return refuse(quote.error)
     instrument, book = quote.instrument, quote.book
     if instrument is None:
-        return refuse("does not list it")
+        return refuse("does not list it" + (f" ({quote.nearest})" if quote.nearest else ""))
     if not instrument.is_active:
         return refuse("instrument is not active")
     if book is None:

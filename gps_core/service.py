@@ -147,6 +147,16 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
     return Pricing(venues, quotes, Market(kind, offline, note))
 
 
+def _nearest_listed(venue: Any, key) -> str | None:
+    """What ``venue`` lists nearest to the unlisted ``key`` (see :func:`gps_core.chain.nearest_listed`)."""
+    from .chain import nearest_listed
+
+    try:
+        return nearest_listed(key, venue.list_instruments(key.root))
+    except Exception:  # noqa: BLE001 - only a hint: the leg is refused either way
+        return None
+
+
 def _none_reached(quotes: Mapping[int, Sequence[Quote]]) -> bool:
     """Some venue failed and none answered (a venue that answered has a quote without an error)."""
     every = [q for leg_quotes in quotes.values() for q in leg_quotes]
@@ -172,7 +182,7 @@ def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT
         try:
             instrument = venue.find_instrument(leg.instrument)
             if instrument is None:
-                return index, Quote(venue.name)
+                return index, Quote(venue.name, nearest=_nearest_listed(venue, leg.instrument))
             return index, Quote(venue.name, instrument, venue.order_book(instrument, depth))
         except Exception as exc:  # noqa: BLE001 - one venue's failure must not stop routing
             return index, Quote(venue.name, error=short_line(f"quote failed: {failure_note(exc, venue.name)}",

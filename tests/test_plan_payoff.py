@@ -177,3 +177,21 @@ def test_a_venue_without_iv_has_no_greeks_and_no_net_greeks():
     from gps_core.render import plan_text
 
     assert "Net Greeks unavailable: leg 1: a gives no IV" in plan_text(plan_to_json(plan))
+
+
+def test_calendar_is_charted_at_the_first_expiry_with_the_later_leg_at_intrinsic(dryrun):
+    """Short near call, long far call, same strike: at the near expiry the legs' intrinsic values
+    cancel, so the P&L is minus the cost at every index; the worst-loss model says the same."""
+    listed = dryrun.instruments("BTC")
+    expiries = sorted({i.key.expiry for i in listed})
+    near, far = expiries[3], expiries[-1]
+    strikes = {i.key.strike for i in listed if i.key.expiry == near} & {i.key.strike for i in listed if i.key.expiry == far}
+    k = sorted(strikes, key=lambda s: abs(s - dryrun.index("BTC")))[0]
+    plan = quote(f"sell 0.1 {name(near, k, 'C')}", f"buy 0.1 {name(far, k, 'C')}")
+    cost = D(plan["totals"]["expected_cost_usd"])
+    profile = plan["payoff"]["profile"]
+    assert profile["expiry"] == near.isoformat()
+    assert {D(p["pnl_usd"]) for p in profile["curve"]} == {-cost.quantize(D("0.01"))}
+    assert D(profile["max_profit_usd"]) == -cost.quantize(D("0.01")) and profile["breakevens_usd"] == []
+    assert D(profile["max_loss_usd"]) == cost.quantize(D("0.01"))
+    assert any("intrinsic value" in b for b in profile["basis"])

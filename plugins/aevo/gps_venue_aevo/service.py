@@ -189,7 +189,7 @@ class AevoService:
     def order_book(self, instrument: VenueInstrument, depth: int) -> OrderBook:
         raw = retry_safe(lambda: self.client.orderbook(instrument.symbol))
         asset = instrument.key.underlying.upper()
-        mark = self._marks.get(asset, {}).get(instrument.symbol, (None, None))  # from the cached /markets
+        mark = self._marks.get(asset, {}).get(instrument.symbol, (None, None))  # /markets, cached up to MARKETS_TTL
         return markets.parse_orderbook(raw, instrument, depth, self.index_price(asset), mark)
 
     # --- positions ---------------------------------------------------------------------

@@ -103,6 +103,9 @@ def test_orderbook_in_usd_with_index():
     assert [(lv.price, lv.quantity) for lv in book.bids] == [(Decimal("1240"), Decimal("1.2")), (Decimal("1235.5"), Decimal("3"))]
     assert book.usd_per_unit == 1 and book.index_price == Decimal("97251.4")
     assert book.underlying_value() == Decimal("97251.4")
+    # mark and mark IV from the /markets listing (greeks.iv), best levels' IV from the book
+    assert (book.mark_price, book.mark_iv) == (Decimal("1250.5"), Decimal("0.52"))
+    assert (book.bid_iv, book.ask_iv) == (Decimal("0.515"), Decimal("0.524"))
     assert cassette.all_played
 
 

@@ -108,6 +108,9 @@ def test_order_book_from_the_ticker_capture():
     assert book.usd_per_unit == book.index_price == D("119323.1")
     assert book.timestamp == datetime.fromtimestamp(1752785118.436, tz=timezone.utc)
     assert book.underlying_value() == D("1")
+    # the capture's mark_price, and mark_iv / bid_iv / ask_iv (percent) as fractions
+    assert (book.mark_price, book.mark_iv, book.bid_iv, book.ask_iv) == (D("0.2571"), D("0.4429"), D("0.4363"),
+                                                                         D("0.4508"))
 
 
 @replay.use_cassette("deribit_index_price.yaml")
