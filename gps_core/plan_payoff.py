@@ -56,7 +56,7 @@ def leg_greeks(p: PlannedLeg, now: datetime) -> tuple[Greeks | None, str | None]
 
 
 def leg_market_json(p: PlannedLeg, now: datetime) -> dict:
-    """Mid, spread, mark and IVs of the leg's venue book, and the leg's Greeks."""
+    """Mid, spread, mark and IVs of the leg's venue book, and the leg's Greeks as of ``now`` (``greeks_at``)."""
     book, unit = p.book, p.usd_per_unit
     bid = book.bids[0].price if book.bids else None
     ask = book.asks[0].price if book.asks else None
@@ -75,6 +75,7 @@ def leg_market_json(p: PlannedLeg, now: datetime) -> dict:
         "mark_iv": _s(book.mark_iv), "bid_iv": _s(book.bid_iv), "ask_iv": _s(book.ask_iv),
         "index_usd": _usd(book.index_price),
         "greeks": greeks.to_json() if greeks else None,
+        "greeks_at": now.isoformat(),
         "greeks_unavailable": why,
     }
 
@@ -90,11 +91,15 @@ def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:
     """
     moment = now or utcnow()
     legs = list(plan.legs)
-    market = [leg_market_json(p, moment) for p in legs]
+    # The offline paper market keeps its own clock (GPS_DRYRUN_ASOF): value its options at the
+    # time of its books, not at the wall clock, or a market dated in the past would be all expired.
+    offline = plan.market is not None and plan.market.offline
+    at = {p.index: (p.book.timestamp if offline else moment) for p in legs}
+    market = [leg_market_json(p, at[p.index]) for p in legs]
     missing = [m for m in market if m["greeks"] is None]
     net = None
     if legs and not missing:
-        net = sum((leg_greeks(p, moment)[0] for p in legs), ZERO_GREEKS).to_json()
+        net = sum((leg_greeks(p, at[p.index])[0] for p in legs), ZERO_GREEKS).to_json()
     result = {
         "legs": market,
         "net_greeks": net,

@@ -195,3 +195,38 @@ def test_calendar_is_charted_at_the_first_expiry_with_the_later_leg_at_intrinsic
     assert D(profile["max_profit_usd"]) == -cost.quantize(D("0.01")) and profile["breakevens_usd"] == []
     assert D(profile["max_loss_usd"]) == cost.quantize(D("0.01"))
     assert any("intrinsic value" in b for b in profile["basis"])
+
+
+def test_a_paper_market_dated_in_the_past_is_valued_at_its_own_clock(gps_home, monkeypatch):
+    """GPS_DRYRUN_ASOF puts the offline market on another date: its options are valued then
+    (not expired by the wall clock), and the Greeks match finite differences at that moment."""
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    monkeypatch.setenv("GPS_DRYRUN_ASOF", "2026-03-01")
+    monkeypatch.setenv("GPS_DRYRUN_INDEX", "BTC=71000")
+    plan = quote("buy 0.1 BTC-27MAR26-70000-C")
+    leg = plan["payoff"]["legs"][0]
+    at = datetime.fromisoformat(leg["greeks_at"])
+    assert at.date() <= date_of("2026-03-01") and leg["greeks"] is not None
+    years = (datetime(2026, 3, 27, 8, tzinfo=timezone.utc) - at).total_seconds() / (365 * 86400)
+    fd = finite_difference_greeks(71000.0, 70000.0, years, float(leg["mark_iv"]), True)
+    assert float(leg["greeks"]["delta"]) == pytest.approx(0.1 * fd[0], abs=1e-4)
+    assert float(leg["greeks"]["theta"]) == pytest.approx(0.1 * fd[3], rel=1e-3, abs=0.01)
+
+
+def date_of(text):
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+def test_show_renders_the_journaled_payoff(dryrun):
+    expiry, strikes = calls_and_puts(dryrun)
+    leg = f"buy 0.1 {name(expiry, strikes[1], 'C')}"
+    executed = CliRunner().invoke(cli, ["execute", "--venue", "dryrun", "--yes", "--quiet", "--json", "--leg", leg])
+    assert executed.exit_code == 0, executed.output
+    shown = CliRunner().invoke(cli, ["show", "last"])
+    assert shown.exit_code == 0
+    assert "max profit UNBOUNDED" in shown.stdout and "Net Greeks: delta" in shown.stdout
+    events = json.loads(CliRunner().invoke(cli, ["show", "last", "--json"]).stdout)["events"]
+    plan = next(e for e in events if e.get("event") == "plan")
+    assert plan["payoff"]["profile"]["breakevens_usd"]
