@@ -313,3 +313,22 @@ def test_aevo_close_never_sends_more_than_aevo_holds(venues):
     assert [D(o["amount"]) for o in sent] == [D("0.04")] and sent[0]["reduce_only"]
     assert aevo.position_of(api_key, a2) == 0 and aevo.position_of(api_key, a1) == D("0.2")  # the other leg stays
     assert aevo_open_orders(aevo) == []
+
+
+def test_a_partly_filled_close_keeps_what_closed_and_a_second_close_finishes(venues):
+    deribit, aevo, _, _ = venues
+    (k1, d1, _), (k2, d2, _) = common_calls(deribit, aevo)
+    execution = open_strategy("deribit", k1, k2)
+    deribit.faults.inject("partial", method="private/sell", fraction="0.5")  # the long leg's close half fills
+    first = gps("close", execution, "--tif", "ioc", "--yes", "--json", "--quiet")
+    assert first.exit_code == 1, first.output  # incomplete, and said so
+    report = json.loads(first.stdout)["report"]
+    assert report["unwinds"] == [] and not report["all_filled"]  # a close never unwinds what it closed
+    assert deribit.position_of(d1) == D("0.1") and deribit.position_of(d2) == 0
+    assert deribit_open_orders(deribit) == []
+    held = positions("deribit")
+    assert held[d1]["executions"] == [{"execution_id": execution, "quantity": "0.1"}]
+    second = gps("close", execution, "--yes", "--json", "--quiet")
+    assert second.exit_code == 0, second.output
+    assert [(leg["instrument"], leg["quantity"]) for leg in json.loads(second.stdout)["close"]["legs"]] == [(d1, "0.1")]
+    assert deribit.position_of(d1) == 0 and deribit.position_of(d2) == 0 and deribit_open_orders(deribit) == []
