@@ -161,7 +161,11 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
     if prepared.live_venues and not request.yes and not ui.confirm(prepared.live_venues):
         raise BadInput("not confirmed; nothing was sent")
     execution_id = new_execution_id()
-    lock = ExecutionLock.acquire(ensure_dir(journal_dir(ctx.home)) / f"{execution_id}.jsonl", execution_id)
+    try:
+        lock = ExecutionLock.acquire(ensure_dir(journal_dir(ctx.home)) / f"{execution_id}.jsonl", execution_id)
+    except OSError as exc:
+        raise JournalUnwritable(f"cannot create the journal under {journal_dir(ctx.home)}: "
+                                f"{exc.strerror or exc}; nothing was sent") from None
     try:
         with Shutdown():
             try:

@@ -326,3 +326,17 @@ def test_recorded_options_and_deadline_come_from_the_start_event():
     junk = recorded_options({"options": {"timeout": "soon", "on_partial": "pray", "tif": 3, "sequential": "yes"}})
     assert (junk.timeout, junk.on_partial, junk.time_in_force.value, junk.sequential) == (30.0, "unwind", "gtc", False)
     assert deadline(None, junk) is None
+
+
+def test_a_journal_that_cannot_be_created_refuses_the_execution_before_sending(env):
+    env.mkdir(parents=True)
+    (env / "journal").write_text("not a directory")
+    result = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("gps: error: cannot create the journal") and "nothing was sent" in result.stderr
+    assert "internal error" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    store = env / "dryrun" / "orders.json"
+    if store.exists():  # the dry-run venue's book of record: nothing was placed
+        from gps_core.paper import PaperBroker
+
+        assert PaperBroker(store, "dryrun").orders() == []
