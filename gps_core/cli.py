@@ -490,6 +490,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
         allow_unsettled=allow_unsettled)
     ctx = Context()
     ui = CliInteraction(quiet)
+    _refuse_live_early(ctx, request)
     preflight(ctx, allow_unsettled=allow_unsettled)
     outcome = run(ctx, prepare(ctx, request, ui), ui)
     if report_target is not None:
@@ -512,6 +513,29 @@ def _write_report_file(target, report: dict) -> None:
     except OSError as exc:
         _say(f"gps: WARNING: could not write the report to {target} ({exc.strerror or exc}); "
              f"it is in the journal: gps show {report.get('execution_id', 'last')}", err=True)
+
+
+def _refuse_live_early(ctx, request) -> None:
+    """Refusals of a live run that need no quote, said before any venue is asked (BadInput, exit 2).
+
+    The venues ``--venue`` selects are all live or all paper (see ``Context.select_venues``), so a
+    live selection without ``--dry-run`` is a live run: a no-trade decision log needs ``--force``,
+    and without ``--yes`` the confirmation needs a terminal. The same checks run again after
+    planning (``gps_core.execution``); these only make them early.
+    """
+    from .errors import BadInput
+    from .strategy import require_traded_underlyings
+
+    venues = ctx.select_venues(request.venue)
+    if request.dry_run or not any(not v.info.paper for v in venues):
+        return
+    strategy = request.strategy
+    require_traded_underlyings(strategy, ctx.host.venues() if request.venue == "auto" else venues)  # said first
+    if strategy.no_trade and not request.force:
+        reason = strategy.no_trade_reason or "no reason given"
+        raise BadInput(f"the decision log says no trade ({reason}); pass --force to execute anyway")
+    if not request.yes and not sys.stdin.isatty():
+        raise BadInput("live orders need confirmation: re-run with --yes")
 
 
 # --- status / cancel ---------------------------------------------------------------------

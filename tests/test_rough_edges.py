@@ -213,6 +213,25 @@ def test_slippage_out_of_bounds_is_refused_before_any_venue_is_asked(fake_deribi
     assert sum(fake_deribit.state.calls.values()) == 0  # the venue's own request log: nothing reached it
 
 
+def test_live_refusals_that_need_no_quote_come_before_any_venue_is_asked(fake_deribit, tmp_path):
+    leg = deribit_leg(fake_deribit)
+    unconfirmed = gps("execute", "--leg", leg)  # no terminal and no --yes
+    assert unconfirmed.exit_code == 2
+    assert unconfirmed.stderr == "gps: error: live orders need confirmation: re-run with --yes\n"
+    from gps_core.instruments import OptionKey
+
+    key = OptionKey.parse(leg.split()[-1])
+    log = tmp_path / "log.json"
+    log.write_text(json.dumps({"inputs": {"symbol": "BTC"}, "no_trade": True, "no_trade_reason": "edge below costs",
+                               "best_match": {"expiry": key.expiry.isoformat(), "legs": [
+                                   {"action": "BUY", "qty": "0.1", "option_type": "call", "strike": str(key.strike)}]}}))
+    no_trade = gps("execute", "--yes", log)
+    assert no_trade.exit_code == 2
+    assert no_trade.stderr == ("gps: error: the decision log says no trade (edge below costs); "
+                               "pass --force to execute anyway\n")
+    assert sum(fake_deribit.state.calls.values()) == 0  # the venue's request log: nothing asked, nothing sent
+
+
 def test_close_refuses_slippage_out_of_bounds_before_asking_the_venue(fake_deribit):
     opened = gps("execute", "--yes", "--quiet", "--leg", deribit_leg(fake_deribit))
     assert opened.exit_code == 0, opened.output
