@@ -67,6 +67,8 @@ def payoff_lines(plan: dict) -> list[str]:
     payoff = plan.get("payoff")
     if not payoff:
         return []
+    if "legs" not in payoff:
+        return [f"Payoff unavailable: {payoff.get('unavailable') or 'not computed'}"]
     lines = []
     rows = []
     for m in payoff["legs"]:

@@ -50,8 +50,11 @@ def leg_greeks(p: PlannedLeg, now: datetime) -> tuple[Greeks | None, str | None]
     years = years_until(expires, now)
     if years <= 0:
         return None, f"{p.leg.instrument.name} has expired"
-    one = black_scholes_greeks(book.index_price, p.leg.instrument.strike, years, book.mark_iv,
-                               p.leg.instrument.option_type is OptionType.CALL)
+    try:
+        one = black_scholes_greeks(book.index_price, p.leg.instrument.strike, years, book.mark_iv,
+                                   p.leg.instrument.option_type is OptionType.CALL)
+    except (ValueError, ArithmeticError) as exc:  # a venue's odd index or IV: say so, never stop the plan
+        return None, f"cannot compute Greeks from {p.venue}'s data ({exc})"
     return one.scaled(p.side.sign * p.quantity * p.instrument.contract_size), None
 
 
@@ -78,6 +81,15 @@ def leg_market_json(p: PlannedLeg, now: datetime) -> dict:
         "greeks_at": now.isoformat(),
         "greeks_unavailable": why,
     }
+
+
+def safe_payoff_json(plan: Plan, now: datetime | None = None) -> dict:
+    """:func:`payoff_to_json`, or ``{"unavailable": why}``: the payoff is information, and a fault
+    in it must never stop a plan from being shown or executed."""
+    try:
+        return payoff_to_json(plan, now)
+    except Exception as exc:  # noqa: BLE001
+        return {"unavailable": f"{type(exc).__name__}: {exc}"}
 
 
 def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:

@@ -31,7 +31,7 @@ def unpriced_to_json(plan: Plan) -> list[dict]:
 
 
 def plan_to_json(plan: Plan) -> dict:
-    from .plan_payoff import payoff_to_json
+    from .plan_payoff import safe_payoff_json
 
     return {
         "strategy": plan.strategy.to_json(),
@@ -52,7 +52,7 @@ def plan_to_json(plan: Plan) -> dict:
             "max_loss_reason": plan.loss.unbounded_reason,
             "max_loss_basis": list(plan.loss.basis),
         },
-        "payoff": payoff_to_json(plan),
+        "payoff": safe_payoff_json(plan),
     }
 
 

@@ -230,3 +230,38 @@ def test_show_renders_the_journaled_payoff(dryrun):
     events = json.loads(CliRunner().invoke(cli, ["show", "last", "--json"]).stdout)["events"]
     plan = next(e for e in events if e.get("event") == "plan")
     assert plan["payoff"]["profile"]["breakevens_usd"]
+
+
+def test_odd_venue_data_never_stops_the_plan():
+    """A book whose index is zero (a third-party venue's bad data): the leg has no Greeks, with the
+    reason, and the plan is still made and rendered."""
+    instrument = usd_instrument("odd")
+    strategy = strategy_from_specs([f"buy 1 {instrument.key.name}"])
+    from dataclasses import replace
+
+    odd = replace(book(instrument, bids=[("900", "5")], asks=[("1000", "5")], index="0.0"), mark_iv=D("0.5"))
+    plan = plan_strategy(strategy, {0: [Quote("odd", instrument, odd)]})
+    from gps_core.render import plan_text
+    from gps_core.report import plan_to_json
+
+    data = plan_to_json(plan)
+    assert data["payoff"]["legs"][0]["greeks"] is None
+    assert "cannot compute Greeks from odd's data" in data["payoff"]["greeks_unavailable"]
+    assert "Net Greeks unavailable" in plan_text(data)
+
+
+def test_a_fault_in_the_payoff_is_shown_not_raised(monkeypatch):
+    from gps_core import plan_payoff
+    from gps_core.render import plan_text
+    from gps_core.report import plan_to_json
+
+    def broken(plan, now=None):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(plan_payoff, "payoff_to_json", broken)
+    instrument = usd_instrument("a")
+    plan = plan_strategy(strategy_from_specs([f"buy 1 {instrument.key.name}"]),
+                         {0: [Quote("a", instrument, book(instrument, bids=[("900", "5")], asks=[("1000", "5")]))]})
+    data = plan_to_json(plan)
+    assert data["payoff"] == {"unavailable": "ZeroDivisionError: division by zero"}
+    assert "Payoff unavailable: ZeroDivisionError: division by zero" in plan_text(data)
