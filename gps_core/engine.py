@@ -31,7 +31,6 @@ from typing import Callable, Iterable, Mapping, Protocol, TypeVar
 
 from .codec import request_to_json, snapshot_to_json
 from .errors import (
-    AuthenticationError,
     NetworkError,
     OrderNotFound,
     OrderNotOpen,
@@ -42,7 +41,7 @@ from .errors import (
 )
 from .journal import Journal
 from .model import Capability, ClientIdKind, OrderBook, OrderRequest, OrderSnapshot, TimeInForce, VenueInfo, utcnow
-from .money import round_to_step
+from .money import format_decimal, round_to_step
 from .orders import OrderState, TrackedOrder
 from .routing import Plan, PlannedLeg
 from .shutdown import shielded, stop_requested
@@ -211,7 +210,8 @@ class Engine:
         self._progress = progress or (lambda message: None)
         self.sleep = sleep
         self.journal_failures: list[str] = []
-        self._no_reduce_only: set[int] = set()  # legs whose reduce-only unwind the venue refused
+        # leg -> (most still to unwind, why): legs whose reduce-only unwind the venue refused
+        self._unwind_caps: dict[int, tuple[Decimal, str]] = {}
         self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
         self._stopping = False  # on the way out: waits are never cut short any more
 
@@ -418,14 +418,12 @@ class Engine:
                     order.acked_at = utcnow()
                     self._apply(order, snapshot)
                 return
-            except (OrderRejected, AuthenticationError) as exc:  # the venue refused it outright
+            except OrderRejected as exc:  # the venue refused it outright
+                # (An AuthenticationError is not a verdict on the order: a 401/403 may come from
+                # a proxy after the venue took it, so it is looked up below like any unknown.)
                 reason = exc.message
-                if order.role == "unwind" and request.reduce_only and isinstance(exc, OrderRejected) and (
-                        isinstance(exc, ReduceOnlyRefused) or self._nothing_to_reduce(order)):
-                    # The leg closed (part of) a position held on the other side before: a plain
-                    # order of the same size restores it, and the execution's net stays zero.
-                    self._no_reduce_only.add(order.leg_index)
-                    reason = f"reduce-only refused by the venue ({exc.message}); the rest is unwound without it"
+                if order.role == "unwind" and request.reduce_only and self._reduce_only_refused(order, exc):
+                    reason = f"reduce-only refused by the venue ({exc.message}); {self._unwind_caps[order.leg_index][1]}"
                 self._mark(order, OrderState.REJECTED, reason, "order_rejected")
                 return
             except NOT_PLACED as exc:
@@ -462,25 +460,47 @@ class Engine:
                 self._settle_unknown(order)
                 return
 
-    def _nothing_to_reduce(self, unwind: TrackedOrder) -> bool:
-        """Whether the venue's own position shows too little on the leg's side for ``unwind``.
+    def _reduce_only_refused(self, unwind: TrackedOrder, refusal: OrderRejected) -> bool:
+        """After a refused reduce-only unwind: cap what may still be sent for its leg from the venue's position.
 
-        Asks ``gps_positions`` (venues that have it); records what the venue says is held for
-        the report. ``False`` when the venue cannot say: the unwind then keeps reduce-only.
+        Asks ``gps_positions`` (venues that have it) for what is held on the instrument now, and
+        records it for the report. An unwind is never re-sent without reduce-only: an order that
+        does not only reduce what the venue says is held could open a new position (the leg's
+        fill may have been closed outside gps meanwhile). So the leg's later unwinds are capped
+        at what is held on the leg's side; when that is nothing, or the venue cannot say, nothing
+        more is sent for the leg and the report says what is held.
+
+        Returns whether the refusal was about reduce-only: :class:`ReduceOnlyRefused`, or a
+        generic refusal (Deribit's 11029) where the position shows too little to reduce.
         """
         request = unwind.request
         venue = self.venues[request.venue]
-        if not getattr(venue, "has_positions", False):
-            return False
-        try:
-            positions = venue.positions(request.instrument.key.underlying)
-            held = sum((p.quantity for p in positions if p.symbol == request.instrument.symbol), Decimal(0))
-        except Exception as exc:  # noqa: BLE001 - no answer: keep the safe default
-            self.progress(f"positions of {request.venue} unavailable: {exc}")
-            return False
-        self._venue_positions[unwind.leg_index] = held
-        leg_sign = -request.side.sign  # the unwind is on the other side of its leg
-        return held * leg_sign < request.quantity
+        held: Decimal | None = None
+        problem = ""
+        if getattr(venue, "has_positions", False):
+            try:
+                positions = venue.positions(request.instrument.key.underlying)
+                held = sum((p.quantity for p in positions if p.symbol == request.instrument.symbol), Decimal(0))
+            except Exception as exc:  # noqa: BLE001 - no answer: nothing more is sent
+                problem = f"its positions could not be read ({exc})"
+                self.progress(f"positions of {request.venue} unavailable: {exc}")
+        else:
+            problem = "it cannot report positions"
+        if held is not None:
+            self._venue_positions[unwind.leg_index] = held
+        on_leg_side = max(held * -request.side.sign, Decimal(0)) if held is not None else Decimal(0)
+        if not isinstance(refusal, ReduceOnlyRefused) and (held is None or on_leg_side >= request.quantity):
+            return False  # not a reduce-only matter (or cannot tell): unwinding goes on, reduce-only
+        if held is None:
+            why = f"{problem}: nothing more is sent for this leg"
+        elif on_leg_side == 0:
+            why = (f"the venue reports a position of {format_decimal(held)} {request.instrument.symbol}, nothing to "
+                   "reduce: nothing more is sent for this leg (an order without reduce-only could open a new position)")
+        else:
+            why = (f"the venue reports a position of {format_decimal(held)} {request.instrument.symbol}: at most "
+                   f"{format_decimal(on_leg_side)} more is unwound, reduce-only")
+        self._unwind_caps[unwind.leg_index] = (on_leg_side, why)
+        return True
 
     def _journal_before_send(self, request: OrderRequest) -> None:
         self.journal.write("order_presend", client_order_id=request.client_order_id,
@@ -735,7 +755,10 @@ class Engine:
                 mine = [u for u in result.unwinds if u.leg_index == leg.leg_index]
                 if len(mine) >= self.options.unwind_attempts or any(not u.is_terminal for u in mine):
                     continue
-                quantity = round_to_step(self._exposure(result, leg), leg.request.instrument.quantity_step, up=False)
+                exposure = self._exposure(result, leg)
+                if leg.leg_index in self._unwind_caps:  # the venue refused reduce-only: never more than it holds
+                    exposure = min(exposure, self._unwind_caps[leg.leg_index][0])
+                quantity = round_to_step(exposure, leg.request.instrument.quantity_step, up=False)
                 if quantity > 0:
                     todo.append((leg, quantity, len(mine) + 1))
             orders = [u for u in (self._unwind_order(leg, q, n) for leg, q, n in todo) if u is not None]
@@ -751,9 +774,8 @@ class Engine:
     def _unwind_order(self, order: TrackedOrder, quantity: Decimal, attempt: int) -> TrackedOrder | None:
         """An offsetting reduce-only IOC order for ``quantity`` of ``order``, priced to trade now.
 
-        Without reduce-only once the venue refused a reduce-only unwind of this leg
-        (:class:`~gps_core.errors.ReduceOnlyRefused`): the leg then closed a position held on the
-        other side, and an order of the leg's size restores exactly what was held before.
+        Always reduce-only: after a refusal the quantity is capped by the venue's position
+        (:meth:`_reduce_only_refused`), never sent without it.
 
         Attempt ``n`` crosses the best price by ``unwind_slippage + (n - 1) * unwind_slippage_step``,
         at most ``unwind_slippage_cap``.
@@ -782,7 +804,7 @@ class Engine:
             quantity=quantity,
             limit_price=price,
             time_in_force=TimeInForce.IOC,
-            reduce_only=order.leg_index not in self._no_reduce_only,
+            reduce_only=True,
         )
         return TrackedOrder(request=unwind, leg_index=order.leg_index, role="unwind")
 
@@ -801,13 +823,9 @@ class Engine:
                 row = {"venue": request.venue, "instrument": request.instrument.key.name,
                        "venue_symbol": request.instrument.symbol, "side": request.side.value,
                        "quantity": held, "unknown_orders": unsure, "unknown_quantity": maybe}
-                if leg.leg_index in self._no_reduce_only:
-                    row["note"] = (f"the venue refused a reduce-only unwind: this {request.side.value} closed (part "
-                                   f"of) a position you held on the other side, so the quantity is how much this "
-                                   f"execution moved that position, not a new position")
+                if leg.leg_index in self._unwind_caps:
+                    row["note"] = f"the venue refused a reduce-only unwind; {self._unwind_caps[leg.leg_index][1]}"
                 if leg.leg_index in self._venue_positions:
                     row["venue_position"] = self._venue_positions[leg.leg_index]
-                    row["note"] = (row.get("note", "") + f"; the venue reported a position of "
-                                   f"{self._venue_positions[leg.leg_index]} (before the unwind)").lstrip("; ")
                 rows.append(row)
         return rows

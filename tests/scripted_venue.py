@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal as D
 
-from gps_core.errors import OrderNotFound, OrderNotOpen, OrderRejected, OutcomeUnknown, RateLimited
+from gps_core.errors import AuthenticationError, OrderNotFound, OrderNotOpen, OrderRejected, OutcomeUnknown, RateLimited
 from gps_core.model import Capability, OrderSnapshot, VenueInfo, VenueOrderStatus
 
 from builders import book
@@ -17,6 +17,7 @@ class Behaviour:
     reject: bool = False
     fill_fraction: D = D(1)  # how much fills on placement
     lose_reply: bool = False  # accept, then raise OutcomeUnknown
+    auth_error_after: bool = False  # accept, then raise AuthenticationError (a proxy's 403)
     lost_before_accept: bool = False  # raise OutcomeUnknown, nothing stored
     rate_limits: int = 0  # raise RateLimited this many times first
     fill_on_cancel: bool = False  # the cancel loses the race to a fill
@@ -70,6 +71,8 @@ class ScriptedVenue:
             self.orders[request.client_order_id] = stored
             if b.lose_reply:
                 raise OutcomeUnknown("read timeout")
+            if b.auth_error_after:
+                raise AuthenticationError("HTTP 403: forbidden")
             return self.snapshot(stored)
 
     def order_status(self, request):

@@ -104,6 +104,17 @@ def test_unknown_outcome_is_settled_by_lookup_and_never_resent(tmp_path):
     assert_book_of_record_is_clean(venue, result, events)
 
 
+def test_an_authentication_error_on_place_is_looked_up_never_taken_as_rejected(tmp_path):
+    """A 401/403 may come from something in front of the venue after it took the order."""
+    venue = ScriptedVenue(paper=False, behaviours={KEYS[1].name: Behaviour(auth_error_after=True)})
+    result, events = run(tmp_path, venue)
+    assert result.all_filled and result.unwinds == []
+    assert venue.orders["gps-test-exec-L2-1"].status is VenueOrderStatus.FILLED
+    assert venue.place_calls.count("gps-test-exec-L2-1") == 1
+    assert not any(e["event"] == "order_rejected" for e in events)
+    assert_book_of_record_is_clean(venue, result, events)
+
+
 def test_lost_before_accept_on_paper_becomes_rejected_after_lookups(tmp_path):
     venue = ScriptedVenue(behaviours={KEYS[0].name: Behaviour(lost_before_accept=True)})
     result, events = run(tmp_path, venue)

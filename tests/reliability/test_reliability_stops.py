@@ -96,6 +96,8 @@ def _rest(harness, symbol: str) -> None:
     """Make the next order on ``symbol`` rest unfilled."""
     if harness.name == "dryrun":
         harness.add_faults(f"never_fill x1@{symbol}")
+    elif harness.name == "aevo":
+        harness.fake.aim(symbol, "partial_fill", fill="0")
     else:
         harness.exchange.faults.aim(symbol, "partial", fill="0")
 
@@ -443,11 +445,22 @@ def test_two_429s_with_retry_after_3_on_the_second_leg_still_fill_both(make_harn
 # --- reduce-only --------------------------------------------------------------------------
 
 
+def _assert_nothing_more_sent(report: dict, symbol: str, venue: str) -> None:
+    """The reduce-only unwind was refused and gps sent nothing without reduce-only; the report says what is held."""
+    (refused,) = report["unwinds"]
+    assert refused["status"] == "rejected" and refused["reduce_only"] and "reduce-only" in refused["reason"]
+    (residual,) = report["residuals"]
+    assert residual["venue_symbol"] == symbol and residual["venue"] == venue and residual["side"] == "buy"
+    assert "nothing more is sent" in residual["note"]
+
+
 @pytest.mark.parametrize("venue", ["dryrun", "deribit", "aevo"])
-def test_a_refused_reduce_only_unwind_restores_the_prior_position(venue, make_harness, gps_process, ledger):
+def test_a_refused_reduce_only_unwind_after_closing_a_prior_short_sends_nothing_more(
+        venue, make_harness, gps_process, ledger):
     """Leg 1 buys back a short the trader already held, leg 2 is refused: the reduce-only unwind
-    (a sell) is refused by the venue, since there is no long to reduce. gps decides from that
-    answer: it sells without reduce-only, which restores the short, and says so."""
+    (a sell) is refused by the venue, since there is no long to reduce. The venue's position is
+    flat, which cannot prove that a sell would only restore the short: gps sends nothing more,
+    names what is held and exits 1."""
     harness = make_harness(venue)
     symbols = harness.instruments(2)
     q = harness.quantity
@@ -468,12 +481,37 @@ def test_a_refused_reduce_only_unwind_restores_the_prior_position(venue, make_ha
     assert run.code == EXIT_INCOMPLETE, run.stderr
     this = [o for o in harness.orders() if o.venue_key not in before]
     assert not [o for o in this if o.is_open]
-    assert net_position(this) == {}  # the execution changed nothing ...
-    assert net_position(harness.orders()) == {symbols[0]: -q}  # ... and the prior short is back
-    refused, restoring = report["unwinds"]
-    assert refused["status"] == "rejected" and refused["reduce_only"] and "reduce-only" in refused["reason"]
-    assert restoring["status"] == "filled" and restoring["reduce_only"] is False and report["residuals"] == []
-    found = audit(harness)  # both executions' journals against the paper store
+    assert net_position(this) == {symbols[0]: q}  # this execution closed the short ...
+    assert net_position(harness.orders()) == {}  # ... and opened nothing in its place
+    _assert_nothing_more_sent(report, symbols[0], venue)
+    found = audit(harness)  # both executions' journals against the venue's book
     assert found.clean, found.explain()
     ledger.from_audit("stops", venue, "reduce-only unwind refused (the leg closed a prior short)", found,
                       f"exit {run.code}")
+
+
+@pytest.mark.parametrize("venue", ["deribit", "aevo"])
+def test_a_leg_closed_outside_gps_is_never_unwound_into_a_new_short(venue, make_harness, gps_process, ledger):
+    """The account is flat; leg 1 buys; while leg 2 rests, the long is sold outside gps; the
+    execution is stopped. The reduce-only unwind is refused (nothing to reduce) and the venue
+    says flat: an unwind without reduce-only would open a naked short, so nothing more is sent,
+    the report names what is held, and the exit is 1."""
+    harness = make_harness(venue)
+    drill = _start(harness, 2, (1,))
+    drill.wait_resting(2, 1)
+    q, symbol = harness.quantity, drill.symbols[0]
+    outside = dict(harness.env(), GPS_HOME=str(harness.home.parent / f"{harness.home.name}-outside"))
+    closed = gps_process(["execute", "--venue", venue, "--yes", "--json", "--leg", f"sell {q} {symbol}"], outside)
+    assert closed.code == 0, closed.stderr
+    drill.child.send_signal(signal.SIGTERM)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE and report is not None, err
+    everything = harness.orders()
+    assert not [o for o in everything if o.is_open]
+    assert net_position(everything) == {}  # no new short: the long was closed outside, nothing replaced it
+    assert sum(o.side == "sell" and o.instrument == symbol and o.filled > 0 for o in everything) == 1
+    _assert_nothing_more_sent(report, symbol, venue)
+    assert Decimal(report["residuals"][0]["venue_position"]) == 0
+    _ledger(ledger, venue, "leg closed outside gps: reduce-only unwind refused, nothing more sent", drill, report,
+            code)

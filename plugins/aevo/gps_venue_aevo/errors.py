@@ -13,7 +13,8 @@ For ``POST /orders`` only these outcomes exist (see :func:`placement_outcome`):
 * ``rate-limit`` / ``not placed`` - :class:`RateLimited` / :class:`VenueUnavailable`:
   nothing was done, the core may retry after looking the order up;
 * ``unknown`` - :class:`OutcomeUnknown`: everything else, including every code missing
-  from this table, a 5xx, and a 4xx without Aevo's error body (a proxy). The core settles
+  from this table, a 5xx, and a 4xx without Aevo's error body (a proxy), a 401/403 too: only
+  the authentication codes listed below are definitive. The core settles
   it by looking the order up by its id; it never reports it as rejected.
 """
 
@@ -223,10 +224,10 @@ def error_for(status: int, body: object, headers: Mapping[str, str], *, what: st
         detail = f" ({ERROR_TABLE[code][1]})" if code in ERROR_TABLE else ""
         return OutcomeUnknown(f"{what}: HTTP {status}{detail}; the outcome is unknown", code=code or status)
     if code is None:
-        if status in (401, 403):
-            # Refused by the authentication layer (OpenAPI: 401 Unauthorized): never processed.
+        if status in (401, 403) and not placing:
             return AuthenticationError(f"{what}: HTTP {status}: {_API_KEY_HELP}", code=status)
-        # A refusal without Aevo's error body may come from a proxy: the venue's verdict is unknown.
+        # A refusal without Aevo's error body may come from a proxy (a 403 from an edge, say)
+        # that answered after Aevo took the order: the venue's verdict is unknown.
         return OutcomeUnknown(f"{what}: HTTP {status} without an Aevo error code; the outcome is unknown",
                               code=status)
     if code in ERROR_TABLE:
@@ -235,10 +236,11 @@ def error_for(status: int, body: object, headers: Mapping[str, str], *, what: st
             return OutcomeUnknown(f"{what}: HTTP {status}: {meaning}; the order may exist, so it is looked up",
                                   code=code)
         return cls(f"{what}: {meaning}", code=code)
-    if status in (401, 403):
-        # Refused by the authentication layer (OpenAPI: 401 Unauthorized): never processed.
-        return AuthenticationError(f"{what}: {_API_KEY_HELP}", code=code)
     if placing:
+        # Even a 401/403: only the documented authentication codes above prove that Aevo refused
+        # the order before doing anything; an unlisted code may come from a proxy after it.
         return OutcomeUnknown(f"{what}: HTTP {status} with a code gps does not know; the order may exist, "
                               "so it is looked up", code=code)
+    if status in (401, 403):
+        return AuthenticationError(f"{what}: {_API_KEY_HELP}", code=code)
     return VenueError(f"{what}: refused by Aevo", code=code)

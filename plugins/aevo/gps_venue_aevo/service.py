@@ -21,6 +21,7 @@ from gps_core.errors import (
     InvalidReply,
     OrderNotFound,
     OrderNotOpen,
+    OrderRejected,
     OutcomeUnknown,
 )
 from gps_core.http import retry_safe
@@ -239,13 +240,21 @@ class AevoService:
     def place(self, order: OrderRequest) -> OrderSnapshot:
         """Check, sign, record the order id, then ``POST /orders`` once."""
         self.check_order(order)
-        signer = self._require_signer()
+        try:
+            signer = self._require_signer()
+        except AuthenticationError as exc:
+            raise OrderRejected(f"not sent: {exc.message}", code=exc.code) from None
         fields = self._fields(order, signer.maker)
         signed = signing.sign_order(fields, self.environment.domain, signer.signing_key.reveal())
         order.record_before_send(venue_order_id=signed.order_id, salt=str(fields.salt),
                                  timestamp=fields.timestamp, instrument_id=str(fields.instrument),
                                  maker=fields.maker)
-        raw = self.client.create_order(orders.order_body(order, fields, signed))
+        try:
+            raw = self.client.create_order(orders.order_body(order, fields, signed))
+        except AuthenticationError as exc:
+            # Only one of Aevo's documented authentication codes gets here on POST /orders
+            # (errors.error_for): Aevo refused the order before doing anything with it.
+            raise OrderRejected(exc.message, code=exc.code) from None
         try:
             snap = orders.snapshot(raw, order.client_order_id, fallback_price=order.limit_price)
         except InvalidReply as exc:

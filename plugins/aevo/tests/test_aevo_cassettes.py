@@ -167,8 +167,9 @@ def test_error_bodies_map_to_the_taxonomy(aevo_vectors):
         with pytest.raises(InvalidOrder) as step:
             place()
         assert step.value.code == "INVALID_PRICE_STEP_SIZE"
-        with pytest.raises(AuthenticationError, match="signing key has expired.*register"):
-            place()
+        with pytest.raises(OrderRejected, match="signing key has expired.*register") as expired:
+            place()  # a documented authentication code in Aevo's body: refused, nothing was done
+        assert expired.value.code == "OLD_SIGNING_KEY"
         for _ in range(3):  # 500 with a code, 502 from a proxy, a truncated 200: all unknown
             with pytest.raises(OutcomeUnknown):
                 place()

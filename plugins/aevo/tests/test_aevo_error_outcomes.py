@@ -66,10 +66,21 @@ def test_an_unlisted_code_on_post_orders_is_unknown_never_rejected(status):
     assert type(other) is VenueError
 
 
-def test_a_4xx_without_aevo_body_is_unknown_and_401_is_authentication():
-    assert isinstance(error_for(400, None, {}, what="POST /orders", placing=True), OutcomeUnknown)
-    assert isinstance(error_for(401, None, {}, what="POST /orders", placing=True), AuthenticationError)
-    assert isinstance(error_for(401, {"error": UNLISTED}, {}, what="POST /orders", placing=True), AuthenticationError)
+@pytest.mark.parametrize("status", [400, 401, 403])
+@pytest.mark.parametrize("body", [None, {"error": UNLISTED}, {"message": "Forbidden"}])
+def test_a_4xx_without_a_documented_code_on_post_orders_is_unknown_even_401_403(status, body):
+    """A proxy's or an edge's 401/403 may come after Aevo took the order: never a verdict."""
+    error = error_for(status, body, {}, what="POST /orders", placing=True)
+    assert isinstance(error, OutcomeUnknown) and not isinstance(error, (OrderRejected, AuthenticationError))
+
+
+def test_documented_auth_codes_on_post_orders_are_definitive_and_401_elsewhere_is_authentication():
+    for status in (401, 403):
+        assert isinstance(error_for(status, {"error": "INVALID_SIGNATURE"}, {}, what="POST /orders", placing=True),
+                          AuthenticationError)
+        assert isinstance(error_for(status, None, {}, what="GET /account", placing=False), AuthenticationError)
+        assert isinstance(error_for(status, {"error": UNLISTED}, {}, what="GET /account", placing=False),
+                          AuthenticationError)
 
 
 def test_readme_table_matches_the_code():
@@ -120,6 +131,42 @@ def test_execute_after_an_unlisted_refusal_reports_the_fill_and_places_once(fake
         accepted = fake_aevo.orders_for(signing.salt_for(leg["client_order_id"]))
         assert len(accepted) == 1 and accepted[0]["order_status"] == "filled"
     assert len(fake_aevo.orders_received) == 2 and len(fake_aevo.orders) == 2
+
+
+@pytest.mark.parametrize("status,code", [(403, "ACCESS_DENIED_BY_EDGE"), (401, None), (403, None)])
+def test_execute_after_a_403_from_an_edge_finds_the_filled_leg_and_unwinds_nothing(
+        fake_aevo, aevo_env, tmp_path, status, code):
+    """Aevo takes leg 1, then something in front of it answers 401/403 (an unlisted code, or no
+    Aevo body): the leg is looked up and found filled; nothing is reported rejected or unwound."""
+    cli = pytest.importorskip("gps_core.cli")
+    from click.testing import CliRunner
+
+    env = dict(aevo_env, AEVO_BASE_URL=fake_aevo.url, GPS_HOME=str(tmp_path / "home"), GPS_LOAD_PLUGINS="aevo")
+    fake_aevo.inject("error_after", status=status, code=code)
+    calls = fake_aevo.option_names("BTC", call=True)
+    result = CliRunner().invoke(cli.cli, ["execute", "--venue", "aevo", "--yes", "--json", "--quiet", "--timeout",
+                                          "10", "--leg", f"buy 0.1 {calls[5]}", "--leg", f"sell 0.1 {calls[7]}"],
+                                env=env, catch_exceptions=False)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["all_filled"] and report["unwinds"] == [], result.output
+    for leg in report["legs"]:  # the book of record: each leg once, filled; no unwind order
+        accepted = fake_aevo.orders_for(signing.salt_for(leg["client_order_id"]))
+        assert len(accepted) == 1 and accepted[0]["order_status"] == "filled"
+    assert len(fake_aevo.orders_received) == 2 and len(fake_aevo.orders) == 2
+
+
+def test_a_documented_auth_refusal_is_rejected_with_its_help_and_nothing_exists(aevo_service, fake_aevo, new_order,
+                                                                               tmp_path):
+    host = PluginHost(environ={})
+    host.register(AevoVenue(aevo_service), "aevo")
+    journal = Journal(tmp_path, "auth-refused")
+    engine = Engine({"aevo": host.venue("aevo")}, journal, ExecutionOptions(unknown_grace=0.2), sleep=lambda s: None)
+    fake_aevo.inject("reject", code="ORDER_INVALID_SIGNATURE", status=401)
+    tracked = TrackedOrder(request=new_order(), leg_index=0)
+    engine._submit(tracked)
+    journal.close()
+    assert tracked.state is OrderState.REJECTED and "signature" in tracked.reason
+    assert fake_aevo.orders == {}
 
 
 # --- post-only with IOC -------------------------------------------------------------------

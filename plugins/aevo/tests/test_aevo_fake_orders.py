@@ -153,9 +153,10 @@ def test_expired_signing_key_is_refused_at_authentication(fake_aevo):
         service.authenticate({k: Secret(v) for k, v in env.items()})
 
 
-def test_signing_key_revoked_after_authentication_is_an_authentication_error(aevo_service, fake_aevo, aevo_env, new_order):
+def test_signing_key_revoked_after_authentication_is_a_definitive_refusal(aevo_service, fake_aevo, aevo_env, new_order):
+    """A documented authentication code in Aevo's body: the order was refused before anything was done."""
     fake_aevo.accounts[aevo_env["AEVO_API_KEY"]].signing_keys.clear()
-    with pytest.raises(AuthenticationError, match="register a signing key") as caught:
+    with pytest.raises(OrderRejected, match="register a signing key") as caught:
         aevo_service.place(new_order())
     assert caught.value.code == "ORDER_INVALID_SIGNING_KEY" and fake_aevo.orders == {}
 
@@ -222,10 +223,10 @@ def test_missing_credentials_are_named(fake_aevo, aevo_env):
         assert name in str(caught.value)
 
 
-def test_place_without_credentials_is_an_authentication_error(fake_aevo, aevo_service, new_order):
+def test_place_without_credentials_is_refused_before_sending(fake_aevo, aevo_service, new_order):
     order = new_order()
     anonymous = AevoService(Environment(fake_aevo.url, False, MAINNET_DOMAIN))
-    with pytest.raises(AuthenticationError, match="AEVO_SIGNING_KEY"):
+    with pytest.raises(OrderRejected, match="not sent.*AEVO_SIGNING_KEY"):
         anonymous.place(order)
     assert fake_aevo.orders_received == []
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from gps_core.errors import (
+    AuthenticationError,
     InsufficientFunds,
     InvalidOrder,
     InvalidReply,
@@ -79,6 +80,20 @@ def test_5xx_on_place_is_outcome_unknown(client, server, instrument, new_order, 
     assert server.state.order_count(order.client_order_id) == (1 if after else 0)
     if after:
         assert client.orders.status(order).status is VenueOrderStatus.FILLED
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_403_without_a_json_rpc_error_on_place_is_unknown_and_found(client, server, instrument, new_order, status):
+    """A 401/403 from something in front of Deribit (no JSON-RPC error: not one of Deribit's
+    documented authentication codes) after the order was taken is never a refusal."""
+    inst = instrument()
+    order = new_order(inst, Side.BUY, "0.1", str(best(server, inst, "ask")))
+    server.state.faults.inject("http5xx", method="private/buy", status=status, after=True)
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.orders.place(order)
+    assert not isinstance(caught.value, (OrderRejected, AuthenticationError))
+    assert server.state.order_count(order.client_order_id) == 1
+    assert client.orders.status(order).status is VenueOrderStatus.FILLED
 
 
 def test_unparsable_reply_after_sending_is_unknown(client, server, instrument, new_order):
