@@ -138,6 +138,7 @@ def snapshot_to_json(snapshot: OrderSnapshot) -> dict:
         "average_price": None if snapshot.average_price is None else str(snapshot.average_price),
         "fee": snapshot.fee.to_json() if snapshot.fee else None,
         "fee_estimated": snapshot.fee_estimated,
+        "price_estimated": snapshot.price_estimated,
         "reason": snapshot.reason,
         "updated_at": snapshot.updated_at.isoformat(),
     }
@@ -155,4 +156,5 @@ def snapshot_from_json(data: dict) -> OrderSnapshot:
         reason=data.get("reason"),
         updated_at=datetime.fromisoformat(data["updated_at"]),
         fee_estimated=bool(data.get("fee_estimated", False)),
+        price_estimated=bool(data.get("price_estimated", False)),
     )

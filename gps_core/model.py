@@ -310,6 +310,9 @@ class OrderSnapshot:
     :param fee: fees paid so far, in the venue's fee currency.
     :param fee_estimated: ``fee`` is the plugin's estimate from the venue's fee schedule, not
         what the venue reported (a venue that lists fills' fees late, or not at all).
+    :param price_estimated: ``average_price`` is not the venue's figure but a stand-in (the
+        order's limit, when the venue's answer has no average); the core never lets it replace
+        a venue-reported average for the same fills.
     :param reason: the venue's words for a reject or cancel.
 
     Construction checks the numbers: a negative fill, a fill above the order size or a
@@ -326,6 +329,7 @@ class OrderSnapshot:
     reason: str | None = None
     updated_at: datetime = field(default_factory=utcnow)
     fee_estimated: bool = False
+    price_estimated: bool = False
 
     def __post_init__(self):
         for name in ("quantity", "filled_quantity"):

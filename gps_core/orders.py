@@ -88,6 +88,7 @@ class TrackedOrder:
     average_price: Decimal | None = None
     fee: Money | None = None
     fee_estimated: bool = False
+    price_estimated: bool = False  # average_price is a stand-in (the limit), not the venue's figure
     reason: str | None = None
     sent_at: datetime | None = None
     acked_at: datetime | None = None
@@ -133,8 +134,13 @@ class TrackedOrder:
         if self.state is S.PENDING_CANCEL and new is S.ACCEPTED:
             new = S.PENDING_CANCEL  # the cancel has not been processed yet
         changed = snapshot.filled_quantity != self.filled
+        keep_price = (snapshot.price_estimated and not self.price_estimated and self.average_price is not None
+                      and snapshot.filled_quantity == self.filled)  # a stand-in never replaces the venue's average
         self.filled = snapshot.filled_quantity
-        self.average_price = snapshot.average_price if snapshot.filled_quantity > 0 else self.average_price
+        if snapshot.filled_quantity > 0 and snapshot.average_price is not None and not keep_price:
+            changed = changed or (snapshot.average_price, snapshot.price_estimated) != (
+                self.average_price, self.price_estimated)
+            self.average_price, self.price_estimated = snapshot.average_price, snapshot.price_estimated
         if snapshot.fee is not None:
             changed = changed or (snapshot.fee, snapshot.fee_estimated) != (self.fee, self.fee_estimated)
             self.fee, self.fee_estimated = snapshot.fee, snapshot.fee_estimated

@@ -121,7 +121,8 @@ def report_text(report: dict) -> str:
         rows.append((
             f"{o['leg']}{'u' if o['role'] == 'unwind' else ''}", o["venue"], o["instrument"], o["side"],
             f"{o['filled']}/{o['quantity']}", o["status"],
-            f"{o['average_price']} {o['price_currency']}" if o["average_price"] else "-",
+            f"{o['average_price']} {o['price_currency']}{' (est.)' if o.get('price_estimated') else ''}"
+            if o["average_price"] else "-",
             f"{usd(o['fee_usd'])}{' (est.)' if o.get('fee_estimated') else ''}", o["slippage"] or "-",
             f"{o['latency_ms']:.0f}ms" if o["latency_ms"] is not None else "-",
             o["client_order_id"],
@@ -137,6 +138,9 @@ def report_text(report: dict) -> str:
     ]
     if any(o.get("fee_estimated") for o in report["legs"] + report["unwinds"]):
         lines.append("(est.): the venue has not reported that fee; it is estimated from its fee schedule")
+    if any(o.get("price_estimated") for o in report["legs"] + report["unwinds"]):
+        lines.append("(est.) price: the venue did not report that average fill price; the order's limit stands in "
+                     "for it (the worst price it could have filled at), so the net cost is an upper bound")
     if totals.get("savings_vs_reference_usd") is not None:
         lines.append(f"Savings against the reference prices: {usd(totals['savings_vs_reference_usd'])}")
     if report.get("card"):

@@ -117,6 +117,7 @@ def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
         "price_currency": request.instrument.price_currency,
         "limit_price": _s(request.limit_price),
         "average_price": _s(order.average_price),
+        "price_estimated": order.price_estimated,
         "average_price_usd": _usd(order.average_price * planned.usd_per_unit) if order.average_price is not None else None,
         "fee": order.fee.to_json() if order.fee else None,
         "fee_estimated": order.fee_estimated,

@@ -23,10 +23,20 @@ CURRENCY = "USD"
 
 @dataclass(frozen=True)
 class Charged:
-    """The fees Aevo reported for one order's fills, and how many contracts those fills cover."""
+    """The fees Aevo reported for one order's fills, how many contracts those fills cover, and
+    the fills' notional (``price`` x ``amount`` summed over the rows that carry a price)."""
 
     fees: Decimal
     amount: Decimal
+    notional: Decimal = ZERO
+    priced: Decimal = ZERO  # contracts of the rows that carry a price
+
+    @property
+    def average_price(self) -> Decimal | None:
+        """The fills' average price, when every fill counted carries its price."""
+        if self.amount <= 0 or self.priced != self.amount:
+            return None
+        return self.notional / self.amount
 
 
 def charged(rows: Iterable[dict], order_id: str) -> Charged:
@@ -34,15 +44,19 @@ def charged(rows: Iterable[dict], order_id: str) -> Charged:
 
     :raises InvalidReply: a matching row without a usable ``fees`` or ``amount``.
     """
-    fees = amount = ZERO
+    fees = amount = notional = priced = ZERO
     for row in rows:
         if str(row.get("order_id") or "").lower() != order_id:
             continue
         if str(row.get("trade_type") or "trade") != "trade":
             continue
         fees += to_decimal(row.get("fees"), field="trade fees")
-        amount += to_decimal(row.get("amount"), field="trade amount")
-    return Charged(fees, amount)
+        size = to_decimal(row.get("amount"), field="trade amount")
+        amount += size
+        if row.get("price") not in (None, ""):
+            notional += to_decimal(row["price"], field="trade price") * size
+            priced += size
+    return Charged(fees, amount, notional, priced)
 
 
 def estimate(instrument: VenueInstrument, quantity: Decimal, price: Decimal, underlying_value: Decimal) -> Decimal:

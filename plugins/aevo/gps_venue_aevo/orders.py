@@ -64,8 +64,9 @@ def snapshot(raw, client_order_id: str, *, fallback_price: Decimal | None = None
     """An Aevo order object (``order_id``, ``amount``, ``filled``, ``avg_price``, ``order_status``...).
 
     Amounts and prices in replies are human decimals (``"12.34"``), not the signed 6-dp integers.
-    Should a fill come without ``avg_price``, the order's own limit (``price``) is used: the
-    worst price the venue could have filled it at.
+    Should a fill come without ``avg_price`` (``GET /order-history`` rows have none), the order's
+    own limit (``price``) stands in: the worst price the venue could have filled it at, and the
+    snapshot says ``price_estimated`` (the service then averages the order's fills instead).
     """
     if not isinstance(raw, dict):
         raise InvalidReply(f"order {client_order_id}: reply is not an order object")
@@ -80,15 +81,16 @@ def snapshot(raw, client_order_id: str, *, fallback_price: Decimal | None = None
         filled = quantity if status is VenueOrderStatus.FILLED else Decimal(0)
     else:
         filled = to_decimal(raw["filled"], field="filled")
-    average = None
+    average, estimated = None, False
     if filled > 0:
         for name in ("avg_price", "price"):
             if raw.get(name) not in (None, ""):
                 candidate = to_decimal(raw[name], field=name)
                 if candidate > 0:
-                    average = candidate
+                    average, estimated = candidate, name != "avg_price"
                     break
-        average = average or fallback_price
+        if average is None:
+            average, estimated = fallback_price, fallback_price is not None
     order_id = raw.get("order_id")
     return OrderSnapshot(
         client_order_id=client_order_id,
@@ -97,6 +99,7 @@ def snapshot(raw, client_order_id: str, *, fallback_price: Decimal | None = None
         quantity=quantity,
         filled_quantity=filled,
         average_price=average,
+        price_estimated=estimated,
         reason=None if status is VenueOrderStatus.OPEN else status_text,
         updated_at=_ns_datetime(raw.get("timestamp")) or datetime.now(timezone.utc),
     )

@@ -71,7 +71,8 @@ class AevoService:
         self._index: dict[str, tuple[float, Decimal]] = {}
         self._marks: dict[str, dict[str, tuple[Decimal | None, Decimal | None]]] = {}
         self._fetch_locks: dict[str, threading.Lock] = {}
-        self._fees: dict[tuple[str, Decimal], Money] = {}  # (order id, filled) -> fee Aevo reported
+        # (order id, filled) -> (fee Aevo reported, the fills' average price or None)
+        self._fees: dict[tuple[str, Decimal], tuple[Money, Decimal | None]] = {}
 
     def __repr__(self) -> str:
         return f"AevoService({self.environment.base_url!r}, signer={self._signer!r})"
@@ -316,6 +317,9 @@ class AevoService:
     def _with_fee(self, order: OrderRequest, snap: OrderSnapshot, order_id: str, *, ask_venue: bool) -> OrderSnapshot:
         """``snap`` with the fee of its fills in USD: what Aevo charged, else a labelled estimate.
 
+        The same ``GET /trade-history`` rows give the fills' average price where ``snap`` only
+        has the limit standing in for it (an order read from ``GET /order-history``).
+
         Aevo is asked (``GET /trade-history``, weight 5) only with ``ask_venue`` and once the
         order is closed, so polling a working order never pays for it; a fee read in full is
         cached per (order, filled). Fills Aevo does not (yet) list are estimated from the fee
@@ -329,16 +333,17 @@ class AevoService:
         if ask_venue and not snap.is_working:
             cached = self._fees.get((order_id, filled))
             if cached is not None:
-                return replace(snap, fee=cached, fee_estimated=False)
+                return _priced(replace(snap, fee=cached[0], fee_estimated=False), cached[1])
             try:
                 known = self._charged(order, order_id)
             except Exception as exc:  # noqa: BLE001 - a fee is never worth failing a status lookup
                 log.info("fees of %s not read from Aevo (%s); estimating them", order.client_order_id, exc)
         if known.amount >= filled:
             fee = Money(known.fees, fees.CURRENCY)
+            average = known.average_price
             with self._lock:
-                self._fees[(order_id, filled)] = fee
-            return replace(snap, fee=fee, fee_estimated=False)
+                self._fees[(order_id, filled)] = (fee, average)
+            return _priced(replace(snap, fee=fee, fee_estimated=False), average)
         try:
             value = self._underlying_value(order.instrument.key.underlying, fetch=ask_venue and not snap.is_working)
             rest = fees.estimate(order.instrument, filled - known.amount, snap.average_price, value)
@@ -392,6 +397,13 @@ class AevoService:
             raise OrderNotOpen(f"order {order.client_order_id} is {snap.status.value}, not open",
                                code=refused.code) from None
         return self.status(order)
+
+
+def _priced(snap: OrderSnapshot, average: Decimal | None) -> OrderSnapshot:
+    """``snap`` with the fills' average price from ``GET /trade-history`` where it only had a stand-in."""
+    if not snap.price_estimated or average is None:
+        return snap
+    return replace(snap, average_price=average.normalize(), price_estimated=False)
 
 
 def _seconds(value) -> float | None:

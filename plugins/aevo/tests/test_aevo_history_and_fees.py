@@ -255,3 +255,71 @@ def test_execute_labels_an_estimated_fee(fake_aevo, aevo_env, tmp_path):
     assert result.exit_code == 0, result.output
     assert "(est.)" in result.stdout and "estimated from its fee schedule" in result.stdout
     assert Decimal(result.stdout.split("(fees $")[1].split(";")[0]) > 0
+
+
+# --- average fill prices when GET /orders/{id} no longer serves the order ------------------------
+
+
+def _execute(fake_aevo, aevo_env, tmp_path, *args):
+    from click.testing import CliRunner
+
+    from gps_core import cli
+
+    env = dict(aevo_env, AEVO_BASE_URL=fake_aevo.url, GPS_HOME=str(tmp_path / "home"), GPS_LOAD_PLUGINS="aevo")
+    calls = fake_aevo.option_names("BTC", call=True)
+    # In the money: the limit (best price + slippage) is well away from the fill price.
+    return CliRunner().invoke(cli.cli, ["execute", "--venue", "aevo", "--yes", *args, "--timeout", "10",
+                                        "--leg", f"buy 0.1 {calls[3]}", "--leg", f"sell 0.1 {calls[4]}"],
+                              env=env, catch_exceptions=False)
+
+
+def _venue_average(fake_aevo, client_order_id: str) -> Decimal:
+    (order,) = fake_aevo.orders_for(signing.salt_for(client_order_id))
+    assert order["order_status"] == "filled"
+    return Decimal(order["avg_price"])
+
+
+def test_average_prices_are_the_venues_when_closed_orders_are_only_in_order_history(fake_aevo, aevo_env, tmp_path):
+    """The final status refresh reads /order-history (no avg_price): the average comes from the
+    order's /trade-history fills, never the limit, and the net cost is the venue's."""
+    fake_aevo.forget_closed = True
+    result = _execute(fake_aevo, aevo_env, tmp_path, "--json", "--quiet")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["all_filled"], result.output
+    gross = Decimal(0)
+    for leg in report["legs"]:
+        venue_average = _venue_average(fake_aevo, leg["client_order_id"])
+        assert Decimal(leg["average_price"]) == venue_average != Decimal(leg["limit_price"])
+        assert leg["price_estimated"] is False
+        gross += (1 if leg["side"] == "buy" else -1) * venue_average * Decimal(leg["filled"])
+    fees = sum((_charged(fake_aevo, fake_aevo.orders_for(signing.salt_for(leg["client_order_id"]))[0]["order_id"])
+                for leg in report["legs"]), Decimal(0))
+    assert Decimal(report["totals"]["net_cost_usd"]) == (gross + fees).quantize(Decimal("0.01"))
+
+
+def test_a_stand_in_price_never_overwrites_the_placement_replys_average(fake_aevo, aevo_env, tmp_path):
+    """Without /trade-history rows the order-history row gives only the limit: the average from
+    the placement reply is kept, not replaced by that stand-in."""
+    fake_aevo.forget_closed = True
+    fake_aevo.trades_visible = False
+    result = _execute(fake_aevo, aevo_env, tmp_path, "--json", "--quiet")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["all_filled"], result.output
+    for leg in report["legs"]:
+        assert Decimal(leg["average_price"]) == _venue_average(fake_aevo, leg["client_order_id"])
+        assert leg["price_estimated"] is False
+
+
+def test_a_stand_in_price_is_labelled_estimated(aevo_service, fake_aevo, new_order):
+    """Only the limit is known (order history, no fills listed): the snapshot says so."""
+    fake_aevo.forget_closed = True
+    fake_aevo.trades_visible = False
+    order = new_order()
+    placed = aevo_service.place(order)
+    assert placed.average_price == _venue_average(fake_aevo, order.client_order_id) and not placed.price_estimated
+    looked_up = aevo_service.status(order)
+    assert looked_up.status is VenueOrderStatus.FILLED
+    assert looked_up.average_price == order.limit_price and looked_up.price_estimated
+    fake_aevo.trades_visible = True
+    exact = aevo_service.status(order)
+    assert exact.average_price == placed.average_price and not exact.price_estimated
