@@ -20,7 +20,15 @@ import threading
 import time
 from typing import Any
 
-from gps_core.errors import InvalidReply, NetworkError, OutcomeUnknown, RateLimited, VenueError
+from gps_core.errors import (
+    InvalidOrder,
+    InvalidReply,
+    NetworkError,
+    OutcomeUnknown,
+    RateLimited,
+    ReduceOnlyRefused,
+    VenueError,
+)
 from gps_core.secrets import redact
 
 from . import wire
@@ -126,6 +134,8 @@ class Transport:
             error = envelope["error"]
             exc = error_for(error.get("code"), self._clean(str(error.get("message") or "")),
                             _clean_data(error.get("data"), self._clean), method=method)
+            if _refuses_reduce_only(exc, error.get("data")):
+                exc = ReduceOnlyRefused(exc.message, code=exc.code)
             if status == 429 and not isinstance(exc, RateLimited):
                 exc = RateLimited(exc.message, code=exc.code)
             if isinstance(exc, RateLimited):
@@ -140,6 +150,16 @@ class Transport:
         if request_id is not None and envelope.get("id") not in (None, request_id):
             raise InvalidReply(f"{method}: reply id {envelope.get('id')!r} does not match request id {request_id}")
         return envelope
+
+
+def _refuses_reduce_only(exc: VenueError, data) -> bool:
+    """A refusal whose ``data`` names the ``reduce_only`` parameter (``{"param": "reduce_only", ...}``).
+
+    Deribit has no code of its own for a reduce-only order that would not reduce the position:
+    it answers a parameter refusal (11029 ``invalid_arguments``) whose ``data.param`` names it.
+    Other refusals stay as they are; the core then asks the position (``gps_positions``).
+    """
+    return isinstance(exc, InvalidOrder) and isinstance(data, dict) and data.get("param") == "reduce_only"
 
 
 def _never_connected(exc: BaseException) -> bool:

@@ -20,6 +20,7 @@ from gps_core.errors import (
     OrderRejected,
     OutcomeUnknown,
     RateLimited,
+    ReduceOnlyRefused,
     VenueUnavailable,
 )
 from gps_core.model import Side, TimeInForce, VenueOrderStatus, utcnow
@@ -227,6 +228,23 @@ def test_reduce_only_flag_reaches_the_venue(client, server, instrument, new_orde
     order = new_order(listed, Side.SELL, "0.1", "0.5", reduce_only=True)
     client.orders.place(order)
     assert server.state.orders_for(order.client_order_id)[0]["reduce_only"] is True
+
+
+def test_a_reduce_only_order_that_would_not_reduce_is_refused_as_such(client, server, instrument, new_order):
+    """The fake enforces reduce-only from its fills; the plugin reports Deribit's refusal
+    (11029 naming ``reduce_only``) as ReduceOnlyRefused, and nothing exists at the venue."""
+    listed = instrument()
+    ask = server.state.instrument(listed.symbol).asks[0][0]
+    flat = new_order(listed, Side.SELL, "0.1", "0.5", reduce_only=True)
+    with pytest.raises(ReduceOnlyRefused) as caught:
+        client.orders.place(flat)  # nothing held
+    assert caught.value.code == 11029 and server.state.orders_for(flat.client_order_id) == []
+    client.orders.place(new_order(listed, Side.BUY, "0.1", str(ask)))  # now long 0.1
+    more = new_order(listed, Side.BUY, "0.1", str(ask), reduce_only=True)
+    with pytest.raises(ReduceOnlyRefused):
+        client.orders.place(more)  # would increase the long
+    assert server.state.orders_for(more.client_order_id) == []
+    assert server.state.position_of(listed.symbol) == Decimal("0.1")
 
 
 def test_status_by_venue_order_id(client, server, instrument, new_order):
