@@ -56,6 +56,11 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
+def _orders(count: int, kind: str = "") -> str:
+    """``1 working order``, ``2 working orders``."""
+    return f"{count} {kind + ' ' if kind else ''}order{'' if count == 1 else 's'}"
+
+
 def run_concurrently(function: Callable[[T], None], items: list[T]) -> None:
     """Call ``function`` on every item at once: the first on this thread, the rest on a shared pool.
 
@@ -214,6 +219,15 @@ class Engine:
         self._unwind_caps: dict[int, tuple[Decimal, str]] = {}
         self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
         self._stopping = False  # on the way out: waits are never cut short any more
+        self._said: set[tuple[str, tuple[str, ...]]] = set()  # progress lines already shown
+
+    def _progress_once(self, message: str, orders: list[TrackedOrder]) -> None:
+        """:meth:`progress`, unless the same words were said about the same orders already."""
+        said = (message, tuple(sorted(o.client_order_id for o in orders)))
+        if said in self._said:
+            return
+        self._said.add(said)
+        self.progress(message)
 
     def progress(self, message: str) -> None:
         """Best-effort progress: output errors (closed pipe, unwritable terminal) never stop an execution."""
@@ -624,15 +638,17 @@ class Engine:
             self._mark(order, OrderState.REJECTED, reason, "order_rejected")
         elif order.state is OrderState.SUBMITTED:
             self._mark(order, OrderState.UNKNOWN, why or "not found yet", "order_unknown")
-        elif self._stopping:
-            order.reason = "state unknown: the order may be working or filled at the venue"
+        elif self._stopping and not (order.reason or "").startswith("state unknown"):
+            cause = why or order.reason
+            order.reason = f"state unknown ({cause}): the order may be working or filled at the venue" if cause \
+                else "state unknown: the order may be working or filled at the venue"
 
     def _settle_all(self, orders: list[TrackedOrder]) -> None:
         """Settle every order whose outcome is not known (sent, no answer), at once."""
         targets = [o for o in orders if o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)]
         if not targets:
             return
-        self.progress(f"settling {len(targets)} order(s) whose outcome is unknown")
+        self._progress_once(f"settling {_orders(len(targets))} of unknown state", targets)
         for order in targets:
             if order.state is OrderState.SUBMITTED:
                 self._mark(order, OrderState.UNKNOWN, "outcome unknown: the send was cut short", "order_unknown")
@@ -682,7 +698,12 @@ class Engine:
         targets = [o for o in orders if o.is_working or o.state is OrderState.UNKNOWN]
         if not targets:
             return
-        self.progress(f"cancelling {len(targets)} working order(s)")
+        working = [o for o in targets if o.is_working]
+        unknown = [o for o in targets if not o.is_working]
+        if working:
+            self._progress_once(f"cancelling {_orders(len(working), 'working')}", working)
+        if unknown:
+            self._progress_once(f"settling {_orders(len(unknown))} of unknown state", unknown)
         run_concurrently(self._cancel, targets)
 
     def _cancel(self, order: TrackedOrder) -> None:

@@ -136,6 +136,7 @@ def report_text(report: dict) -> str:
                "CLIENT ORDER ID"], rows),
         f"Net cost: {usd(totals['net_cost_usd'])} (fees {usd(totals['fees_usd'])}; planned {usd(totals['planned_cost_usd'])})",
     ]
+    lines.extend(reason_lines(report))
     if any(o.get("fee_estimated") for o in report["legs"] + report["unwinds"]):
         lines.append("(est.): the venue has not reported that fee; it is estimated from its fee schedule")
     if any(o.get("price_estimated") for o in report["legs"] + report["unwinds"]):
@@ -211,6 +212,24 @@ def kept_text(report: dict) -> str:
         held = "long" if p["side"] == "buy" else "short"
         by_venue.setdefault(p["venue"], []).append(f"{held} {p['quantity']} {p['instrument']}")
     return "; ".join(f"{venue}: {', '.join(items)}" for venue, items in by_venue.items()) or "nothing filled"
+
+
+#: Longest venue reason shown in the text report (the whole text is in ``--json``).
+REASON_CHARS = 160
+
+
+def reason_lines(report: dict) -> list[str]:
+    """Why each rejected, denied or unknown order ended so: the venue's words (with its code), one line each."""
+    lines = []
+    for o in report["legs"] + report["unwinds"]:
+        if o["status"] not in ("rejected", "unknown", "denied") or not o.get("reason"):
+            continue
+        reason = " ".join(str(o["reason"]).split())
+        if len(reason) > REASON_CHARS:
+            reason = reason[:REASON_CHARS - 1].rstrip() + "…"
+        name = f"unwind of leg {o['leg']}" if o["role"] == "unwind" else f"leg {o['leg']}"
+        lines.append(f"{name} {o['status'].upper()}: {reason}")
+    return lines
 
 
 def recovered_text(event: dict) -> str:

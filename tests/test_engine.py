@@ -341,3 +341,21 @@ def test_resume_watches_working_orders_until_its_timeout(tmp_path):
         ExecutionResult("test-exec", plan, legs), timeout=5)
     journal.close()
     assert result.all_filled and result.complete and venue.cancel_calls == [] and result.unwinds == []
+
+
+def test_progress_names_orders_of_unknown_state_as_such_and_says_each_step_once(tmp_path):
+    """An order of unknown state is 'settled', not 'cancelled as working'; resuming says it once."""
+    venue = ScriptedVenue(paper=False, behaviours={KEYS[0].name: Behaviour(lost_before_accept=True)})
+    said = []
+    journal = Journal(tmp_path, "test-exec")
+    engine = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None, progress=said.append)
+    result = engine.execute(make_plan(venue, ("buy",)))
+    assert result.legs[0].state is OrderState.UNKNOWN and venue.orders == {}
+    assert said.count("settling 1 order of unknown state") == 1, said
+    assert not [m for m in said if m.startswith("cancelling")], said
+    again = []
+    Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None,
+           progress=again.append).resume(result, 0)
+    journal.close()
+    assert again.count("settling 1 order of unknown state") == 1, again
+    assert not [m for m in again if m.startswith("cancelling")], again

@@ -239,7 +239,7 @@ def error_for(status: int, body: object, headers: Mapping[str, str], *, what: st
     if placing:
         # Even a 401/403: only the documented authentication codes above prove that Aevo refused
         # the order before doing anything; an unlisted code may come from a proxy after it.
-        return OutcomeUnknown(f"{what}: HTTP {status} with a code gps does not know; the order may exist, "
+        return OutcomeUnknown(f"{what}: HTTP {status} {code}, a code gps does not know; the order may exist, "
                               "so it is looked up", code=code)
     if status in (401, 403):
         return AuthenticationError(f"{what}: {_API_KEY_HELP}", code=code)

@@ -210,3 +210,41 @@ def test_an_error_field_that_is_not_a_code_is_never_echoed():
         error = error_for(400, {"error": leaked}, {}, what="POST /orders", placing=placing)
         assert "canary" not in str(error) and "canary" not in str(error.code)
     assert isinstance(error_for(400, {"error": leaked}, {}, what="POST /orders", placing=True), OutcomeUnknown)
+
+
+def test_an_order_left_unknown_by_an_unlisted_code_shows_the_code_and_is_settled_once(aevo_service, fake_aevo,
+                                                                                      tmp_path):
+    """Aevo answers an unlisted code and never takes the order: it stays of unknown state (Aevo
+    orders have no valid_until). The text report names the venue's code; the progress says
+    'settling', once, never 'cancelling ... working' for an order that is not known to work."""
+    from decimal import Decimal
+
+    from gps_core.instruments import OptionKey
+    from gps_core.model import Side
+    from gps_core.render import report_text
+    from gps_core.report import result_to_json
+    from gps_core.routing import Quote, plan_strategy
+    from gps_core.strategy import Leg, Strategy
+
+    host = PluginHost(environ={})
+    host.register(AevoVenue(aevo_service), "aevo")
+    venue = host.venue("aevo")
+    key = OptionKey.parse(fake_aevo.option_names("BTC", call=True)[4])
+    instrument = aevo_service.find(key)
+    plan = plan_strategy(Strategy(legs=(Leg(Side.BUY, Decimal("0.1"), key),)),
+                         {0: [Quote("aevo", instrument, venue.order_book(instrument, 10))]})
+    fake_aevo.inject("reject", code=UNLISTED, status=400)
+    said = []
+    journal = Journal(tmp_path, "unknown-code")
+    options = ExecutionOptions(timeout=1, unknown_grace=0.2, settle_timeout=0.5)
+    result = Engine({"aevo": venue}, journal, options, progress=said.append).execute(plan)
+    journal.close()
+
+    assert fake_aevo.orders == {}  # the book of record: Aevo never took it
+    (leg,) = result.legs
+    assert leg.state is OrderState.UNKNOWN
+    text = report_text(result_to_json(result, "live"))
+    (line,) = [x for x in text.splitlines() if x.startswith("leg 1 UNKNOWN:")]
+    assert UNLISTED in line, line
+    assert said.count("settling 1 order of unknown state") == 1, said
+    assert not [m for m in said if m.startswith("cancelling")], said

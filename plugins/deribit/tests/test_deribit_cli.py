@@ -153,3 +153,17 @@ def test_the_plan_names_the_linear_contract_a_plain_sol_leg_trades(server, env):
                                env={**env, "DERIBIT_CLIENT_ID": None, "DERIBIT_CLIENT_SECRET": None})
     assert quote.exit_code == 0, quote.output
     assert f"{leg} (SOL_USDC-{codes[2]}-140-C)" in quote.stdout and "USDC" in quote.stdout
+
+
+def test_the_text_report_says_why_a_leg_was_rejected_in_the_venues_words(server, env):
+    low, high = spread_legs(server)
+    server.state.faults.inject("reject", method="private/sell", code=10006, message="price_too_low4idx 0.0005")
+    result = CliRunner().invoke(cli_module.cli, [
+        "execute", "--venue", "deribit", "--yes", "--timeout", "10",
+        "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}",
+    ], env=env)
+    assert result.exit_code == 1, result.output
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("leg 2 REJECTED:")]
+    assert "price_too_low4idx 0.0005" in line
+    assert [o for o in server.state.orders.values() if o["label"].endswith("-L2-1")] == []  # refused: nothing there
+    assert result.stderr.count("unwinding 1 filled leg") == 1
