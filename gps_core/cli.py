@@ -63,10 +63,19 @@ def handles_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from .errors import AuthenticationError, BadInput, ConfigurationError, GpsError, RoutingError
+        from .errors import (
+            AuthenticationError,
+            BadInput,
+            ConfigurationError,
+            GpsError,
+            RoutingError,
+            VenuesUnreachable,
+        )
 
         try:
             return command(*args, **kwargs)
+        except VenuesUnreachable as exc:  # a failed venue call, not bad input
+            _fail(str(exc), EXIT_INCOMPLETE)
         except (BadInput, RoutingError, ConfigurationError, AuthenticationError) as exc:
             _fail(str(exc), EXIT_USAGE)
         except GpsError as exc:

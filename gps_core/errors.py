@@ -35,6 +35,13 @@ class RoutingError(GpsError):
     """No executable plan exists for the strategy (nothing lists a leg, book too thin...)."""
 
 
+class VenuesUnreachable(RoutingError):
+    """No venue that could take a leg answered (connection refused, timeout, error reply).
+
+    A failed venue call, not bad input: the CLI exits 1 (nothing was sent).
+    """
+
+
 class VenueError(GpsError):
     """Something a venue said or did.
 

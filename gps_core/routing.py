@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Mapping, Sequence
 
-from .errors import RoutingError
+from .errors import RoutingError, VenuesUnreachable
 from .model import OrderBook, Side, VenueInstrument, utcnow
 from .money import ZERO, format_decimal, is_multiple
 from .payoff import LossBound, Position, worst_loss
@@ -312,7 +312,10 @@ def plan_strategy(
         eligible = [c for c in candidates if c.eligible]
         if not eligible:
             why = "; ".join(f"{c.venue}: {c.reason}" for c in candidates) or "no venue was asked"
-            raise RoutingError(f"leg {index + 1} ({leg.describe()}) cannot be routed: {why}")
+            asked = quotes.get(index, ())
+            down = bool(asked) and all(q.failed for q in asked)
+            raise (VenuesUnreachable if down else RoutingError)(
+                f"leg {index + 1} ({leg.describe()}) cannot be routed: {why}")
         # Lowest USD cost for a buy, highest USD proceeds for a sell; ties go to the venue name.
         best = min(eligible, key=lambda c: (leg.side.sign * c.usd_per_contract, c.venue))
         assert best.instrument and best.book and best.limit_price and best.expected_price is not None

@@ -129,9 +129,10 @@ def test_live_auto_with_every_live_venue_down_refuses_instead_of_using_paper(ven
     monkeypatch.setenv("DERIBIT_BASE_URL", closed_port_url())
     monkeypatch.setenv("AEVO_BASE_URL", closed_port_url())
     result = gps("execute", "--yes", "--leg", f"buy 0.1 {k1.name}")
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a failed venue call (README), not bad input; nothing sent
     assert "cannot be routed" in result.stderr and "dryrun" not in result.stderr
-    assert dryrun_orders(home) == []
+    assert "could not connect" in result.stderr
+    assert dryrun_orders(home) == [] and deribit_orders(deribit) == 0 and aevo.orders_received == []
 
 
 def test_auto_with_no_live_venue_installed_is_paper_and_says_so(venues, monkeypatch):
