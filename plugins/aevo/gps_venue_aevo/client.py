@@ -106,7 +106,8 @@ class AevoClient:
         except requests.exceptions.RequestException as exc:
             if _never_sent(exc):
                 raise NetworkError(f"{what}: could not connect to {self.base_url} ({type(exc).__name__})") from None
-            raise OutcomeUnknown(f"{what}: no reply ({type(exc).__name__}); the outcome is unknown") from None
+            unknown = "" if method == "GET" else "; the outcome is unknown"
+            raise OutcomeUnknown(f"{what}: no reply ({type(exc).__name__}){unknown}") from None
         log.debug("%s -> HTTP %s", what, response.status_code)
         return self._reply(response, what, placing)
 

@@ -220,16 +220,17 @@ def error_for(status: int, body: object, headers: Mapping[str, str], *, what: st
         wait = retry_after_seconds(headers, body)
         hint = f"; retry after {wait:g}s" if wait is not None else ""
         return RateLimited(f"{what}: rate limited{hint}", retry_after=wait, code=code or status)
+    # "The outcome is unknown" is about a request that changes something; a read just failed.
+    unknown = "" if what.startswith("GET ") else "; the outcome is unknown"
     if status >= 500:
         detail = f" ({ERROR_TABLE[code][1]})" if code in ERROR_TABLE else ""
-        return OutcomeUnknown(f"{what}: HTTP {status}{detail}; the outcome is unknown", code=code or status)
+        return OutcomeUnknown(f"{what}: HTTP {status}{detail}{unknown}", code=code or status)
     if code is None:
         if status in (401, 403) and not placing:
             return AuthenticationError(f"{what}: HTTP {status}: {_API_KEY_HELP}", code=status)
         # A refusal without Aevo's error body may come from a proxy (a 403 from an edge, say)
         # that answered after Aevo took the order: the venue's verdict is unknown.
-        return OutcomeUnknown(f"{what}: HTTP {status} without an Aevo error code; the outcome is unknown",
-                              code=status)
+        return OutcomeUnknown(f"{what}: HTTP {status} without an Aevo error code{unknown}", code=status)
     if code in ERROR_TABLE:
         cls, meaning = ERROR_TABLE[code]
         if placing and placement_outcome(code) == "unknown":

@@ -117,6 +117,19 @@ def test_safe_reads_are_retried(aevo_service, fake_aevo, new_order):
     assert aevo_service.order_book(order.instrument, 3).asks
 
 
+def test_a_failed_read_never_says_the_outcome_is_unknown(aevo_service, fake_aevo, new_order):
+    """'The outcome is unknown' is for orders; a 503 on GET /orderbook just failed."""
+    order = new_order()
+    fake_aevo.inject("server_error", method="GET", path="/orderbook", status=503, times=10)
+    with pytest.raises(OutcomeUnknown) as caught:
+        aevo_service.order_book(order.instrument, 3)
+    assert "HTTP 503" in str(caught.value) and "outcome" not in str(caught.value)
+    fake_aevo.inject("server_error", method="POST", path="/orders", status=503)
+    with pytest.raises(OutcomeUnknown, match="the outcome is unknown"):
+        aevo_service.place(order)
+    assert fake_aevo.orders == {}
+
+
 def test_more_than_six_decimals_is_refused_before_sending(aevo_service, fake_aevo, new_order):
     order = new_order()
     fine_tick = dataclasses.replace(order.instrument, tick_size=Decimal("0.0000001"))
