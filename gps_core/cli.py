@@ -97,7 +97,7 @@ def handles_errors(command):
     return wrapper
 
 
-def _decimal_option(name: str, value: str | None, *, percent: bool = False) -> Decimal | None:
+def _decimal_option(name: str, value: str | None, *, percent: bool = False, positive: bool = False) -> Decimal | None:
     if value is None:
         return None
     from .errors import BadInput
@@ -106,6 +106,8 @@ def _decimal_option(name: str, value: str | None, *, percent: bool = False) -> D
         number = Decimal(str(value).strip().rstrip("%"))
     except InvalidOperation:
         raise BadInput(f"{name}: {value!r} is not a number") from None
+    if positive and not (number.is_finite() and number > 0 and number.adjusted() <= 15):
+        raise BadInput(f"{name}: must be a positive number, got {value!r}")
     if not number.is_finite() or number < 0 or number.adjusted() > 15:
         raise BadInput(f"{name}: must be a non-negative number below 1e15, got {value!r}")
     return number / 100 if percent else number
@@ -183,7 +185,7 @@ def build_strategy(strategy_file, legs, card, size):
         strategy = strategy_from_specs(list(legs))
     else:
         raise BadInput('no strategy: give a strategy file or --leg "buy 1 BTC-27MAR26-70000-C"')
-    factor = _decimal_option("--size", size)
+    factor = _decimal_option("--size", size, positive=True)
     if factor is not None:
         strategy = strategy.scaled(factor)
     return strategy

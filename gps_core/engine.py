@@ -808,7 +808,7 @@ class Engine:
             book = self.venues[request.venue].order_book(instrument, 10)
             levels = book.side_to_take(side)
             if not levels or quantity < instrument.min_quantity:
-                raise ValueError("no book to unwind against" if not levels else f"{quantity} is below the minimum size")
+                raise ValueError("no book to unwind against" if not levels else f"{format_decimal(quantity)} is below the minimum size")
         except Exception as exc:  # noqa: BLE001
             self._write("unwind_impossible", client_order_id=order.client_order_id, reason=str(exc))
             order.reason = f"unwind impossible: {exc}"

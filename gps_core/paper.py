@@ -590,7 +590,7 @@ class PaperBroker:
         if instrument.is_expired(self._clock()):
             return f"{instrument.symbol} has expired"
         if order.quantity < instrument.min_quantity:
-            return f"quantity {order.quantity} is below the minimum {instrument.min_quantity}"
+            return f"quantity {format_decimal(order.quantity)} is below the minimum {format_decimal(instrument.min_quantity)}"
         if not is_multiple(order.quantity, instrument.quantity_step):
             return f"quantity {order.quantity} is not a multiple of {instrument.quantity_step}"
         tick = instrument.tick_at(order.limit_price)

@@ -245,7 +245,8 @@ def evaluate(leg: Leg, quote: Quote, max_slippage: Decimal) -> Candidate:
     if book is None:
         return refuse("no order book")
     if leg.quantity < instrument.min_quantity:
-        return refuse(f"quantity {leg.quantity} is below the minimum {instrument.min_quantity}")
+        return refuse(f"quantity {format_decimal(leg.quantity)} is below the minimum "
+                      f"{format_decimal(instrument.min_quantity)}")
     if not is_multiple(leg.quantity, instrument.quantity_step):
         return refuse(f"quantity {leg.quantity} is not a multiple of the step {instrument.quantity_step}")
     levels = book.side_to_take(leg.side)
@@ -259,10 +260,12 @@ def evaluate(leg: Leg, quote: Quote, max_slippage: Decimal) -> Candidate:
     fill = walk_book(book, leg.side, leg.quantity, limit)
     if fill.quantity < leg.quantity:
         return refuse(
-            f"only {fill.quantity} of {leg.quantity} available within {max_slippage * 100:.2f}% of the best price"
+            f"only {format_decimal(fill.quantity)} of {format_decimal(leg.quantity)} available within "
+            f"{max_slippage * 100:.2f}% of the best price"
         )
     if instrument.min_order_value is not None and leg.quantity * limit < instrument.min_order_value:
-        return refuse(f"order value is below the minimum {instrument.min_order_value} {instrument.price_currency}")
+        return refuse(f"order value is below the minimum {format_decimal(instrument.min_order_value)} "
+                      f"{instrument.price_currency}")
     assert fill.average_price is not None
     fee = instrument.fees.fee_per_contract(fill.average_price, book.underlying_value())
     effective = (fill.average_price + fee) if leg.side is Side.BUY else (fill.average_price - fee)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from .errors import BadInput
 from .instruments import OptionKey, OptionType, parse_expiry, parse_strike
 from .model import Side
-from .money import Money
+from .money import Money, format_decimal
 
 MAX_LEGS = 8
 
@@ -61,7 +61,7 @@ class Strategy:
     def scaled(self, factor: Decimal) -> "Strategy":
         """All quantities multiplied by ``factor`` (``--size``)."""
         if factor <= 0:
-            raise BadInput(f"--size must be positive, got {factor}")
+            raise BadInput(f"--size: must be a positive number, got {format_decimal(factor)!r}")
         return replace(self, legs=tuple(replace(leg, quantity=leg.quantity * factor) for leg in self.legs))
 
     def to_json(self) -> dict:

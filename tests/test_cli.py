@@ -156,6 +156,20 @@ def test_bad_input_is_one_line_and_exit_2(env, args, words):
     assert not (env / "home" / "journal").exists() or not list((env / "home" / "journal").iterdir())
 
 
+@pytest.mark.parametrize("size", ["0", "-1", "-0.5"])
+def test_a_size_that_is_not_positive_gets_one_wording(env, size):
+    result = gps("quote", "--venue", "dryrun", "--size", size, "--leg", "buy 1 BTC-25DEC26-100000-C")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"gps: error: --size: must be a positive number, got {size!r}"
+
+
+@pytest.mark.parametrize("quantity, words", [("0.00000001", "quantity 0.00000001 is below"),
+                                              ("100000000", "of 100000000 available")])
+def test_messages_write_numbers_plainly(env, quantity, words):
+    result = gps("quote", "--venue", "dryrun", "--leg", f"buy {quantity} BTC-25DEC26-100000-C")
+    assert words in result.output and "E-" not in result.output and "E+" not in result.output
+
+
 def test_expired_leg_is_refused_before_sending(env):
     result = gps("execute", "--venue", "dryrun", "--leg", "buy 0.1 BTC-27MAR26-70000-C")
     assert result.exit_code == 2 and "expired" in result.stderr
