@@ -51,10 +51,14 @@ def _echo_json(data) -> None:
     _say(json.dumps(to_jsonable(data), indent=2))
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, *, as_json: bool = False) -> None:
+    """One line on stderr and exit ``code``; with ``as_json`` also ``{"error", "exit_code"}`` on stdout."""
     from .secrets import redact_known
 
-    _say(f"gps: error: {redact_known(message)}", err=True)
+    text = redact_known(message)
+    _say(f"gps: error: {text}", err=True)
+    if as_json:
+        _say(json.dumps({"error": text, "exit_code": code}))
     sys.exit(code)
 
 
@@ -72,12 +76,14 @@ def handles_errors(command):
             VenuesUnreachable,
         )
 
+        # Errors raised before anything was printed get a JSON answer on stdout too with --json.
+        as_json = bool(kwargs.get("as_json"))
         try:
             return command(*args, **kwargs)
         except VenuesUnreachable as exc:  # a failed venue call, not bad input
-            _fail(str(exc), EXIT_INCOMPLETE)
+            _fail(str(exc), EXIT_INCOMPLETE, as_json=as_json)
         except (BadInput, RoutingError, ConfigurationError, AuthenticationError) as exc:
-            _fail(str(exc), EXIT_USAGE)
+            _fail(str(exc), EXIT_USAGE, as_json=as_json)
         except GpsError as exc:
             _fail(str(exc), EXIT_INCOMPLETE)
         except KeyboardInterrupt as exc:

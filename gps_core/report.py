@@ -199,6 +199,9 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
         "unpriced_venues": unpriced_to_json(result.plan),
         # an Options GPS card's own figures (net_cost, max_loss, max_profit, pop, ev), or None
         "card": result.plan.strategy.to_json().get("card"),
+        # the plan the execution carried out, as `gps quote --json` shows it (its totals: the
+        # expected and worst cost, the worst loss)
+        "plan": plan_to_json(result.plan),
         "totals": {
             "net_cost_usd": _usd(cost),
             "fees_usd": _usd(fees),

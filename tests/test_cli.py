@@ -57,6 +57,16 @@ def test_execute_json_contract_and_journal(env, strategy):
     assert [e["event"] for e in shown["events"]][:2] == ["execution_started", "plan"]
 
 
+def test_execute_json_carries_its_plan_with_the_worst_loss(env):
+    result = gps("execute", "--venue", "dryrun", "--json", "--leg", "buy 0.1 BTC-25DEC26-100000-C",
+                 "--leg", "sell 0.1 BTC-25DEC26-110000-C")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    totals = report["plan"]["totals"]
+    assert totals["max_loss_unbounded"] is False and float(totals["max_loss_usd"]) > 0
+    assert [leg["instrument"] for leg in report["plan"]["legs"]] == [leg["instrument"] for leg in report["legs"]]
+
+
 def test_status_and_cancel_in_later_processes(env, strategy):
     env_faults = {"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"}
     result = gps("execute", "--venue", "dryrun", "--json", "--quiet", "--timeout", "0.3", "--on-partial", "keep",
@@ -168,6 +178,14 @@ def test_a_size_that_is_not_positive_gets_one_wording(env, size):
 def test_messages_write_numbers_plainly(env, quantity, words):
     result = gps("quote", "--venue", "dryrun", "--leg", f"buy {quantity} BTC-25DEC26-100000-C")
     assert words in result.output and "E-" not in result.output and "E+" not in result.output
+
+
+def test_with_json_an_error_is_json_on_stdout_too(env):
+    result = gps("execute", "--json", "--leg", "buy one BTC-25DEC26-100000-C")
+    assert result.exit_code == 2
+    answer = json.loads(result.stdout)
+    assert answer["exit_code"] == 2 and "not a number" in answer["error"]
+    assert result.stderr.strip() == f"gps: error: {answer['error']}"
 
 
 def test_expired_leg_is_refused_before_sending(env):
