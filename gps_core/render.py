@@ -171,7 +171,13 @@ def report_text(report: dict) -> str:
                 unknown += f" (may have filled up to {r['unknown_quantity']} more)"
         if r.get("note"):
             unknown += f" ({r['note']})"
-        if r["quantity"] == "0":
+        if r.get("venue_position") is not None and r["quantity"] != "0":
+            # The venue refused the unwind: say what this execution did and what the venue holds,
+            # not "you still hold" (the position may have been changed outside gps).
+            lines.append(f"WARNING: NOT UNWOUND: this execution's {r['side']} of {r['quantity']} {r['instrument']} on "
+                         f"{r['venue']} ({r['venue_symbol']}) was not unwound; the venue now reports a position of "
+                         f"{r['venue_position']}{unknown}. Check `gps positions`.")
+        elif r["quantity"] == "0":
             lines.append(f"WARNING: POSSIBLY NOT FLAT: {r['instrument']} on {r['venue']} ({r['venue_symbol']}){unknown}")
         else:
             lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']} "

@@ -513,5 +513,9 @@ def test_a_leg_closed_outside_gps_is_never_unwound_into_a_new_short(venue, make_
     assert sum(o.side == "sell" and o.instrument == symbol and o.filled > 0 for o in everything) == 1
     _assert_nothing_more_sent(report, symbol, venue)
     assert Decimal(report["residuals"][0]["venue_position"]) == 0
+    from gps_core.render import report_text
+
+    (warning,) = [line for line in report_text(report).splitlines() if "NOT UNWOUND" in line]
+    assert f"buy of {q} " in warning and "reports a position of 0" in warning and "you still hold" not in warning
     _ledger(ledger, venue, "leg closed outside gps: reduce-only unwind refused, nothing more sent", drill, report,
             code)
