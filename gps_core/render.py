@@ -234,7 +234,7 @@ def reason_lines(report: dict) -> list[str]:
         if len(reason) > REASON_CHARS:
             reason = reason[:REASON_CHARS - 1].rstrip() + "…"
         name = f"unwind of leg {o['leg']}" if o["role"] == "unwind" else f"leg {o['leg']}"
-        lines.append(f"{name} {o['status'].upper()}: {reason}")
+        lines.append(f"{name} {o['status']}: {reason}")
     return lines
 
 

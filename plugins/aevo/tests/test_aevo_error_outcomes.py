@@ -244,7 +244,7 @@ def test_an_order_left_unknown_by_an_unlisted_code_shows_the_code_and_is_settled
     (leg,) = result.legs
     assert leg.state is OrderState.UNKNOWN
     text = report_text(result_to_json(result, "live"))
-    (line,) = [x for x in text.splitlines() if x.startswith("leg 1 UNKNOWN:")]
+    (line,) = [x for x in text.splitlines() if x.startswith("leg 1 unknown:")]
     assert UNLISTED in line, line
     assert said.count("settling 1 order of unknown state") == 1, said
     assert not [m for m in said if m.startswith("cancelling")], said

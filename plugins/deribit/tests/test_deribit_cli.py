@@ -163,7 +163,7 @@ def test_the_text_report_says_why_a_leg_was_rejected_in_the_venues_words(server,
         "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}",
     ], env=env)
     assert result.exit_code == 1, result.output
-    (line,) = [x for x in result.stdout.splitlines() if x.startswith("leg 2 REJECTED:")]
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("leg 2 rejected:")]
     assert "price_too_low4idx 0.0005" in line
     assert [o for o in server.state.orders.values() if o["label"].endswith("-L2-1")] == []  # refused: nothing there
     assert result.stderr.count("unwinding 1 filled leg") == 1
