@@ -172,10 +172,10 @@ SHAPES = {  # legs, which rest unfilled
 
 @pytest.mark.parametrize("signame", list(SIGNALS))
 @pytest.mark.parametrize("shape", list(SHAPES))
-@pytest.mark.parametrize("venue", ["deribit", "dryrun"])
+@pytest.mark.parametrize("venue", ["deribit", "dryrun", "aevo"])
 def test_a_stop_signal_cancels_unwinds_reports_and_exits_nonzero(venue, shape, signame, make_harness, ledger):
-    if venue == "dryrun" and shape != "2 legs, one fills":
-        pytest.skip("the dry run drills one shape; Deribit drills both")
+    if venue != "deribit" and shape != "2 legs, one fills":
+        pytest.skip("the dry run and Aevo drill one shape; Deribit drills both")
     harness = make_harness(venue)
     legs, resting = SHAPES[shape]
     drill = _start(harness, legs, resting)
