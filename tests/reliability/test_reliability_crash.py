@@ -86,6 +86,19 @@ def crashed_id(harness) -> str:
     return started["execution_id"]
 
 
+def _wait_for_requests_in_flight(harness) -> None:
+    """A killed process's requests that already reached the fake server are still processed:
+    wait (bounded) until every placement the Deribit fake received has been handled."""
+    if harness.name != "deribit":
+        return
+    exchange = harness.exchange
+    for _ in range(200):
+        with exchange.lock:
+            if sum(exchange.received.values()) <= sum(exchange.placed.values()):
+                return
+        time.sleep(0.05)
+
+
 def _journaled(harness) -> list[str]:
     return [e["order"]["client_order_id"] for e in journal_events(harness.home) if e["event"] == "order_intent"]
 
@@ -104,6 +117,7 @@ def test_sigkill_then_recover(venue, point, make_harness, gps_process, ledger):
                           {**env, "GPS_CRASH_AT": crash_at})
     assert crashed.code == -signal.SIGKILL, crashed.stderr
     assert crashed.stdout == ""
+    _wait_for_requests_in_flight(harness)
     placed_before = len(harness.orders(_journaled(harness)))
 
     refused = gps_process(["execute", "--venue", venue, "--yes", "--json", *legs], env)
