@@ -228,11 +228,12 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     are watched until the recorded deadline (start + ``--timeout``; at once with
     ``cancel_working``), cancelled, and the recorded ``--on-partial`` is applied. ``journal``
     may be ``None`` (it could not be opened): every event then counts as a journal failure and
-    the cancels and unwinds are still sent. Raises :class:`~gps_core.rebuild.NotRebuildable`
-    (nothing was sent) when the journal lacks what the engine needs.
+    the cancels and unwinds are still sent. Raises (nothing sent) :class:`~gps_core.rebuild.NotRebuildable`
+    when the journal lacks what the engine needs, :class:`~gps_core.rebuild.ResumeBlocked` when a
+    venue cannot be asked now.
     """
     from .journal import UnwritableJournal
-    from .rebuild import NotRebuildable, deadline, rebuild
+    from .rebuild import ResumeBlocked, deadline, rebuild
     from .service import venue_for
 
     say = progress or (lambda message: None)
@@ -243,7 +244,7 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     try:
         venues = {name: venue_for(ctx, name, mode, cache) for name in rebuilt.venues}
     except Exception as exc:  # noqa: BLE001
-        raise NotRebuildable(f"venue unavailable: {exc}") from None
+        raise ResumeBlocked(f"venue unavailable: {exc}") from None
     sink = journal if journal is not None else UnwritableJournal(path)
     failures: list[str] = []
     adopted = _adopt_unjournaled_unwinds(result, rebuilt.options, venues, sink, failures, say)
@@ -305,13 +306,13 @@ def _adopt_unjournaled_unwinds(result: ExecutionResult, options, venues: dict, j
     Unwind ids are ``gps-<execution>-U<leg>-<n>``, n = 1, 2, ...: each filled leg's next ids
     are looked up until the venue does not know one, and what it knows joins the execution
     (and the journal, if it can be written), so no id is ever sent twice. A lookup that fails
-    raises :class:`~gps_core.rebuild.NotRebuildable`. Returns the adopted client order ids.
+    raises :class:`~gps_core.rebuild.ResumeBlocked`. Returns the adopted client order ids.
     """
     from .codec import request_to_json, snapshot_to_json
     from .errors import OrderNotFound
     from .model import OrderRequest
     from .orders import TrackedOrder
-    from .rebuild import NotRebuildable
+    from .rebuild import ResumeBlocked
 
     adopted: list[str] = []
     if result.all_filled:
@@ -331,7 +332,7 @@ def _adopt_unjournaled_unwinds(result: ExecutionResult, options, venues: dict, j
             except OrderNotFound:
                 break
             except Exception as exc:  # noqa: BLE001
-                raise NotRebuildable(f"cannot tell whether unwind {cid} was sent: {exc}") from None
+                raise ResumeBlocked(f"cannot tell whether unwind {cid} was sent: {exc}") from None
             request.quantity = snapshot.quantity
             unwind = TrackedOrder(request=request, leg_index=leg.leg_index, role="unwind", state=OrderState.SUBMITTED)
             unwind.apply(snapshot)

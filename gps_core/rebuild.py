@@ -38,7 +38,15 @@ class RecoveredExecution(ExecutionResult):
 
 
 class NotRebuildable(Exception):
-    """The journal lacks what the engine needs (no plan, a leg that cannot be priced or found)."""
+    """The journal lacks what the engine needs (no plan, a plan that cannot be read back)."""
+
+
+class ResumeBlocked(Exception):
+    """A venue cannot be asked now (not installed, credentials, unreachable): try again later.
+
+    Unlike :class:`NotRebuildable`, the execution must stay open, so a later ``gps recover``
+    still applies its policy.
+    """
 
 
 @dataclass
@@ -95,7 +103,11 @@ def rebuild(execution_id: str, events: Sequence[dict],
             if journaled is not None:
                 tracked = journaled.tracked()
             else:
-                instrument = find_instrument(data["venue"], key)
+                try:
+                    instrument = find_instrument(data["venue"], key)
+                except Exception as exc:  # noqa: BLE001
+                    raise ResumeBlocked(f"leg {index + 1}: cannot look up {key.name} on {data['venue']}: {exc}") \
+                        from None
                 if instrument is None:
                     raise NotRebuildable(f"leg {index + 1}: {data['venue']} does not list {key.name}")
                 tracked = TrackedOrder(request=OrderRequest(
@@ -113,7 +125,7 @@ def rebuild(execution_id: str, events: Sequence[dict],
                                                                                 data["limit_price"]),
                 expected_fee=Decimal(data.get("expected_fee") or "0"), usd_per_unit=usd_per_unit,
                 book=OrderBook(instrument, (), (), usd_per_unit, usd_per_unit)))
-    except NotRebuildable:
+    except (NotRebuildable, ResumeBlocked):
         raise
     except Exception as exc:  # noqa: BLE001 - an old or damaged plan: recovery falls back to settling orders
         raise NotRebuildable(f"the plan cannot be read back: {type(exc).__name__}: {exc}") from None

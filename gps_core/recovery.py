@@ -30,7 +30,7 @@ from .codec import snapshot_to_json
 from .errors import OrderNotFound, OrderNotOpen
 from .events import CLOSING_EVENTS, Event, JournaledOrder, execution_mode, first, last, replay
 from .journal import ExecutionLock, ExecutionRunning, Journal, iter_journals, lock_holder, read_events
-from .rebuild import NotRebuildable
+from .rebuild import NotRebuildable, ResumeBlocked
 from .model import OrderSnapshot, utcnow
 from .orders import TERMINAL, OrderState, state_from_snapshot
 from .service import Context, venue_for
@@ -222,6 +222,9 @@ def _recover_execution(ctx: Context, path: Path, orders: list[JournaledOrder], o
         except NotRebuildable as exc:
             say(f"execution {path.stem}: {exc}; settling its orders only")
             finished = False
+        except ResumeBlocked as exc:
+            outcome.failures.append(f"{path.stem}: not finished now ({exc}); it stays open: run `gps recover` again")
+            return
         except Exception as exc:  # noqa: BLE001 - a bug or a venue gone mad: leave it open for the next run
             outcome.failures.append(f"{path.stem}: could not finish it ({type(exc).__name__}: {exc}); "
                                     "it stays open: run `gps recover` again, `gps status` shows its orders")

@@ -340,3 +340,27 @@ def test_a_journal_that_cannot_be_created_refuses_the_execution_before_sending(e
         from gps_core.paper import PaperBroker
 
         assert PaperBroker(store, "dryrun").orders() == []
+
+
+def test_recover_leaves_an_execution_open_while_its_venue_cannot_be_asked(env):
+    crashed = subprocess.run([sys.executable, "-m", "gps_core.cli", "execute", "--venue", "dryrun", "--json",
+                              "--sequential", "--timeout", "5", *_legs()],
+                             env={**os.environ, "GPS_CRASH_AT": "between_legs@L1"}, capture_output=True)
+    assert crashed.returncode == -9, crashed.stderr
+    blocked = gps("recover", "--json", env={"GPS_LOAD_PLUGINS": "aevo"})  # the dryrun venue is not loaded
+    data = json.loads(blocked.stdout)
+    assert blocked.exit_code == 1 and data["executions"] == [] and len(data["failures"]) == 1, blocked.output
+    assert "stays open" in data["failures"][0]
+    assert "NOT FINISHED" in gps("journal").stdout  # not closed: the policy is still to be applied
+    done = gps("recover", "--json")
+    data = json.loads(done.stdout)
+    (closed,) = data["executions"]
+    assert closed["complete"] is False and data["exposures"] == [] and data["failures"] == [], done.output
+    assert [o["role"] for o in closed["filled_orders"]] == ["leg", "unwind"]  # leg 1 unwound now
+    from gps_core.paper import PaperBroker
+
+    held = {}
+    for order in PaperBroker(env / "dryrun" / "orders.json", "dryrun").orders():  # the venue's book of record
+        held[order.symbol] = held.get(order.symbol, 0) + order.side.sign * order.filled_quantity
+        assert order.status.value != "open"
+    assert all(quantity == 0 for quantity in held.values()) and held, held  # flat
