@@ -372,10 +372,12 @@ def certify_cmd(name, as_json) -> None:
 @strategy_options
 @click.option("--venue", default="auto", show_default=True, help="auto, a venue name, or a comma-separated list.")
 @click.option("--max-slippage", default="2", show_default=True, metavar="PCT", help="Slippage cap for the plan, in %.")
+@click.option("--combo", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Trade the legs routed to one venue as one combo order: when no worse, always, or never.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @handles_errors
-def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, quiet) -> None:
+def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, combo, as_json, quiet) -> None:
     """Show every venue's book for each leg, and the plan gps would execute.
 
     Progress goes to stderr while the quotes are fetched: what is asked, and which venue
@@ -385,6 +387,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, qui
     Example:
       gps quote --leg "buy 0.1 BTC-25DEC26-100000-C" --venue auto
     """
+    from .combo import choose_combos
     from .errors import RoutingError
     from .paper import paper_market_time
     from .render import plan_text, quotes_text
@@ -419,8 +422,9 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, as_json, qui
             rows.append(row)
     plan_json, error = None, None
     try:
-        plan_json = plan_to_json(plan_strategy(strategy, quotes, max_slippage=slippage, market=pricing.market,
-                                               now=paper_market_time(pricing.venues, quotes)))
+        plan = plan_strategy(strategy, quotes, max_slippage=slippage, market=pricing.market,
+                             now=paper_market_time(pricing.venues, quotes))
+        plan_json = plan_to_json(choose_combos(plan, {v.name: v for v in pricing.venues}, combo, create=False))
     except RoutingError as exc:
         error = str(exc)
     if as_json:
@@ -472,6 +476,8 @@ def chain_cmd(underlying, expiry, venue, as_json) -> None:
               help="What to do with filled legs when the strategy cannot complete.")
 @click.option("--tif", type=click.Choice(["gtc", "ioc"]), default="gtc", show_default=True, help="Time in force.")
 @click.option("--sequential", is_flag=True, help="Place legs one after another (each must fill first).")
+@click.option("--combo", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Trade the legs routed to one venue as one combo order: when no worse, always, or never.")
 @click.option("--dry-run", is_flag=True, help="Real venues' market data, fills simulated on paper. No credentials.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before live orders.")
 @click.option("--force", is_flag=True, help="Execute even if the decision log says no trade.")
@@ -483,7 +489,7 @@ def chain_cmd(underlying, expiry, venue, as_json) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
 @handles_errors
 def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, timeout, on_partial, tif,
-                sequential, dry_run, yes, force, allow_unsettled, as_json, report_path, quiet) -> None:
+                sequential, combo, dry_run, yes, force, allow_unsettled, as_json, report_path, quiet) -> None:
     """Price every leg on every venue, route, place, watch, cancel or unwind, and journal it.
 
     \b
@@ -504,7 +510,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
         strategy=strategy, venue=venue, max_slippage=slippage,
         max_loss=_decimal_option("--max-loss", max_loss), timeout=timeout, on_partial=on_partial,
         time_in_force=tif, sequential=sequential, dry_run=dry_run, yes=yes, force=force,
-        allow_unsettled=allow_unsettled)
+        allow_unsettled=allow_unsettled, combo=combo)
     ctx = Context()
     ui = CliInteraction(quiet)
     _refuse_live_early(ctx, request)
@@ -566,7 +572,7 @@ def _order_rows(results) -> list[dict]:
             "client_order_id": request.client_order_id,
             "role": order.role,
             "venue": request.venue,
-            "instrument": request.instrument.key.name,
+            "instrument": request.instrument.display_name,
             "side": request.side.value,
             "quantity": f"{request.quantity.normalize():f}",
             "journal_state": order.state.value,

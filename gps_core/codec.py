@@ -15,7 +15,9 @@ from typing import Any
 
 from .instruments import OptionKey
 from .model import (
+    ComboLeg,
     FeeSchedule,
+    LegFill,
     OrderRequest,
     OrderSnapshot,
     Side,
@@ -71,6 +73,7 @@ def instrument_to_json(instrument: VenueInstrument) -> dict:
         "expires_at": instrument.expires_at.isoformat() if instrument.expires_at else None,
         "venue_id": instrument.venue_id,
         "min_order_value": None if instrument.min_order_value is None else str(instrument.min_order_value),
+        **({"combo_legs": [[leg.symbol, leg.ratio] for leg in instrument.combo_legs]} if instrument.combo_legs else {}),
     }
 
 
@@ -91,6 +94,7 @@ def instrument_from_json(data: dict) -> VenueInstrument:
         expires_at=datetime.fromisoformat(data["expires_at"]) if data.get("expires_at") else None,
         venue_id=data.get("venue_id"),
         min_order_value=None if data.get("min_order_value") is None else Decimal(data["min_order_value"]),
+        combo_legs=tuple(ComboLeg(str(symbol), int(ratio)) for symbol, ratio in data.get("combo_legs") or ()),
     )
 
 
@@ -141,7 +145,18 @@ def snapshot_to_json(snapshot: OrderSnapshot) -> dict:
         "price_estimated": snapshot.price_estimated,
         "reason": snapshot.reason,
         "updated_at": snapshot.updated_at.isoformat(),
+        **({"leg_fills": [leg_fill_to_json(f) for f in snapshot.leg_fills]} if snapshot.leg_fills else {}),
     }
+
+
+def leg_fill_to_json(fill: LegFill) -> dict:
+    return {"symbol": fill.symbol, "side": fill.side.value, "quantity": str(fill.quantity), "price": str(fill.price),
+            "fee": fill.fee.to_json() if fill.fee else None}
+
+
+def leg_fill_from_json(data: dict) -> LegFill:
+    return LegFill(str(data["symbol"]), Side(data["side"]), Decimal(data["quantity"]), Decimal(data["price"]),
+                   Money.from_json(data["fee"]) if data.get("fee") else None)
 
 
 def snapshot_from_json(data: dict) -> OrderSnapshot:
@@ -157,4 +172,5 @@ def snapshot_from_json(data: dict) -> OrderSnapshot:
         updated_at=datetime.fromisoformat(data["updated_at"]),
         fee_estimated=bool(data.get("fee_estimated", False)),
         price_estimated=bool(data.get("price_estimated", False)),
+        leg_fills=tuple(leg_fill_from_json(f) for f in data.get("leg_fills") or ()),
     )

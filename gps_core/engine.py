@@ -186,7 +186,9 @@ class ExecutionResult:
 
     @property
     def legging_window(self) -> float | None:
-        """Seconds from the first order sent to the last acknowledged."""
+        """Seconds from the first order sent to the last acknowledged; zero when one combo order trades every leg."""
+        if len(self.legs) == 1 and self.legs[0].role == "combo" and self.legs[0].sent_at:
+            return 0.0
         sent = [o.sent_at for o in self.legs if o.sent_at]
         acked = [o.acked_at for o in self.legs if o.acked_at]
         if not sent or not acked:
@@ -245,7 +247,8 @@ class Engine:
         order has left lead to the same orderly stop; only an exception before anything was
         sent propagates.
         """
-        result = ExecutionResult(self.journal.execution_id, plan, [self._new_leg_order(p) for p in plan.legs])
+        orders = [self._new_leg_order(p) for p in plan.legged] + [self._new_combo_order(c) for c in plan.combos]
+        result = ExecutionResult(self.journal.execution_id, plan, sorted(orders, key=lambda o: o.leg_index))
         result.journal_failures = self.journal_failures
         try:
             if self.options.sequential:
@@ -377,6 +380,19 @@ class Engine:
             reduce_only=self.options.reduce_only and self.venues[planned.venue].info.supports(Capability.REDUCE_ONLY),
         )
         return TrackedOrder(request=request, leg_index=planned.index)
+
+    def _new_combo_order(self, combo) -> TrackedOrder:
+        """One order for a :class:`~gps_core.routing.PlannedCombo` (``C<first leg>``; role ``combo``)."""
+        first = combo.leg_indices[0]
+        request = OrderRequest(
+            client_order_id=f"gps-{self.journal.execution_id}-C{first + 1}-1",
+            instrument=combo.instrument,
+            side=combo.side,
+            quantity=combo.quantity,
+            limit_price=combo.limit_price,
+            time_in_force=self.options.time_in_force,
+        )
+        return TrackedOrder(request=request, leg_index=first, role="combo")
 
     def _submit_all(self, orders: list[TrackedOrder], *, required: bool = True) -> None:
         """Journal every order's intent (one fsync for all), then send them all at once.
@@ -841,7 +857,7 @@ class Engine:
             if held > 0 or unsure:
                 request = leg.request
                 maybe = leg.remaining if not leg.is_terminal else Decimal(0)
-                row = {"venue": request.venue, "instrument": request.instrument.key.name,
+                row = {"venue": request.venue, "instrument": request.instrument.display_name,
                        "venue_symbol": request.instrument.symbol, "side": request.side.value,
                        "quantity": held, "unknown_orders": unsure, "unknown_quantity": maybe}
                 if leg.leg_index in self._unwind_caps:

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Callable, Protocol
 
 from .engine import Engine, ExecutionOptions, ExecutionResult, run_concurrently
+from .combo import choose_combos
 from .config import ensure_dir
 from .errors import BadInput, GpsError
 from .events import Event, first
@@ -74,6 +75,7 @@ class ExecutionRequest:
     closes: str | None = None
     #: send every leg reduce-only where the venue supports it (``Capability.REDUCE_ONLY``)
     reduce_only: bool = False
+    combo: str = "auto"  # auto, always or never (see gps_core.combo)
 
     def options(self) -> ExecutionOptions:
         return ExecutionOptions(timeout=self.timeout, on_partial=self.on_partial, sequential=self.sequential,
@@ -82,7 +84,8 @@ class ExecutionRequest:
     def options_json(self, plan: Plan) -> dict:
         """The options as journaled in ``execution_started`` (``gps recover`` reads them back)."""
         return {"venue": self.venue, "timeout": self.timeout, "on_partial": self.on_partial,
-                "tif": self.time_in_force, "sequential": self.sequential, "max_slippage": str(plan.max_slippage)}
+                "tif": self.time_in_force, "sequential": self.sequential, "max_slippage": str(plan.max_slippage),
+                "combo": self.combo}
 
 
 @dataclass
@@ -145,11 +148,14 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
         ui.progress(f"warning: the decision log says no trade ({reason})")
     plan = plan_strategy(strategy, pricing.quotes, max_slippage=request.max_slippage, max_loss=request.max_loss,
                          market=pricing.market, now=paper_market_time(venues, pricing.quotes))
-    plan_json = plan_to_json(plan)
-    ui.show_plan(plan_json)
     by_name = {v.name: v for v in venues}
     plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
     run_concurrently(ctx.authenticate, plan_live)
+    # Combos may need creating (a private call on a live venue), hence after authentication.
+    plan = choose_combos(plan, by_name, request.combo, create=bool(plan_live), max_loss=request.max_loss,
+                         progress=ui.progress)
+    plan_json = plan_to_json(plan)
+    ui.show_plan(plan_json)
     mode = "live" if plan_live else ("dry-run" if request.dry_run else "paper")
     return Prepared(request, by_name, plan, plan_json, [v.name for v in plan_live], mode)
 
@@ -181,7 +187,7 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
                 except OSError as exc:
                     raise JournalUnwritable(f"cannot write the journal {journal.path}: {exc.strerror or exc}; "
                                             "nothing was sent") from None
-                ui.progress(f"execution {execution_id}: placing {len(plan.legs)} order(s)")
+                ui.progress(f"execution {execution_id}: placing {plan.order_count} order(s)")
                 engine = engine_factory(prepared.venues, journal, request.options(), progress=ui.progress)
                 result = engine.execute(plan)
                 report = result_to_json(result, prepared.mode, str(journal.path))

@@ -49,7 +49,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from .instruments import OptionKey
-    from .model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Position, VenueInfo, VenueInstrument
+    from .model import (AuthResult, ComboLeg, ComboOffer, OrderBook, OrderRequest, OrderSnapshot, Position,
+                        VenueInfo, VenueInstrument)
     from .secrets import Secret
 
 PROJECT = "gps"
@@ -183,4 +184,30 @@ def gps_positions(underlying: str | None) -> list[Position]:
         size (signed: positive long, negative short); ``[]`` when nothing is held.
     :raises VenueError: the venue could not be asked or its reply was unreadable (the core
         reports it for that venue and carries on with the others).
+    """
+
+
+@hookspec(firstresult=True)
+def gps_combo_offer(legs: list[ComboLeg], create: bool, depth: int) -> ComboOffer | None:
+    """Offer several legs as one combo instrument, traded as one order. **Optional**.
+
+    A venue that lists combo books (Deribit) implements it; gps then compares the combo's
+    book with the legged plan (``--combo auto|always|never``) and, when it picks the combo,
+    places, watches, cancels and journals it with ``gps_place`` / ``gps_order_status`` /
+    ``gps_cancel`` like any order (the order's ``instrument`` is the combo). A venue without
+    an implementation is never asked and its legs are placed one by one.
+
+    :param legs: the legs routed to this venue, as the venue's symbols with signed
+        whole-number ratios (``+1`` bought, ``-1`` sold, per unit of combo bought), in plan
+        order; 2 to 4 legs.
+    :param create: ``True`` when gps is about to execute (credentials checked): create the
+        combo if the venue does not list it yet (Deribit ``private/create_combo``).
+        ``False`` (``gps quote``, ``--dry-run``): offer only a combo that already exists,
+        using public data.
+    :param depth: the combo book levels wanted per side.
+    :returns: a :class:`~gps_core.model.ComboOffer` (the combo instrument with its tick and
+        size rules and ``combo_legs``, and its book; the venue may list the structure in the
+        opposite direction, all ratios negated, and gps then sells it), or ``None`` when the
+        venue has no combo for these legs.
+    :raises VenueError: the venue could not be asked; gps then legs the strategy.
     """

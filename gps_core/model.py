@@ -174,6 +174,19 @@ class VenueInstrument:
     expires_at: datetime | None = None
     venue_id: str | None = None
     min_order_value: Decimal | None = None
+    #: a combo (one instrument that trades several legs at once, see :class:`ComboOffer`): its
+    #: legs with their signed ratios; empty for a single option. A combo's ``key`` is its first
+    #: leg's (it names the listing and the expiry); its ``symbol`` is the venue's combo id.
+    combo_legs: tuple["ComboLeg", ...] = ()
+
+    @property
+    def is_combo(self) -> bool:
+        return bool(self.combo_legs)
+
+    @property
+    def display_name(self) -> str:
+        """The name to show: the option's canonical name, or the combo id for a combo."""
+        return self.symbol if self.combo_legs else self.key.name
 
     def tick_at(self, price: Decimal) -> Decimal:
         """The tick that applies at ``price``: that of the highest step whose ``above_price`` is at or below it."""
@@ -193,6 +206,39 @@ class VenueInstrument:
     def is_expired(self, now: datetime | None = None) -> bool:
         moment = now or utcnow()
         return moment >= (self.expires_at or self.key.expiry_datetime)
+
+
+@dataclass(frozen=True)
+class ComboLeg:
+    """One leg of a combo: the venue's symbol for it and its signed whole-number ratio.
+
+    ``ratio`` > 0: bought when the combo is bought; < 0: sold (Deribit ``legs[].amount``).
+    """
+
+    symbol: str
+    ratio: int
+
+
+@dataclass(frozen=True)
+class ComboOffer:
+    """A venue's offer to trade several legs as one order; returned by ``gps_combo_offer``.
+
+    :param instrument: the combo as a tradable instrument (``symbol`` is the combo id, e.g.
+        Deribit's ``BTC-CS-19MAY26-70000_75000``; tick and size rules of the combo book; its
+        ``combo_legs`` set). Orders for it go through ``gps_place`` like any other.
+    :param book: the combo's own order book, prices per one unit of the combo (net premium,
+        in ``instrument.price_currency``); may be empty (a combo order then rests).
+    :param waives_cheaper_side: the venue groups buy legs and sell legs and charges only the
+        dearer group's fees (Deribit); otherwise every leg pays its own fee.
+    """
+
+    instrument: VenueInstrument
+    book: OrderBook
+    waives_cheaper_side: bool = False
+
+    @property
+    def legs(self) -> tuple[ComboLeg, ...]:
+        return self.instrument.combo_legs
 
 
 @dataclass(frozen=True)
@@ -330,6 +376,8 @@ class OrderSnapshot:
     updated_at: datetime = field(default_factory=utcnow)
     fee_estimated: bool = False
     price_estimated: bool = False
+    #: a combo order's fills as the venue reports them: trades on every leg
+    leg_fills: tuple["LegFill", ...] = ()
 
     def __post_init__(self):
         for name in ("quantity", "filled_quantity"):
@@ -354,6 +402,22 @@ class OrderSnapshot:
     @property
     def is_working(self) -> bool:
         return self.status is VenueOrderStatus.OPEN
+
+
+@dataclass(frozen=True)
+class LegFill:
+    """One trade on one leg of a combo order (Deribit reports a combo fill as a trade per leg).
+
+    :param symbol: the leg's venue symbol. :param side: the leg's side in this trade.
+    :param quantity: contracts. :param price: in the leg's price currency.
+    :param fee: the trade's fee (``None`` when not reported).
+    """
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Money | None = None
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ class TrackedOrder:
     reason: str | None = None
     sent_at: datetime | None = None
     acked_at: datetime | None = None
+    leg_fills: tuple = ()  # a combo order's per-leg trades (model.LegFill), as last reported
     history: list[tuple[datetime, OrderState, str]] = field(default_factory=list)
 
     @property
@@ -144,6 +145,8 @@ class TrackedOrder:
         if snapshot.fee is not None:
             changed = changed or (snapshot.fee, snapshot.fee_estimated) != (self.fee, self.fee_estimated)
             self.fee, self.fee_estimated = snapshot.fee, snapshot.fee_estimated
+        if snapshot.leg_fills:
+            self.leg_fills = snapshot.leg_fills
         if snapshot.venue_order_id and not self.request.venue_order_id:
             self.request.venue_order_id = snapshot.venue_order_id
         if snapshot.reason:

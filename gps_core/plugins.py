@@ -40,7 +40,7 @@ VENUE_HOOKS = (
     "gps_cancel",
 )
 #: Venue hooks a venue may leave out; :class:`Venue` says whether it has each.
-OPTIONAL_VENUE_HOOKS = ("gps_positions",)
+OPTIONAL_VENUE_HOOKS = ("gps_positions", "gps_combo_offer")
 
 
 @dataclass
@@ -281,6 +281,17 @@ class Venue:
         if not self.has_positions:
             return []
         return self._call("gps_positions", underlying=underlying) or []
+
+    @property
+    def offers_combos(self) -> bool:
+        """Whether the venue implements the optional ``gps_combo_offer`` hook."""
+        return "gps_combo_offer" in self.optional_hooks
+
+    def combo_offer(self, legs, *, create: bool, depth: int = 10):
+        """The venue's combo for ``legs`` (``ComboLeg`` list), or ``None`` (also when it offers no combos)."""
+        if not self.offers_combos:
+            return None
+        return self._call("gps_combo_offer", legs=list(legs), create=create, depth=depth)
 
 
 def load_host(environ: Mapping[str, str] | None = None, extra: Iterable[tuple[str, Any]] = (),

@@ -58,7 +58,7 @@ class Settlement:
             "execution_id": self.execution_id,
             "client_order_id": r.client_order_id,
             "venue": r.venue,
-            "instrument": r.instrument.key.name,
+            "instrument": r.instrument.display_name,
             "side": r.side.value,
             "quantity": f"{r.quantity.normalize():f}",
             "filled": _filled(self),
@@ -347,11 +347,13 @@ def _close(journal: Journal | None, path: Path, outcome: Recovery) -> None:
         return
     plan = first(events, Event.PLAN) or {}
     filled = [{"client_order_id": o.request.client_order_id, "role": o.role, "venue": o.request.venue,
-               "instrument": o.request.instrument.key.name, "side": o.request.side.value,
+               "instrument": o.request.instrument.display_name, "side": o.request.side.value,
                "filled": f"{o.snapshot.filled_quantity.normalize():f}"}
               for o in orders if o.snapshot is not None and o.snapshot.filled_quantity > 0]
     legs = len(plan.get("legs", []))
-    legs_filled = sum(1 for o in orders if o.role == "leg" and o.state is OrderState.FILLED)
+    # A filled combo order fills every leg it trades.
+    legs_filled = sum(len(o.request.instrument.combo_legs) if o.role == "combo" else 1
+                      for o in orders if o.role in ("leg", "combo") and o.state is OrderState.FILLED)
     complete = legs > 0 and legs_filled == legs
     exposure = [] if complete else exposures(path.stem, orders)
     summary = {"legs": legs, "legs_filled": legs_filled, "filled_orders": filled, "complete": complete,
@@ -367,7 +369,7 @@ def exposures(execution_id: str, orders: list[JournaledOrder]) -> list[dict]:
     for o in orders:
         if o.snapshot is None or o.snapshot.filled_quantity <= 0:
             continue
-        key = (o.request.venue, o.request.instrument.key.name)
+        key = (o.request.venue, o.request.instrument.display_name)
         net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.snapshot.filled_quantity
     return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
              "position": f"{quantity.normalize():f}"}

@@ -62,6 +62,7 @@ def plan_text(plan: dict) -> str:
         *market_lines(plan),
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "QTY", "LIMIT", "LIMIT USD", "FEES", "EXPECTED COST", "REFERENCE"], rows),
         *tick_lines(plan),
+        *combo_lines(plan),
         f"Expected net cost: {usd(totals['expected_cost_usd'])} (fees {usd(totals['fees_usd'])}); "
         f"at the limit prices: {usd(totals['worst_cost_usd'])}",
     ]
@@ -82,6 +83,20 @@ def plan_text(plan: dict) -> str:
 
     lines.extend(payoff_lines(plan))
     return "\n".join(lines)
+
+
+def combo_lines(plan: dict) -> list[str]:
+    """The combos chosen (one order each) and, per venue, why combo or legs."""
+    lines = []
+    for c in plan.get("combos") or ():
+        legs = ", ".join(str(i) for i in c["legs"])
+        lines.append(f"COMBO: legs {legs} as ONE order on {c['venue']}: {c['side']} {c['quantity']} {c['instrument']} "
+                     f"limit {c['limit_price']} {c['price_currency']} (${c['limit_price_usd']}, tick {c['tick']}); "
+                     f"expected ${c['expected_cost_usd']} vs ${c['legged_cost_usd']} legged")
+    lines.extend(f"Combo: {note}" for note in plan.get("combo_notes") or ())
+    if plan.get("combos"):
+        lines.append(f"Orders to send: {plan['orders']}")
+    return lines
 
 
 def market_lines(data: dict) -> list[str]:
@@ -117,9 +132,11 @@ def quotes_text(quotes: list[dict]) -> str:
 
 def report_text(report: dict) -> str:
     rows = []
+    fills = []
     for o in report["legs"] + report["unwinds"]:
+        label = {"unwind": f"{o['leg']}u", "combo": "+".join(str(i) for i in o.get("legs") or [o["leg"]])}
         rows.append((
-            f"{o['leg']}{'u' if o['role'] == 'unwind' else ''}", o["venue"], o["instrument"], o["side"],
+            label.get(o["role"], str(o["leg"])), o["venue"], o["instrument"], o["side"],
             f"{o['filled']}/{o['quantity']}", o["status"],
             f"{o['average_price']} {o['price_currency']}{' (est.)' if o.get('price_estimated') else ''}"
             if o["average_price"] else "-",
@@ -127,6 +144,10 @@ def report_text(report: dict) -> str:
             f"{o['latency_ms']:.0f}ms" if o["latency_ms"] is not None else "-",
             o["client_order_id"],
         ))
+        for f in o.get("leg_fills") or ():
+            fee = f"{f['fee']['amount']} {f['fee']['currency']}" if f.get("fee") else "-"
+            fills.append(f"  combo fill, leg {f['leg'] or '?'}: {f['side']} {f['quantity']} {f['instrument']} "
+                         f"@ {f['price']} {o['price_currency']}, fee {fee}")
     totals = report["totals"]
     title = "ALL LEGS FILLED" if report["all_filled"] else "EXECUTION DID NOT COMPLETE"
     lines = [
@@ -134,6 +155,7 @@ def report_text(report: dict) -> str:
         *market_lines(report),
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "FILLED", "STATUS", "AVG PRICE", "FEES", "SLIPPAGE", "LATENCY",
                "CLIENT ORDER ID"], rows),
+        *fills,
         f"Net cost: {usd(totals['net_cost_usd'])} (fees {usd(totals['fees_usd'])}; planned {usd(totals['planned_cost_usd'])})",
     ]
     lines.extend(reason_lines(report))
@@ -152,7 +174,10 @@ def report_text(report: dict) -> str:
         lines.append(f"Unwind cost: {usd(totals['unwind_realised_usd'])} realised by the unwind round trips "
                      "(filled legs sold or bought back, fees included; part of the net cost)")
     if totals.get("legging_window_ms") is not None:
-        lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
+        if totals["legging_window_ms"] == 0 and any(o["role"] == "combo" for o in report["legs"]):
+            lines.append("Legging window: 0 ms (one combo order traded every leg at once)")
+        else:
+            lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
     for unwind in report["unwinds"]:
         if unwind["filled"] != unwind["quantity"] and unwind["status"] != "unknown":
             lines.append(f"note: unwind {unwind['client_order_id']} filled {unwind['filled']} of {unwind['quantity']} "

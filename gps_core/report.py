@@ -7,7 +7,7 @@ from decimal import Decimal
 from .engine import ExecutionResult
 from .money import ZERO
 from .orders import TrackedOrder
-from .routing import Market, Plan, PlannedLeg
+from .routing import Market, Plan, PlannedCombo, PlannedLeg
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -39,6 +39,9 @@ def plan_to_json(plan: Plan) -> dict:
         "market": market_to_json(plan.market),
         "unpriced_venues": unpriced_to_json(plan),
         "legs": [planned_leg_to_json(p, plan.max_slippage) for p in plan.legs],
+        "combos": [planned_combo_to_json(c) for c in plan.combos],
+        "combo_notes": list(plan.combo_notes),
+        "orders": plan.order_count,
         "totals": {
             "expected_cost_usd": _usd(plan.expected_cost_usd),
             "worst_cost_usd": _usd(plan.worst_cost_usd),
@@ -85,6 +88,28 @@ def planned_leg_to_json(p: PlannedLeg, max_slippage: Decimal | None = None) -> d
     }
 
 
+def planned_combo_to_json(c: PlannedCombo) -> dict:
+    return {
+        "venue": c.venue,
+        "legs": [i + 1 for i in c.leg_indices],
+        "instrument": c.instrument.symbol,
+        "combo_legs": [{"venue_symbol": leg.symbol, "ratio": leg.ratio} for leg in c.instrument.combo_legs],
+        "side": c.side.value,
+        "quantity": _s(c.quantity),
+        "price_currency": c.instrument.price_currency,
+        "tick": _s(c.instrument.tick_at(c.limit_price)),
+        "best_price": _s(c.best_price),
+        "limit_price": _s(c.limit_price),
+        "limit_price_usd": _usd(c.limit_price * c.usd_per_unit),
+        "expected_price": _s(c.expected_price),
+        "expected_fee": _s(c.expected_fee),
+        "expected_fee_usd": _usd(c.expected_fee_usd),
+        "expected_cost_usd": _usd(c.expected_cost_usd),
+        "legged_cost_usd": _usd(c.legged_cost_usd),
+        "reason": c.reason,
+    }
+
+
 def _fee_usd(order: TrackedOrder, planned: PlannedLeg) -> Decimal:
     if order.fee is None:
         return ZERO
@@ -105,7 +130,7 @@ def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
         "leg": order.leg_index + 1,
         "role": order.role,
         "venue": request.venue,
-        "instrument": request.instrument.key.name,
+        "instrument": request.instrument.display_name,
         "venue_symbol": request.instrument.symbol,
         "side": request.side.value,
         "quantity": _s(request.quantity),
@@ -129,6 +154,27 @@ def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
         "acked_at": order.acked_at.isoformat() if order.acked_at else None,
         "reason": order.reason,
     }
+
+
+def combo_order_to_json(order: TrackedOrder, plan: Plan) -> dict:
+    """A combo order's row: the combo's net fill, and per leg the fills from its trades."""
+    row = order_to_json(order, next(p for p in plan.legs if p.index == order.leg_index))
+    combo = next((c for c in plan.combos if c.leg_indices[0] == order.leg_index), None)
+    by_symbol = {p.instrument.symbol: p for p in plan.legs}
+    if combo is not None:
+        row["legs"] = [i + 1 for i in combo.leg_indices]
+        if order.average_price is not None and combo.expected_price is not None:
+            slippage = (order.average_price - combo.expected_price) * order.request.side.sign
+            row["slippage"] = _s(slippage)
+            row["slippage_usd"] = _usd(slippage * order.filled * combo.usd_per_unit)
+    row["leg_fills"] = [
+        {"leg": by_symbol[f.symbol].index + 1 if f.symbol in by_symbol else None,
+         "instrument": by_symbol[f.symbol].leg.instrument.name if f.symbol in by_symbol else f.symbol,
+         "venue_symbol": f.symbol, "side": f.side.value, "quantity": _s(f.quantity), "price": _s(f.price),
+         "fee": f.fee.to_json() if f.fee else None}
+        for f in order.leg_fills
+    ]
+    return row
 
 
 def cash_usd(order: TrackedOrder, planned: PlannedLeg) -> Decimal:
@@ -171,7 +217,8 @@ def unwind_realised_usd(result: ExecutionResult, by_index: dict[int, PlannedLeg]
 
 def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None = None) -> dict:
     by_index = {p.index: p for p in result.plan.legs}
-    legs = [order_to_json(o, by_index[o.leg_index]) for o in result.legs]
+    legs = [combo_order_to_json(o, result.plan) if o.role == "combo" else order_to_json(o, by_index[o.leg_index])
+            for o in result.legs]
     unwinds = [order_to_json(o, by_index[o.leg_index]) for o in result.unwinds]
     cost = sum((cash_usd(o, by_index[o.leg_index]) for o in result.legs + result.unwinds), ZERO)
     fees = sum((_fee_usd(o, by_index[o.leg_index]) for o in result.legs + result.unwinds), ZERO)
@@ -210,6 +257,7 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
             "savings_vs_reference_usd": _usd(reference - cost) if reference is not None else None,
             "legging_window_ms": None if window is None else round(window * 1000, 1),
             "unwind_realised_usd": _usd(unwind_realised_usd(result, by_index)),
+            "orders_sent": sum(1 for o in result.legs + result.unwinds if o.sent_at is not None),
         },
         "started_at": result.started_at.isoformat(),
         "finished_at": result.finished_at.isoformat() if result.finished_at else None,

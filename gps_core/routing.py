@@ -193,8 +193,59 @@ class PlannedLeg:
 
 
 @dataclass(frozen=True)
+class PlannedCombo:
+    """Several legs of a plan traded as one order on one venue's combo book (see :mod:`gps_core.combo`).
+
+    :param leg_indices: the plan legs it trades (indices into ``Plan.legs``).
+    :param instrument: the combo instrument (``symbol`` = the venue's combo id).
+    :param side: buy or sell the combo (sell when the venue lists the structure the other way).
+    :param quantity: units of the combo; leg ``i`` trades ``|ratio_i| * quantity``.
+    :param limit_price: net premium per unit, on the combo tick, slippage-capped.
+    :param expected_price: the combo book's average for the full size (``None`` when the
+        book cannot fill it: the order then rests at the limit).
+    :param expected_fee: total fees expected, in the price currency.
+    :param legged_cost_usd: what the same legs cost placed one by one (the comparison).
+    """
+
+    venue: str
+    leg_indices: tuple[int, ...]
+    instrument: VenueInstrument
+    side: Side
+    quantity: Decimal
+    limit_price: Decimal
+    expected_price: Decimal | None
+    best_price: Decimal | None
+    expected_fee: Decimal
+    usd_per_unit: Decimal
+    legged_cost_usd: Decimal
+    reason: str
+    book: OrderBook | None = field(default=None, repr=False)
+
+    def cash_usd(self, price: Decimal) -> Decimal:
+        """USD paid (+) or received (-) for the whole combo at ``price``, fees included."""
+        return (self.side.sign * price * self.quantity + self.expected_fee) * self.usd_per_unit
+
+    @property
+    def expected_cost_usd(self) -> Decimal:
+        return self.cash_usd(self.limit_price if self.expected_price is None else self.expected_price)
+
+    @property
+    def worst_cost_usd(self) -> Decimal:
+        return self.cash_usd(self.limit_price)
+
+    @property
+    def expected_fee_usd(self) -> Decimal:
+        return self.expected_fee * self.usd_per_unit
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Where every leg goes, and what the whole strategy is expected to cost."""
+    """Where every leg goes, and what the whole strategy is expected to cost.
+
+    ``combos``: groups of legs traded as one combo order each (their ``legs`` entries stay,
+    for the per-leg view, but are not placed on their own); ``combo_notes``: one line per
+    venue on why gps chose the combo or the legs.
+    """
 
     strategy: Strategy
     legs: tuple[PlannedLeg, ...]
@@ -202,6 +253,8 @@ class Plan:
     loss: LossBound = LossBound(None, "not computed")  # the worst loss at the limit prices (gps_core.payoff)
     market: Market | None = None
     unpriced: tuple[UnpricedVenue, ...] = ()
+    combos: tuple[PlannedCombo, ...] = ()
+    combo_notes: tuple[str, ...] = ()
 
     @property
     def max_loss_usd(self) -> Decimal | None:
@@ -209,16 +262,30 @@ class Plan:
         return self.loss.worst_loss
 
     @property
+    def legged(self) -> tuple[PlannedLeg, ...]:
+        """The legs placed one by one (not in a combo)."""
+        in_combo = {i for combo in self.combos for i in combo.leg_indices}
+        return tuple(leg for leg in self.legs if leg.index not in in_combo)
+
+    def combo_of(self, index: int) -> PlannedCombo | None:
+        return next((c for c in self.combos if index in c.leg_indices), None)
+
+    @property
+    def order_count(self) -> int:
+        """How many orders the plan sends: one per legged leg, one per combo."""
+        return len(self.legged) + len(self.combos)
+
+    @property
     def expected_cost_usd(self) -> Decimal:
-        return sum((leg.expected_cost_usd for leg in self.legs), ZERO)
+        return sum((x.expected_cost_usd for x in (*self.legged, *self.combos)), ZERO)
 
     @property
     def worst_cost_usd(self) -> Decimal:
-        return sum((leg.worst_cost_usd for leg in self.legs), ZERO)
+        return sum((x.worst_cost_usd for x in (*self.legged, *self.combos)), ZERO)
 
     @property
     def fees_usd(self) -> Decimal:
-        return sum((leg.expected_fee_usd for leg in self.legs), ZERO)
+        return sum((x.expected_fee_usd for x in (*self.legged, *self.combos)), ZERO)
 
     @property
     def reference_cost_usd(self) -> Decimal | None:
@@ -350,11 +417,16 @@ def plan_strategy(
     return plan
 
 
-def worst_loss_at_expiry(legs: Sequence[PlannedLeg]) -> LossBound:
-    """The planned legs' worst loss at the limit prices, fees included (see :mod:`gps_core.payoff`)."""
+def worst_loss_at_expiry(legs: Sequence[PlannedLeg], worst_cost_usd: Decimal | None = None) -> LossBound:
+    """The planned legs' worst loss at the limit prices, fees included (see :mod:`gps_core.payoff`).
+
+    ``worst_cost_usd``: the plan's cost at its limits when it is not the legs' own (combos).
+    """
     positions = [
         Position(p.leg.instrument.name, p.leg.instrument.underlying, p.leg.instrument.expiry, p.leg.instrument.strike,
                  p.leg.instrument.option_type, p.side.sign * p.quantity * p.instrument.contract_size)
         for p in legs
     ]
-    return worst_loss(positions, sum((p.worst_cost_usd for p in legs), ZERO))
+    if worst_cost_usd is None:
+        worst_cost_usd = sum((p.worst_cost_usd for p in legs), ZERO)
+    return worst_loss(positions, worst_cost_usd)

@@ -97,3 +97,25 @@ def test_every_hook_has_a_test():
     hooks = {name for name, fn in vars(hookspecs).items() if name.startswith("gps_") and inspect.isfunction(fn)}
     tests = {name[len("test_hook_"):] for name in globals() if name.startswith("test_hook_")}
     assert hooks == tests
+
+
+def test_hook_gps_combo_offer(venue):
+    from gps_core.model import ComboLeg
+
+    near = instrument(venue)
+    calls = sorted((i for i in venue.list_instruments("BTC") if i.key.option_type == "C"
+                    and i.key.expiry == near.key.expiry), key=lambda i: i.key.strike)
+    low, high = calls[len(calls) // 2], calls[len(calls) // 2 + 1]
+    assert venue.offers_combos
+    offer = venue.combo_offer([ComboLeg(low.symbol, 1), ComboLeg(high.symbol, -1)], create=False, depth=5)
+    assert [(leg.symbol, leg.ratio) for leg in offer.legs] == [(low.symbol, 1), (high.symbol, -1)]
+    legs = [venue.order_book(low, 1), venue.order_book(high, 1)]
+    # the paper combo is quoted at exactly the legs' prices
+    assert offer.book.asks[0].price == legs[0].asks[0].price - legs[1].bids[0].price
+    order = OrderRequest("gps-hooks-C1-1", offer.instrument, Side.BUY, offer.instrument.min_quantity,
+                         offer.book.asks[0].price)
+    snapshot = venue.place(order)
+    assert snapshot.status is VenueOrderStatus.FILLED
+    assert [(f.symbol, f.side) for f in snapshot.leg_fills] == [(low.symbol, Side.BUY), (high.symbol, Side.SELL)]
+    assert sum(f.price * (1 if f.side is Side.BUY else -1) for f in snapshot.leg_fills) == snapshot.average_price
+    assert venue.combo_offer([ComboLeg("BTC-1JAN20-1-C", 1), ComboLeg(high.symbol, -1)], create=False, depth=5) is None

@@ -49,6 +49,9 @@ def test_auto_routes_each_leg_to_its_cheapest_venue(venues):
     assert [leg["venue"] for leg in report["legs"]] == ["deribit", "aevo"]
     assert report["all_filled"]
     assert sum(deribit.placed.values()) == 1 and len(aevo.orders) == 1
+    # one leg per venue: legged as before, no combo asked for or sent (Aevo offers none)
+    assert [leg["role"] for leg in report["legs"]] == ["leg", "leg"]
+    assert deribit.combo_orders() == [] and deribit.calls["private/create_combo"] == 0
 
 
 def test_dry_run_uses_public_data_and_sends_nothing(venues, monkeypatch):

@@ -113,3 +113,11 @@ class DeribitVenue:
     def gps_positions(self, underlying):
         """Open option positions from ``private/get_positions`` (see :mod:`gps_venue_deribit.positions`)."""
         return self.client.orders.positions(underlying)
+
+    @hookimpl
+    def gps_combo_offer(self, legs, create: bool, depth: int):
+        """The combo book for ``legs`` (``public/get_combos``; ``private/create_combo`` when ``create``);
+        ``None`` with ``DERIBIT_COMBOS=off``."""
+        if not self.client.settings.combos:
+            return None
+        return self.client.combos.offer(list(legs), create=create, depth=depth)

@@ -53,6 +53,13 @@ class DeribitClient:
                           detail=f"{self.settings.base_url} scope: {scope}" if scope else self.settings.base_url)
 
     @property
+    def combos(self):
+        """Combo books (:mod:`gps_venue_deribit.combos`); creating one needs :meth:`authenticate` first."""
+        from .combos import Combos
+
+        return Combos(self.market, lambda method, params: self.orders._safe(method, params))
+
+    @property
     def orders(self) -> Orders:
         with self._lock:
             if self._orders is None:

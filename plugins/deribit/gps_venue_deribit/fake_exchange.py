@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
 
 from .fake_chain import UNDERLYINGS, FakeInstrument, build_chain, row_tick_at
+from .fake_combos import ComboBooks
 
 FEE_CAP = Decimal("0.125")
 SIGNATURE_WINDOW_MS = 60_000
@@ -93,8 +94,9 @@ def _now_ms() -> int:
 
 
 @dataclass
-class FakeExchange:
-    """One fake Deribit account with its market. Every public method is thread-safe."""
+class FakeExchange(ComboBooks):
+    """One fake Deribit account with its market, and its combo books (:mod:`.fake_combos`).
+    Every public method is thread-safe."""
 
     client_id: str = "gps-fake-client"
     client_secret: str = "gps-fake-secret"
@@ -121,6 +123,7 @@ class FakeExchange:
         self._nonces: set[tuple[int, str]] = set()
         self._ids = itertools.count(66581975120)
         self._trade_ids = itertools.count(1)
+        self._combo_state()
 
     # --- Python API for tests ----------------------------------------------------------
 
@@ -158,7 +161,10 @@ class FakeExchange:
             if order is None or order["order_state"] != "open":
                 raise KeyError(f"no open order {order_id_or_label!r}")
             left = order["amount"] - order["filled_amount"]
-            self._trade(order, min(left, amount or left), price or order["price"], "M")
+            if order["instrument_name"] in self.combos:
+                self.combo_trade(order, min(left, amount or left), price or order["price"], "M")
+            else:
+                self._trade(order, min(left, amount or left), price or order["price"], "M")
             self._settle(order)
             return dict(order)
 
@@ -223,7 +229,10 @@ class FakeExchange:
         return inst.row["settlement_currency"]
 
     def listed_in(self, order: dict, currency: str | None) -> bool:
-        return currency is None or self.listing_currency(self.instruments[order["instrument_name"]]) == currency
+        name = order["instrument_name"]
+        if name in self.combos:  # a combo is listed where its legs are
+            name = self.combos[name]["legs"][0]["instrument_name"]
+        return currency is None or self.listing_currency(self.instruments[name]) == currency
 
     def index_of(self, inst: FakeInstrument) -> Decimal:
         return self.index[inst.row["price_index"]]
@@ -275,6 +284,8 @@ class FakeExchange:
     def place(self, side: str, params: dict, partial_fill: Decimal | None = None,
               partial_fraction: Decimal | None = None) -> dict:
         """``private/buy``/``private/sell``: validate, match against the book, rest the rest."""
+        if self.is_combo(params.get("instrument_name")):
+            return self.place_combo(side, params)
         with self.lock:
             inst = self.instrument(params.get("instrument_name"))
             amount, price = _decimal(params, "amount"), _decimal(params, "price")
@@ -370,6 +381,7 @@ class FakeExchange:
             "index_price": self.index_of(inst),
         }
         self.trades[order["order_id"]].append(trade)
+        self.positions[inst.name] += size if order["direction"] == "buy" else -size
         return trade
 
     @staticmethod

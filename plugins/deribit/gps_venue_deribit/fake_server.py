@@ -138,9 +138,19 @@ class DeribitHandler(QuietHandler):
                 return []
             return [i.row for i in exchange.instruments.values() if currency in ("any", exchange.listing_currency(i))]
         if method == "public/get_instrument":
+            if exchange.is_combo(params.get("instrument_name")):
+                return exchange.combo_row(params.get("instrument_name"))
             return exchange.instrument(params.get("instrument_name")).row
         if method == "public/get_order_book":
+            if exchange.is_combo(params.get("instrument_name")):
+                return exchange.combo_ticker(params.get("instrument_name"), int(params.get("depth") or 5))
             return exchange.ticker(params.get("instrument_name"), int(params.get("depth") or 5))
+        if method == "public/get_combos":
+            return exchange.get_combos(str(params.get("currency") or ""))
+        if method == "public/get_combo_ids":
+            return exchange.get_combo_ids(str(params.get("currency") or ""))
+        if method == "public/get_combo_details":
+            return exchange.get_combo_details(params.get("combo_id"))
         if method == "public/get_book_summary_by_currency":
             currency = str(params.get("currency") or "")
             if params.get("kind") not in (None, "option"):
@@ -165,6 +175,8 @@ class DeribitHandler(QuietHandler):
             return exchange.place(method.split("/")[1], params,
                                   *(Decimal(str(partial[k])) if partial.get(k) is not None else None
                                     for k in ("fill", "fraction")))
+        if method == "private/create_combo":
+            return exchange.create_combo(params)
         if method == "private/get_order_state":
             return exchange.order_state(params.get("order_id"))
         if method == "private/get_order_state_by_label":

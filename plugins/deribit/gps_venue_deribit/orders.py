@@ -26,7 +26,7 @@ from gps_core.errors import (
 )
 from gps_core.http import retry_safe
 from gps_core.model import OrderRequest, OrderSnapshot, Side, TimeInForce
-from gps_core.money import Money, is_multiple, to_decimal
+from gps_core.money import is_multiple, to_decimal
 
 from .auth import TokenManager
 from .error_codes import TOKEN_REFUSED, Outcome, lookup
@@ -84,13 +84,24 @@ def order_params(order: OrderRequest, clock_offset_ms: int = 0) -> dict:
     return params
 
 
+def with_leg_fills(snapshot: OrderSnapshot, trades, order: OrderRequest) -> OrderSnapshot:
+    """A combo order's snapshot carries its leg trades (``LegFill``); any other is unchanged."""
+    if not order.instrument.is_combo or not trades:
+        return snapshot
+    from dataclasses import replace
+
+    from .combos import leg_fills
+
+    return replace(snapshot, leg_fills=leg_fills(trades, order.instrument))
+
+
 class Orders:
     """Order calls for one account. Thread-safe."""
 
     def __init__(self, transport: Transport, tokens: TokenManager):
         self._transport = transport
         self._tokens = tokens
-        self._fees: dict[tuple[str, str], Money | None] = {}
+        self._fees: dict[tuple[str, str], object] = {}  # the trades, per (order id, filled amount)
         self._fees_lock = threading.Lock()
 
     # --- plumbing ----------------------------------------------------------------------
@@ -149,7 +160,8 @@ class Orders:
         if placed.get("label") != order.client_order_id:
             raise InvalidReply(f"{method}: reply is for label {placed.get('label')!r}, not {order.client_order_id!r}")
         fee = trades_fee(result.get("trades"), order.instrument.price_currency)
-        return snapshot_from_order(placed, client_order_id=order.client_order_id, fee=fee)
+        snapshot = snapshot_from_order(placed, client_order_id=order.client_order_id, fee=fee)
+        return with_leg_fills(snapshot, result.get("trades"), order)
 
     # --- look up -----------------------------------------------------------------------
 
@@ -184,10 +196,13 @@ class Orders:
             raise InvalidReply(f"order {order.client_order_id}: reply is not an order object")
         if found.get("label") not in (None, order.client_order_id):
             raise InvalidReply(f"order {order.client_order_id}: venue order carries label {found.get('label')!r}")
-        return snapshot_from_order(found, client_order_id=order.client_order_id, fee=self._fee(order, found))
+        trades = self._trades(found)
+        fee = None if trades is None else trades_fee(trades, order.instrument.price_currency)
+        snapshot = snapshot_from_order(found, client_order_id=order.client_order_id, fee=fee)
+        return with_leg_fills(snapshot, trades, order)
 
-    def _fee(self, order: OrderRequest, found: dict) -> Money | None:
-        """Fees from the order's trades, fetched once per (order, filled amount)."""
+    def _trades(self, found: dict):
+        """The order's trades (a combo order's: one per leg), fetched once per (order, filled amount)."""
         filled = to_decimal(found.get("filled_amount", 0), field="filled_amount")
         order_id = str(found.get("order_id") or "")
         if filled <= 0 or not order_id:
@@ -196,11 +211,10 @@ class Orders:
         with self._fees_lock:
             if key in self._fees:
                 return self._fees[key]
-        fee = trades_fee(self._safe("private/get_user_trades_by_order", {"order_id": order_id}),
-                         order.instrument.price_currency)
+        trades = self._safe("private/get_user_trades_by_order", {"order_id": order_id})
         with self._fees_lock:
-            self._fees[key] = fee
-        return fee
+            self._fees[key] = trades
+        return trades
 
     # --- positions ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ CLIENT_SECRET_ENV = "DERIBIT_CLIENT_SECRET"
 TESTNET_ENV = "DERIBIT_TESTNET"
 BASE_URL_ENV = "DERIBIT_BASE_URL"
 HTTP_FORM_ENV = "DERIBIT_HTTP_FORM"
+COMBOS_ENV = "DERIBIT_COMBOS"
 
 #: ``session:<name>`` scope requested by ``public/auth``: a token bound to a named session
 #: is valid on every HTTP connection (a ``connection``-scoped one is not), and reusing one
@@ -22,6 +23,7 @@ HTTP_FORM_ENV = "DERIBIT_HTTP_FORM"
 SESSION_NAME = "gps"
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,15 @@ class Settings:
     :param http_form: ``post`` (JSON-RPC body, the default) or ``get`` (query string).
     :param connect_timeout: seconds to open a connection.
     :param read_timeout: seconds to wait for a reply once the request is sent.
+    :param combos: offer combo books (``gps_combo_offer``); ``DERIBIT_COMBOS=off`` turns it off,
+        and the plugin then behaves as a venue without combos (every leg its own order).
     """
 
     base_url: str = PRODUCTION_URL
     http_form: str = "post"
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
+    combos: bool = True
 
     @property
     def testnet(self) -> bool:
@@ -66,5 +71,11 @@ class Settings:
             raise ConfigurationError(f"{HTTP_FORM_ENV} must be 'post' or 'get', got {form!r}")
         from gps_core.config import seconds_from_env
 
+        combos = (environ.get(COMBOS_ENV) or "on").strip().lower()
+        if combos not in _TRUE | _FALSE:
+            from gps_core.errors import ConfigurationError
+
+            raise ConfigurationError(f"{COMBOS_ENV} must be 'on' or 'off', got {combos!r}")
         return cls(base_url=base, http_form=form,
-                   read_timeout=seconds_from_env(environ, READ_TIMEOUT_ENV, cls.read_timeout))
+                   read_timeout=seconds_from_env(environ, READ_TIMEOUT_ENV, cls.read_timeout),
+                   combos=combos in _TRUE)

@@ -36,9 +36,10 @@ def spread_legs(server) -> tuple[str, str]:
 
 
 def test_gps_execute_call_spread_on_the_fake_server(server, env):
+    """Legged (``--combo never``): two orders; test_deribit_combo_cli covers the combo."""
     low, high = spread_legs(server)
     result = CliRunner().invoke(cli_module.cli, [
-        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10",
+        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10", "--combo", "never",
         "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}",
     ], env=env)
     assert result.exit_code == 0, result.output
@@ -61,7 +62,7 @@ def test_gps_execute_with_a_lost_reply_settles_by_label(server, env):
     low, high = spread_legs(server)
     server.state.faults.inject("drop_after", method="private/sell")
     result = CliRunner().invoke(cli_module.cli, [
-        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10",
+        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10", "--combo", "never",
         "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}",
     ], env=env)
     assert result.exit_code == 0, result.output
@@ -122,7 +123,7 @@ def test_gps_execute_a_sol_spread_routes_to_the_linear_usdc_options(server, env)
                    key=lambda code: OptionKey.parse(f"SOL-{code}-1-C").expiry)
     low, high = f"SOL-{codes[2]}-140-C", f"SOL-{codes[2]}-160-C"
     result = CliRunner().invoke(cli_module.cli, [
-        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10",
+        "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "10", "--combo", "never",
         "--leg", f"buy 2 {low}", "--leg", f"sell 2 {high}",
     ], env=env)
     assert result.exit_code == 0, result.output

@@ -139,6 +139,10 @@ class DryRunVenue:
     def gps_order_book(self, instrument, depth: int):
         from gps_core.errors import VenueError
 
+        if instrument.is_combo:
+            from .combos import combo_book
+
+            return combo_book(self.market(), instrument)
         listed = self.market().find(instrument.key)
         if listed is None:
             raise VenueError(f"{instrument.symbol} is not listed on the dry-run market", venue=NAME)
@@ -146,16 +150,20 @@ class DryRunVenue:
 
     @hookimpl
     def gps_place(self, order):
+        if order.instrument.is_combo:
+            from .combos import combo_book
+
+            return self._per_leg(order, self.broker().place(order, combo_book(self.market(), order.instrument)))
         book = self.market().book(self._listed(order.instrument))
         return self.broker().place(order, book)
 
     @hookimpl
     def gps_order_status(self, order):
-        return self.broker().status(order)
+        return self._per_leg(order, self.broker().status(order))
 
     @hookimpl
     def gps_cancel(self, order):
-        return self.broker().cancel(order)
+        return self._per_leg(order, self.broker().cancel(order))
 
     @hookimpl
     def gps_positions(self, underlying):
@@ -172,3 +180,18 @@ class DryRunVenue:
             mark = market.mid(listed) if listed is not None else None
             found.append(replace(position, mark_price=mark, usd_per_unit=Decimal(1)))
         return found
+
+    @hookimpl
+    def gps_combo_offer(self, legs, create: bool, depth: int):
+        """A paper combo of ``legs``, quoted at exactly the legs' prices (see :mod:`gps_venue_dryrun.combos`)."""
+        from .combos import offer
+
+        return offer(self.market(), list(legs))
+
+    def _per_leg(self, order, snapshot):
+        """A combo order's snapshot with its fills per leg; any other unchanged."""
+        if not order.instrument.is_combo:
+            return snapshot
+        from .combos import with_leg_fills
+
+        return with_leg_fills(self.market(), snapshot, order)

@@ -1,0 +1,114 @@
+"""End to end through the CLI: a strategy whose legs all route to Deribit executes as ONE order on
+the fake Deribit's combo book (asserted at the fake's book of record), fills on every leg, and a
+combo that does not fill is cancelled with nothing left open."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from importlib import metadata
+
+import pytest
+
+from gps_core.instruments import OptionKey
+
+cli_module = pytest.importorskip("gps_core.cli")
+from click.testing import CliRunner  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not metadata.entry_points(group="gps.venues", name="deribit"),
+                                reason="gps-venue-deribit is not installed (pip install -e plugins/deribit)")
+
+
+@pytest.fixture
+def env(server, tmp_path):
+    return {
+        "DERIBIT_BASE_URL": server.url,
+        "DERIBIT_CLIENT_ID": server.state.client_id,
+        "DERIBIT_CLIENT_SECRET": server.state.client_secret,
+        "DERIBIT_TESTNET": None,
+        "GPS_HOME": str(tmp_path / "gps-home"),
+        "GPS_LOAD_PLUGINS": "deribit",
+    }
+
+
+def expiry(server) -> str:
+    codes = sorted({n.split("-")[1] for n in server.state.instrument_names("BTC")},
+                   key=lambda code: OptionKey.parse(f"BTC-{code}-1-C").expiry)
+    return codes[2]
+
+
+def run(env, *args):
+    result = CliRunner().invoke(cli_module.cli, ["execute", "--venue", "deribit", "--yes", "--json", *args], env=env)
+    return result, (json.loads(result.stdout) if result.stdout.strip().startswith("{") else None)
+
+
+def assert_one_combo_order_filled(server, report, legs):
+    exchange = server.state
+    assert exchange.single_leg_orders() == []  # nothing was sent to the single-leg books
+    (combo,) = exchange.combo_orders()
+    assert combo["order_state"] == "filled"
+    assert exchange.calls["private/buy"] + exchange.calls["private/sell"] == 1
+    (row,) = report["legs"]
+    assert row["role"] == "combo" and row["status"] == "filled" and row["venue_symbol"] == combo["instrument_name"]
+    assert row["client_order_id"] == combo["label"] and exchange.order_count(combo["label"]) == 1
+    assert report["totals"]["legging_window_ms"] == 0 and report["totals"]["orders_sent"] == 1
+    # every leg filled, as trades on its own book, and every leg's position moved by its size
+    fills = {(f["venue_symbol"], f["side"]): Decimal(f["quantity"]) for f in row["leg_fills"]}
+    assert fills == {(name, side): Decimal(qty) for side, qty, name in legs}
+    for side, qty, name in legs:
+        assert exchange.positions[name] == (Decimal(qty) if side == "buy" else -Decimal(qty))
+    trades = exchange.user_trades(combo["order_id"])
+    assert sorted(t["instrument_name"] for t in trades) == sorted(name for _, _, name in legs)
+    assert all(t["combo_id"] == combo["instrument_name"] for t in trades)
+
+
+def test_a_call_spread_executes_as_one_combo_order(server, env):
+    code = expiry(server)
+    legs = [("buy", "0.1", f"BTC-{code}-100000-C"), ("sell", "0.1", f"BTC-{code}-110000-C")]
+    result, report = run(env, "--timeout", "10", *[a for s, q, n in legs for a in ("--leg", f"{s} {q} {n}")])
+    assert result.exit_code == 0, result.output
+    assert report["all_filled"] is True
+    assert_one_combo_order_filled(server, report, legs)
+    (combo,) = server.state.combo_orders()
+    assert combo["instrument_name"] == f"BTC-CS-{code}-100000_110000" and combo["direction"] == "buy"
+
+
+def test_an_iron_condor_executes_as_one_combo_order_sold_for_a_credit(server, env):
+    code = expiry(server)
+    legs = [("buy", "0.2", f"BTC-{code}-80000-P"), ("sell", "0.2", f"BTC-{code}-90000-P"),
+            ("sell", "0.2", f"BTC-{code}-110000-C"), ("buy", "0.2", f"BTC-{code}-120000-C")]
+    result, report = run(env, "--timeout", "10", *[a for s, q, n in legs for a in ("--leg", f"{s} {q} {n}")])
+    assert result.exit_code == 0, result.output
+    assert_one_combo_order_filled(server, report, legs)
+    (combo,) = server.state.combo_orders()
+    # a credit structure is asked for the other way round and sold: a positive price received
+    assert combo["direction"] == "sell" and combo["amount"] == Decimal("0.2") and combo["price"] > 0
+    assert Decimal(report["totals"]["net_cost_usd"]) < 0
+
+
+def test_a_combo_that_does_not_fill_is_cancelled_with_nothing_left_open(server, env):
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    server.state.set_combo_book(combo["id"], bids=[], asks=[])  # nobody quotes the combo: the order rests
+    result, report = run(env, "--combo", "always", "--timeout", "1", "--leg", f"buy 0.1 {low}",
+                         "--leg", f"sell 0.1 {high}")
+    assert result.exit_code == 1, result.output
+    exchange = server.state
+    assert exchange.single_leg_orders() == []
+    (order,) = exchange.combo_orders()
+    assert order["order_state"] == "cancelled" and order["filled_amount"] == 0
+    assert not [o for o in exchange.orders.values() if o["order_state"] == "open"]
+    assert not any(exchange.positions.values())
+    (row,) = report["legs"]
+    assert row["role"] == "combo" and row["status"] == "canceled" and report["residuals"] == []
+
+
+def test_combo_never_legs_the_same_spread(server, env):
+    code = expiry(server)
+    result, report = run(env, "--combo", "never", "--timeout", "10", "--leg", f"buy 0.1 BTC-{code}-100000-C",
+                         "--leg", f"sell 0.1 BTC-{code}-110000-C")
+    assert result.exit_code == 0, result.output
+    assert server.state.combo_orders() == [] and len(server.state.single_leg_orders()) == 2
+    assert [row["role"] for row in report["legs"]] == ["leg", "leg"]
