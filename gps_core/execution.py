@@ -270,14 +270,15 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     report["recovered"] = True
     report["journal_failures"] = list(failures)
     summary = {
-        "legs": len(result.legs),
-        "legs_filled": sum(o.state is OrderState.FILLED for o in result.legs),
+        "legs": len(result.plan.legs),  # a combo order trades several legs: count the plan's
+        "legs_filled": sum(len(o.request.instrument.combo_legs) if o.role == "combo" else 1
+                           for o in result.legs if o.state is OrderState.FILLED),
         "orders": sum(before.get(o.client_order_id) not in (None, OrderState.INITIALIZED) for o in result.legs)
         + len(result.unwinds),
         "complete": result.all_filled,
         "exposures": exposures(path.stem, result),
         "filled_orders": [{"client_order_id": o.client_order_id, "role": o.role, "venue": o.request.venue,
-                           "instrument": o.request.instrument.key.name, "side": o.request.side.value,
+                           "instrument": o.request.instrument.display_name, "side": o.request.side.value,
                            "filled": f"{o.filled.normalize():f}"}
                           for o in result.legs + result.unwinds if o.filled > 0],
     }
@@ -298,7 +299,7 @@ def exposures(execution_id: str, result: ExecutionResult) -> list[dict]:
     net: dict[tuple[str, str], Decimal] = {}
     for o in result.legs + result.unwinds:
         if o.filled > 0:
-            key = (o.request.venue, o.request.instrument.key.name)
+            key = (o.request.venue, o.request.instrument.display_name)
             net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.filled
     return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
              "position": f"{quantity.normalize():f}"}

@@ -19,7 +19,7 @@ from .events import Event, first, replay
 from .instruments import OptionKey
 from .model import OrderBook, OrderRequest, Side, TimeInForce, VenueInstrument
 from .orders import TrackedOrder
-from .routing import Plan, PlannedLeg
+from .routing import Plan, PlannedCombo, PlannedLeg
 from .strategy import Leg, Strategy
 
 
@@ -94,12 +94,26 @@ def rebuild(execution_id: str, events: Sequence[dict],
     legs: list[TrackedOrder] = []
     planned: list[PlannedLeg] = []
     strategy_legs: list[Leg] = []
+    # Legs traded by a combo order (the plan's "combos"): the combo's one order stands for them.
+    in_combo = {int(n) - 1 for combo in plan_event.get("combos") or () for n in combo.get("legs") or ()}
     try:
         for position, data in enumerate(plan_event["legs"]):
             index = int(data.get("leg", position + 1)) - 1
             side, quantity = Side(data["side"]), Decimal(data["quantity"])
             key = OptionKey.parse(data["instrument"])
             journaled = next((o for o in orders.values() if o.role == "leg" and o.leg == index), None)
+            if index in in_combo:
+                instrument = find_combo_leg(orders, data, key)
+                usd_per_unit = Decimal(data.get("usd_per_unit") or "1")
+                leg = Leg(side, quantity, key)
+                strategy_legs.append(leg)
+                planned.append(PlannedLeg(
+                    index=index, leg=leg, venue=data["venue"], instrument=instrument,
+                    limit_price=Decimal(data["limit_price"]),
+                    expected_price=Decimal(data.get("expected_price") or data["limit_price"]),
+                    expected_fee=Decimal(data.get("expected_fee") or "0"), usd_per_unit=usd_per_unit,
+                    book=OrderBook(instrument, (), (), usd_per_unit, usd_per_unit)))
+                continue
             if journaled is not None:
                 tracked = journaled.tracked()
             else:
@@ -138,11 +152,46 @@ def rebuild(execution_id: str, events: Sequence[dict],
         max_slippage = Decimal(0)
     unwinds = [o.tracked() for o in orders.values() if o.role == "unwind"]
     started_at = _timestamp(started.get("ts"))
-    result = RecoveredExecution(execution_id, Plan(strategy, tuple(planned), max_slippage), legs, unwinds)
+    combos = []
+    for data in plan_event.get("combos") or ():
+        first_leg = int(data["legs"][0]) - 1
+        journaled = next((o for o in orders.values() if o.role == "combo" and o.leg == first_leg), None)
+        if journaled is None:
+            raise NotRebuildable(f"the combo order of legs {data['legs']} was never journaled")
+        tracked = journaled.tracked()
+        legs.append(tracked)
+        usd = next((p.usd_per_unit for p in planned if p.index == first_leg), Decimal(1))
+        combos.append(_planned_combo(data, tracked, usd))
+    legs.sort(key=lambda o: o.leg_index)
+    plan = Plan(strategy, tuple(planned), max_slippage, combos=tuple(combos))
+    result = RecoveredExecution(execution_id, plan, legs, unwinds)
     if started_at is not None:
         result.started_at = started_at
     venues = sorted({p.venue for p in planned} | {o.request.venue for o in unwinds})
     return Rebuilt(result, options, started_at, venues)
+
+
+def find_combo_leg(orders: Mapping[str, Any], data: dict, key: OptionKey) -> VenueInstrument:
+    """A combo leg's instrument as the plan names it (only its venue symbol and key are needed)."""
+    from dataclasses import replace
+
+    combo = next((o.request.instrument for o in orders.values() if o.role == "combo"), None)
+    if combo is None:
+        raise NotRebuildable("the plan has a combo but the journal has no combo order")
+    return replace(combo, key=key, symbol=data.get("venue_symbol") or key.name, combo_legs=())
+
+
+def _planned_combo(data: dict, tracked: TrackedOrder, usd: Decimal) -> PlannedCombo:
+    def number(name: str) -> Decimal | None:
+        return None if data.get(name) is None else Decimal(data[name])
+
+    request = tracked.request
+    return PlannedCombo(
+        venue=request.venue, leg_indices=tuple(int(n) - 1 for n in data["legs"]), instrument=request.instrument,
+        side=request.side, quantity=request.quantity, limit_price=request.limit_price,
+        expected_price=number("expected_price"), best_price=number("best_price"),
+        expected_fee=number("expected_fee") or Decimal(0), usd_per_unit=usd,
+        legged_cost_usd=number("legged_cost_usd") or Decimal(0), reason=str(data.get("reason") or ""))
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -175,7 +175,7 @@ def report_text(report: dict) -> str:
                      "(filled legs sold or bought back, fees included; part of the net cost)")
     if totals.get("legging_window_ms") is not None:
         if totals["legging_window_ms"] == 0 and any(o["role"] == "combo" for o in report["legs"]):
-            lines.append("Legging window: 0 ms (one combo order traded every leg at once)")
+            lines.append("Legging window: 0 ms (one combo order for every leg: they fill together or not at all)")
         else:
             lines.append(f"Legging window (first sent to last acknowledged): {totals['legging_window_ms']:.0f} ms")
     for unwind in report["unwinds"]:

@@ -5,7 +5,11 @@ combo that does not fill is cancelled with nothing left open."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from importlib import metadata
 
 import pytest
@@ -17,6 +21,9 @@ from click.testing import CliRunner  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not metadata.entry_points(group="gps.venues", name="deribit"),
                                 reason="gps-venue-deribit is not installed (pip install -e plugins/deribit)")
+
+
+GPS = Path(sys.executable).with_name("gps")
 
 
 @pytest.fixture
@@ -112,3 +119,34 @@ def test_combo_never_legs_the_same_spread(server, env):
     assert result.exit_code == 0, result.output
     assert server.state.combo_orders() == [] and len(server.state.single_leg_orders()) == 2
     assert [row["role"] for row in report["legs"]] == ["leg", "leg"]
+
+
+def test_status_recover_and_cancel_work_on_a_combo_execution(server, env):
+    """The process dies while its combo order rests: `gps status` sees the combo order, `gps recover
+    --cancel-working` cancels it (nothing left open at the fake), `gps cancel` finds nothing working."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    server.state.set_combo_book(combo["id"], bids=[], asks=[])
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("GPS_", "DERIBIT_", "AEVO_"))}
+    child_env.update({k: v for k, v in env.items() if v is not None}, GPS_CRASH_AT="monitoring")
+    died = subprocess.run([str(GPS), "execute", "--venue", "deribit", "--yes", "--json", "--combo", "always",
+                           "--timeout", "30", "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}"],
+                          env=child_env, capture_output=True, text=True, timeout=60)
+    assert died.returncode != 0
+    (order,) = server.state.combo_orders()
+    assert order["order_state"] == "open" and server.state.single_leg_orders() == []
+    status = CliRunner().invoke(cli_module.cli, ["status", "last", "--json"], env=env)
+    (row,) = json.loads(status.stdout)["orders"]
+    assert row["instrument"] == combo["id"] and row["venue_status"] == "open"
+    recover = CliRunner().invoke(cli_module.cli, ["recover", "--cancel-working", "--json"], env=env)
+    assert recover.exit_code == 1, recover.output  # the strategy did not complete
+    done = json.loads(recover.stdout)
+    assert done["live"] == [] and done["unknown"] == [] and done["exposures"] == []
+    (order,) = server.state.combo_orders()
+    assert order["order_state"] == "cancelled"
+    assert not [o for o in server.state.orders.values() if o["order_state"] == "open"]
+    assert not any(server.state.positions.values())
+    cancel = CliRunner().invoke(cli_module.cli, ["cancel", "last", "--json"], env=env)
+    assert cancel.exit_code == 0, cancel.output
