@@ -93,4 +93,4 @@ def test_generated_tests_pass_out_of_the_box(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],
                             capture_output=True, text=True, env=env, cwd=package)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "14 passed" in result.stdout
+    assert "14 passed, 1 skipped" in result.stdout  # C15: the generated venue offers no combos

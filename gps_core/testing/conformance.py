@@ -366,6 +366,50 @@ def check_positions(ctx: Context) -> None:
     assert symbol not in {p.symbol for p in venue.positions(others[0])}, "the underlying filter is ignored"
 
 
+def check_combo_offer(ctx: Context) -> None:
+    """C15: a venue that offers combos (``gps_combo_offer``) returns a tradable combo of two legs, whose
+    fill is reported per leg, and a resting combo order is found by client order id and cancelled."""
+    from gps_core.model import ComboLeg
+
+    if not ctx.venue.offers_combos:
+        raise Skip("the venue does not implement the optional gps_combo_offer hook")
+    near = _instrument(ctx)
+    same = sorted((i for i in ctx.venue.list_instruments(ctx.harness.underlying())
+                   if i.key.expiry == near.key.expiry and i.key.option_type == near.key.option_type
+                   and i.is_active and not i.is_expired()), key=lambda i: i.key.strike)
+    assert len(same) >= 2, "need two options of one expiry and type"
+    low, high = same[len(same) // 2 - 1], same[len(same) // 2]
+    venue = _authenticated(ctx)
+    asked = {low.symbol: 1, high.symbol: -1}
+    offer = venue.combo_offer([ComboLeg(s, r) for s, r in asked.items()], create=True, depth=5)
+    assert offer is not None, "no combo offered for a two-leg spread of one expiry"
+    legs = {leg.symbol: leg.ratio for leg in offer.legs}
+    assert legs in (asked, {s: -r for s, r in asked.items()}), f"combo legs {legs} are not the legs asked for"
+    combo = offer.instrument
+    assert combo.is_combo and combo.venue == ctx.info.name and combo.symbol not in asked
+    assert combo.tick_size > 0 and combo.min_quantity > 0 and combo.quantity_step > 0
+    book = offer.book
+    assert list(book.bids) == sorted(book.bids, key=lambda l: -l.price)
+    assert list(book.asks) == sorted(book.asks, key=lambda l: l.price)
+    if book.asks:
+        order = OrderRequest(ctx.client_order_id("cf"), combo, Side.BUY, combo.min_quantity, book.asks[0].price)
+        placed = venue.place(order)
+        assert placed.client_order_id == order.client_order_id
+        if placed.filled_quantity > 0:
+            fills = {f.symbol: f.quantity for f in placed.leg_fills}
+            assert fills == {s: abs(r) * placed.filled_quantity for s, r in legs.items()}, fills
+    if Capability.GTC in ctx.info.capabilities:
+        resting = OrderRequest(ctx.client_order_id("cr"), combo, Side.BUY, combo.min_quantity,
+                               combo.tick_at(combo.tick_size))
+        if book.asks and book.asks[0].price <= resting.limit_price:
+            raise Skip("the combo book offers at the smallest price: no resting price to test")
+        placed = venue.place(resting)
+        assert placed.status.value == "open" and placed.filled_quantity == 0
+        assert venue.order_status(resting).status.value == "open"
+        resting.venue_order_id = placed.venue_order_id or resting.venue_order_id
+        assert venue.cancel(resting).status.value == "cancelled"
+
+
 CHECKS: list[tuple[str, Callable[[Context], None], Capability | None]] = [
     ("C01-venue-info", check_venue_info, None),
     ("C02-instruments", check_instruments, None),
@@ -381,6 +425,7 @@ CHECKS: list[tuple[str, Callable[[Context], None], Capability | None]] = [
     ("C12-unknown-order", check_unknown_order, None),
     ("C13-no-secret-leaks", check_no_secret_leaks, None),
     ("C14-positions", check_positions, None),
+    ("C15-combo-offer", check_combo_offer, None),
 ]
 
 

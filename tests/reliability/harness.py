@@ -128,6 +128,7 @@ class DryRunHarness(VenueHarness):
 
     def env(self) -> dict[str, str]:
         env = super().env()
+        env["GPS_DRYRUN_COMBOS"] = "off"  # the drills aim faults at single legs: they run legged
         if self.faults:
             env["GPS_DRYRUN_FAULTS"] = "; ".join(self.faults)
         return env

@@ -29,6 +29,8 @@ __all__ = ["DryRunVenue", "NAME"]
 
 NAME = "dryrun"
 FAULTS_ENV = "GPS_DRYRUN_FAULTS"
+#: ``off`` (or ``0``, ``no``, ``false``): offer no paper combos; every leg is its own order.
+COMBOS_ENV = "GPS_DRYRUN_COMBOS"
 
 INFO = VenueInfo(
     name=NAME,
@@ -186,6 +188,8 @@ class DryRunVenue:
         """A paper combo of ``legs``, quoted at exactly the legs' prices (see :mod:`gps_venue_dryrun.combos`)."""
         from .combos import offer
 
+        if (self.environ.get(COMBOS_ENV) or "on").strip().lower() in ("off", "0", "no", "false"):
+            return None
         return offer(self.market(), list(legs))
 
     def _per_leg(self, order, snapshot):
