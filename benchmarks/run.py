@@ -123,7 +123,8 @@ def end_to_end(rtt: float, runs: int) -> tuple[list[float], list[float]]:
         full_env = {**os.environ, **env, "GPS_DISABLE_PLUGINS": "dryrun"}
         host = load_host(full_env)
         legs = condor_legs(host)
-        args = [str(BIN / "gps"), "execute", "--venue", "deribit,aevo", "--yes", "--json", "--quiet"]
+        # --combo never: this figure is the legged condor across two venues, as before combos existed
+        args = [str(BIN / "gps"), "execute", "--venue", "deribit,aevo", "--yes", "--json", "--quiet", "--combo", "never"]
         for leg in legs:
             args += ["--leg", leg.describe()]
         with tempfile.TemporaryDirectory() as home:
@@ -139,6 +140,66 @@ def end_to_end(rtt: float, runs: int) -> tuple[list[float], list[float]]:
                     walls.append(wall)
                     starts.append(time.perf_counter() - started)
     return walls, starts
+
+
+def deribit_condor_legs(host) -> list:
+    """A 4-leg BTC iron condor on one Deribit expiry (strikes around the index)."""
+    from gps_core.model import Side
+    from gps_core.strategy import Leg
+
+    listed = [i.key for i in host.venue("deribit").list_instruments("BTC")]
+    expiry = sorted({k.expiry for k in listed})[2]
+    puts = sorted(k for k in listed if k.expiry == expiry and k.option_type.value == "P")
+    calls = sorted(k for k in listed if k.expiry == expiry and k.option_type.value == "C")
+    by_strike = lambda keys, strike: next(k for k in keys if k.strike == strike)  # noqa: E731
+    legs = [(Side.BUY, by_strike(puts, 80000)), (Side.SELL, by_strike(puts, 90000)),
+            (Side.SELL, by_strike(calls, 110000)), (Side.BUY, by_strike(calls, 120000))]
+    return [Leg(side, Decimal("0.1"), key) for side, key in legs]
+
+
+def combo_against_legged(rtt: float, runs: int) -> dict:
+    """The same all-Deribit condor executed legged (4 orders) and as one combo order, alternately.
+
+    Per run: orders sent, legging window (seconds), and the net cost against the legs' mid prices
+    at planning time (USD, fees included; > 0 is worse than mid).
+    """
+    from gps_core.combo import choose_combos
+    from gps_core.engine import Engine, ExecutionOptions
+    from gps_core.journal import Journal
+    from gps_core.plugins import load_host
+    from gps_core.report import result_to_json
+    from gps_core.routing import plan_strategy
+    from gps_core.service import Context, fetch_quotes
+    from gps_core.strategy import Strategy
+
+    figures: dict[str, dict[str, list]] = {m: {"orders": [], "window": [], "over_mid": [], "fees": []} for m in ("legged", "combo")}
+    with fake_venues(rtt):
+        ctx = Context(environ=dict(os.environ))
+        host = load_host(ctx.environ)
+        ctx._host = host
+        venues = {"deribit": host.venue("deribit")}
+        ctx.authenticate(venues["deribit"])
+        strategy = Strategy(legs=tuple(deribit_condor_legs(host)), name="iron condor")
+        with tempfile.TemporaryDirectory() as home:
+            for run in range(runs + 1):  # the first run of each warms connections and is dropped
+                for mode in ("legged", "combo"):
+                    plan = plan_strategy(strategy, fetch_quotes(strategy, list(venues.values())),
+                                         max_slippage=Decimal("0.05"))
+                    mid = sum((p.side.sign * p.quantity * (p.book.bids[0].price + p.book.asks[0].price) / 2
+                               * p.usd_per_unit for p in plan.legs), Decimal(0))
+                    plan = choose_combos(plan, venues, "never" if mode == "legged" else "always", create=True)
+                    with Journal(Path(home), f"combo-{mode}-{run}") as journal:
+                        result = Engine(venues, journal, ExecutionOptions(timeout=10)).execute(plan)
+                    assert result.all_filled, [o.state for o in result.legs]
+                    report = result_to_json(result, "live")
+                    if run:
+                        figures[mode]["orders"].append(report["totals"]["orders_sent"])
+                        figures[mode]["window"].append(result.legging_window)
+                        figures[mode]["over_mid"].append(float(Decimal(report["totals"]["net_cost_usd"]) - mid))
+                        figures[mode]["fees"].append(float(report["totals"]["fees_usd"]))
+    return {mode: {"orders_sent": summary(f["orders"]), "legging_window_over_R": summary([w / rtt for w in f["window"]]),
+                   "net_cost_minus_mid_usd": summary(f["over_mid"]), "fees_usd": summary(f["fees"])}
+            for mode, f in figures.items()}
 
 
 class InstantVenue:
@@ -212,10 +273,25 @@ def main() -> None:
     parser.add_argument("--rtt", type=float, default=0.05, help="injected round-trip time R, seconds (default 0.05)")
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (default 7)")
     parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--only", choices=["combo"], help="run only this measurement")
     args = parser.parse_args()
     r, runs = args.rtt, args.runs
     out: dict = {"machine": machine(), "rtt_seconds": r, "runs": runs}
     step: Callable[[str], None] = lambda text: print(f"... {text}", file=sys.stderr, flush=True)  # noqa: E731
+
+    step("condor on Deribit: one combo order against four legged orders")
+    out["combo_against_legged"] = combo = combo_against_legged(r, runs)
+    print(f"machine: {out['machine']['cpu']}, {out['machine']['cores']} cores, Python {out['machine']['python']}")
+    print(f"R = {r * 1000:.0f} ms, {runs} runs each (median, min-max)")
+    for mode in ("legged", "combo"):
+        f = combo[mode]
+        print(f"condor on Deribit, {mode:6}: orders sent {f['orders_sent']['median']:.0f}, legging window / R "
+              f"{fmt(f['legging_window_over_R'])}, net cost - mid {fmt(f['net_cost_minus_mid_usd'], ' USD')} "
+              f"of which fees {f['fees_usd']['median']:.2f} USD")
+    if args.only == "combo":
+        if args.json_out:
+            args.json_out.write_text(json.dumps(out, indent=2))
+        return
 
     step("legging window, concurrent")
     concurrent = [w / r for w in legging_windows(r, runs, sequential=False)]

@@ -12,11 +12,11 @@ Structure: the combo's unit is the smallest leg quantity; every leg's quantity m
 multiple of it (the ratio). A debit structure is bought, a credit structure is asked for with
 every ratio negated and sold, so the combo's price is a positive net premium on either side.
 
-Limit: the combo's best price on the side taken, moved by ``max_slippage`` times the gross
-premium of one unit (the sum of the legs' best prices times their ratios, which is how far
-the legged plan's limits may move in total), snapped to the combo tick in the safe direction
-(buy down, sell up). With an empty combo book the limit is the legged plan's own limits
-summed per unit (the order rests there).
+Limit: the combo's best price on the side taken (a positive net premium) moved by
+``max_slippage`` of itself, snapped to the combo tick in the safe direction (buy down, sell up):
+the venue itself enforces the cap on the whole structure's price. When the tick is larger than
+the cap, the limit is the best price. With an empty combo book the reference is the legs' own
+best prices combined with the ratios (the order then rests at that price moved by the cap).
 """
 
 from __future__ import annotations
@@ -155,17 +155,15 @@ def _price(plan: Plan, legs: list[PlannedLeg], offer: ComboOffer, ratios: dict[s
     if unit < instrument.min_quantity or not is_multiple(unit, instrument.quantity_step):
         return f"{unit} is not a size the combo book takes (minimum {instrument.min_quantity}, " \
                f"step {instrument.quantity_step})"
-    # Per unit of the combo traded on `side`: the legs' own figures with the combo's signs.
     sign = side.sign
-    legged_limit = sum((r * by_symbol[s].limit_price for s, r in ratios.items()), ZERO)
-    gross = sum((abs(r) * (by_symbol[s].best_price or by_symbol[s].expected_price) for s, r in ratios.items()), ZERO)
     levels = book.side_to_take(side) if book is not None else ()
     best = levels[0].price if levels else None
-    if best is None:
-        capped = legged_limit
-    else:
-        capped = best + sign * plan.max_slippage * gross
-    limit = instrument.round_price(capped, side)
+    # Per unit of the combo: the book's best price, or (empty book) the legs' best prices combined.
+    reference = best if best is not None else sum(
+        (r * (by_symbol[s].best_price or by_symbol[s].expected_price) for s, r in ratios.items()), ZERO)
+    if reference <= 0:
+        return "the combo's net premium is not positive on the side gps would take"
+    limit = instrument.round_price(reference * (1 + sign * plan.max_slippage), side)
     if limit <= 0:
         return "the combo's limit would be zero or less"
     fill = walk_book(book, side, unit, limit) if levels else None

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Callable
 
 from gps_core.errors import InvalidReply
+from gps_core.instruments import OptionKey
 from gps_core.model import ComboLeg, ComboOffer, FeeSchedule, LegFill, Side, TickRule, VenueInstrument
 from gps_core.money import ZERO, Money, to_decimal
 
@@ -75,7 +76,7 @@ class Combos:
                 raise InvalidReply("private/create_combo: reply has no combo id")
         if combo is None:
             return None
-        instrument = self.instrument(combo, self._leg_instrument(legs[0].symbol, currency))
+        instrument = self.instrument(combo, legs[0].symbol, currency)
         return ComboOffer(instrument, self._market.order_book(instrument, depth), waives_cheaper_side=True)
 
     def _existing(self, currency: str, wanted: dict[str, int]) -> dict | None:
@@ -88,14 +89,12 @@ class Combos:
                 return row
         return None
 
-    def _leg_instrument(self, symbol: str, currency: str) -> VenueInstrument:
-        for instrument in self._market.instruments(currency).values():
-            if instrument.symbol == symbol:
-                return instrument
-        raise InvalidReply(f"combo leg {symbol} is not listed")
+    def instrument(self, combo: dict, first_leg: str, currency: str) -> VenueInstrument:
+        """The combo as an instrument: ``public/get_instrument`` for its tick and size rules.
 
-    def instrument(self, combo: dict, first_leg: VenueInstrument) -> VenueInstrument:
-        """The combo as an instrument: ``public/get_instrument`` for its tick and size rules."""
+        Its ``key`` is its first leg's (the listing currency and expiry); its prices are in the
+        currency that lists it: the coin for inverse options, USDC for linear ones.
+        """
         row = self._market.call("public/get_instrument", {"instrument_name": combo["id"]})
         if not isinstance(row, dict):
             raise InvalidReply(f"public/get_instrument {combo['id']}: result is not an object")
@@ -103,9 +102,9 @@ class Combos:
         expires = row.get("expiration_timestamp")
         return VenueInstrument(
             venue=VENUE,
-            key=first_leg.key,
+            key=OptionKey.parse(first_leg),
             symbol=str(combo["id"]),
-            price_currency=first_leg.price_currency,
+            price_currency=currency,
             tick_size=to_decimal(row.get("tick_size"), field="combo tick_size"),
             tick_steps=tuple(TickRule(to_decimal(s["above_price"], field="above_price"),
                                       to_decimal(s["tick_size"], field="tick_size"))

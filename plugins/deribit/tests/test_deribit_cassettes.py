@@ -212,3 +212,47 @@ def test_positions_from_get_positions_inverse_and_linear():
     linear = held["BTC_USDC-26JUN26-100000-C"]
     assert linear.quantity == D("0.2") and linear.price_currency == "USDC" and linear.usd_per_unit == D(1)
     assert linear.unrealized_pnl_usd == D("-27") and linear.key == OptionKey.parse("BTC_USDC-26JUN26-100000-C")
+
+
+@replay.use_cassette("deribit_combo_offer.yaml")
+def test_an_existing_combo_is_offered_with_its_rules_and_book():
+    from gps_core.model import ComboLeg
+
+    client = production_client()
+    offer = client.combos.offer([ComboLeg("BTC-19MAY26-70000-C", 1), ComboLeg("BTC-19MAY26-75000-C", -1)],
+                                create=False, depth=5)
+    combo = offer.instrument
+    assert combo.symbol == "BTC-CS-19MAY26-70000_75000" and combo.price_currency == "BTC"
+    assert [(leg.symbol, leg.ratio) for leg in combo.combo_legs] == [("BTC-19MAY26-70000-C", 1),
+                                                                       ("BTC-19MAY26-75000-C", -1)]
+    assert combo.tick_size == D("0.0001") and combo.min_quantity == D("0.1") and combo.venue_id == "584635"
+    assert combo.key == OptionKey.parse("BTC-19MAY26-70000-C")  # listed where its first leg is
+    assert [(l.price, l.quantity) for l in offer.book.asks] == [(D("0.0641"), D("0.3")), (D("0.0646"), D("1.0"))]
+    assert offer.book.usd_per_unit == D("76185.14") and offer.waives_cheaper_side
+
+
+@replay.use_cassette("deribit_combo_offer.yaml")
+def test_the_opposite_structure_finds_the_same_combo():
+    from gps_core.model import ComboLeg
+
+    offer = production_client().combos.offer([ComboLeg("BTC-19MAY26-70000-C", -1), ComboLeg("BTC-19MAY26-75000-C", 1)],
+                                             create=False, depth=5)
+    assert offer.instrument.symbol == "BTC-CS-19MAY26-70000_75000"  # listed the other way: gps sells it
+
+
+@replay.use_cassette("deribit_combo_fills.yaml")
+def test_a_combo_fill_is_reported_per_leg_from_its_trades():
+    from gps_core.model import ComboLeg
+
+    client = production_client()
+    login(client)
+    combo = VenueInstrument(
+        venue="deribit", key=OptionKey.parse("BTC-19MAY26-70000-C"), symbol="BTC-CS-19MAY26-70000_75000",
+        price_currency="BTC", tick_size=D("0.0001"), min_quantity=D("0.1"), quantity_step=D("0.1"),
+        combo_legs=(ComboLeg("BTC-19MAY26-70000-C", 1), ComboLeg("BTC-19MAY26-75000-C", -1)))
+    snapshot = client.orders.status(OrderRequest("gps-0003", combo, Side.SELL, D("0.1"), D("0.0635")))
+    assert snapshot.filled_quantity == D("0.1") and snapshot.average_price == D("0.0639")
+    fills = {(f.symbol, f.side): (f.quantity, f.price, f.fee.amount) for f in snapshot.leg_fills}
+    assert fills == {("BTC-19MAY26-70000-C", Side.SELL): (D("0.1"), D("0.0813"), D("0.00003")),
+                     ("BTC-19MAY26-75000-C", Side.BUY): (D("0.1"), D("0.0174"), D("0"))}
+    assert snapshot.fee.amount == D("0.00003") and snapshot.fee.currency == "BTC"
