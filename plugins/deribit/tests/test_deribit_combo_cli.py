@@ -150,3 +150,23 @@ def test_status_recover_and_cancel_work_on_a_combo_execution(server, env):
     assert not any(server.state.positions.values())
     cancel = CliRunner().invoke(cli_module.cli, ["cancel", "last", "--json"], env=env)
     assert cancel.exit_code == 0, cancel.output
+
+
+def test_quote_shows_a_listed_combo_without_credentials_and_sends_nothing(server, env):
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    public_env = {**env, "DERIBIT_CLIENT_ID": None, "DERIBIT_CLIENT_SECRET": None}
+    quote = CliRunner().invoke(cli_module.cli, ["quote", "--venue", "deribit", "--json", "--leg", f"buy 0.1 {low}",
+                                                "--leg", f"sell 0.1 {high}"], env=public_env)
+    assert quote.exit_code == 0, quote.output
+    plan = json.loads(quote.stdout)["plan"]
+    (chosen,) = plan["combos"]
+    assert chosen["instrument"] == combo["id"] and chosen["side"] == "buy" and plan["orders"] == 1
+    assert "no worse" in plan["combo_notes"][0]
+    never = CliRunner().invoke(cli_module.cli, ["quote", "--venue", "deribit", "--json", "--combo", "never",
+                                                "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}"], env=public_env)
+    assert json.loads(never.stdout)["plan"]["combos"] == []
+    assert server.state.grants == {} and server.state.orders == {}
+    assert server.state.calls["private/create_combo"] == 0
