@@ -69,8 +69,9 @@ def test_execute_json_carries_its_plan_with_the_worst_loss(env):
 
 def test_status_and_cancel_in_later_processes(env, strategy):
     env_faults = {"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"}
+    # legged (--combo never): the fault leaves one leg unfilled, the other kept
     result = gps("execute", "--venue", "dryrun", "--json", "--quiet", "--timeout", "0.3", "--on-partial", "keep",
-                 strategy, env=env_faults)
+                 "--combo", "never", strategy, env=env_faults)
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["all_filled"] is False and report["kept"]
