@@ -73,13 +73,30 @@ def execution_holdings(events: Sequence[dict], *, owner: str, paper_venues: Iter
         filled = order.snapshot.filled_quantity if order.snapshot else ZERO
         if not filled:
             continue
-        key = (owner, simulated_name(request.venue) if simulated else request.venue, request.instrument.symbol)
-        entry = held.get(key)
-        if entry is None:
-            entry = held[key] = Holding(owner, request.venue, request.instrument.symbol, ZERO,
-                                        request.instrument, request.instrument.key, simulated)
-        entry.quantity += request.side.sign * filled
+        for instrument, quantity in _held_instruments(request.instrument, request.side.sign * filled):
+            key = (owner, simulated_name(request.venue) if simulated else request.venue, instrument.symbol)
+            entry = held.get(key)
+            if entry is None:
+                entry = held[key] = Holding(owner, request.venue, instrument.symbol, ZERO, instrument, instrument.key,
+                                            simulated)
+            entry.quantity += quantity
     return held
+
+
+def _held_instruments(instrument: Any, signed: Decimal) -> list[tuple[Any, Decimal]]:
+    """What a fill holds: the instrument itself, or for a combo each of its legs (ratio times the fill).
+
+    A combo leg's instrument is the combo's with the leg's symbol and key (its size rules are
+    the combo's, which on Deribit are its legs').
+    """
+    if not instrument.combo_legs:
+        return [(instrument, signed)]
+    from dataclasses import replace
+
+    from .instruments import OptionKey
+
+    return [(replace(instrument, symbol=leg.symbol, key=OptionKey.parse(leg.symbol), combo_legs=()), leg.ratio * signed)
+            for leg in instrument.combo_legs]
 
 
 def journal_holdings(home: Path, paper_venues: Iterable[str] = ()) -> dict[tuple[str, str, str], Holding]:

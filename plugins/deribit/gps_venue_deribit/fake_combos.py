@@ -25,7 +25,6 @@ the first leg.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from . import fake_exchange as _fx  # attributes read at call time: fake_exchange imports this module
@@ -46,7 +45,6 @@ class ComboBooks:
             self.combos: dict[str, dict] = {}
             self.combo_rows: dict[str, dict] = {}
             self.combo_books: dict[str, dict[str, list]] = {}
-            self.positions: Counter = Counter()
             self._combo_ids = itertools.count(584600)
 
     # --- Python API for tests ------------------------------------------------------------
@@ -269,7 +267,7 @@ class ComboBooks:
             return {"order": dict(order), "trades": [dict(t) for t in trades]}
 
     def combo_trade(self, order: dict, size: Decimal, price: Decimal, liquidity: str) -> list[dict]:
-        """One combo trade: the order's fill, a trade per leg, each leg's position moved."""
+        """One combo trade: the order's fill and a trade per leg (each leg's position moves with it)."""
         combo = self.combos[order["instrument_name"]]
         filled = order["filled_amount"]
         order["average_price"] = (order["average_price"] * filled + price * size) / (filled + size)
@@ -299,7 +297,6 @@ class ComboBooks:
                 "index_price": self.index_of(inst), "mark_price": inst.mark, "combo_id": combo["id"],
                 "combo_trade_id": combo_trade_id,
             })
-            self.positions[inst.name] += amount if direction == "buy" else -amount
         # Deribit groups buy legs and sell legs and waives the cheaper group's fees.
         groups = {d: sum((r["fee"] for r in rows if r["direction"] == d), Decimal(0)) for d in ("buy", "sell")}
         if groups["buy"] and groups["sell"]:

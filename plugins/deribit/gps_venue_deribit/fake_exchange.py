@@ -381,7 +381,6 @@ class FakeExchange(ComboBooks):
             "index_price": self.index_of(inst),
         }
         self.trades[order["order_id"]].append(trade)
-        self.positions[inst.name] += size if order["direction"] == "buy" else -size
         return trade
 
     @staticmethod

@@ -63,7 +63,7 @@ def assert_one_combo_order_filled(server, report, legs):
     fills = {(f["venue_symbol"], f["side"]): Decimal(f["quantity"]) for f in row["leg_fills"]}
     assert fills == {(name, side): Decimal(qty) for side, qty, name in legs}
     for side, qty, name in legs:
-        assert exchange.positions[name] == (Decimal(qty) if side == "buy" else -Decimal(qty))
+        assert exchange.position_of(name) == (Decimal(qty) if side == "buy" else -Decimal(qty))
     trades = exchange.user_trades(combo["order_id"])
     assert sorted(t["instrument_name"] for t in trades) == sorted(name for _, _, name in legs)
     assert all(t["combo_id"] == combo["instrument_name"] for t in trades)
@@ -78,6 +78,13 @@ def test_a_call_spread_executes_as_one_combo_order(server, env):
     assert_one_combo_order_filled(server, report, legs)
     (combo,) = server.state.combo_orders()
     assert combo["instrument_name"] == f"BTC-CS-{code}-100000_110000" and combo["direction"] == "buy"
+    # positions are per leg, from the venue's own record, each held by this execution
+    shown = CliRunner().invoke(cli_module.cli, ["positions", "--venue", "deribit", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    (venue,) = json.loads(shown.stdout)["venues"]
+    held = {p["instrument"]: (p["quantity"], [e["execution_id"] for e in p["executions"]]) for p in venue["positions"]}
+    assert held == {f"BTC-{code}-100000-C": ("0.1", [report["execution_id"]]),
+                    f"BTC-{code}-110000-C": ("-0.1", [report["execution_id"]])}
 
 
 def test_an_iron_condor_executes_as_one_combo_order_sold_for_a_credit(server, env):
@@ -107,7 +114,7 @@ def test_a_combo_that_does_not_fill_is_cancelled_with_nothing_left_open(server, 
     (order,) = exchange.combo_orders()
     assert order["order_state"] == "cancelled" and order["filled_amount"] == 0
     assert not [o for o in exchange.orders.values() if o["order_state"] == "open"]
-    assert not any(exchange.positions.values())
+    assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
     (row,) = report["legs"]
     assert row["role"] == "combo" and row["status"] == "canceled" and report["residuals"] == []
 
@@ -147,7 +154,7 @@ def test_status_recover_and_cancel_work_on_a_combo_execution(server, env):
     (order,) = server.state.combo_orders()
     assert order["order_state"] == "cancelled"
     assert not [o for o in server.state.orders.values() if o["order_state"] == "open"]
-    assert not any(server.state.positions.values())
+    assert server.state.position_of(low) == 0 and server.state.position_of(high) == 0
     cancel = CliRunner().invoke(cli_module.cli, ["cancel", "last", "--json"], env=env)
     assert cancel.exit_code == 0, cancel.output
 
