@@ -152,8 +152,9 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
     plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
     run_concurrently(ctx.authenticate, plan_live)
     # Combos may need creating (a private call on a live venue), hence after authentication.
-    plan = choose_combos(plan, by_name, request.combo, create=bool(plan_live), max_loss=request.max_loss,
-                         progress=ui.progress)
+    if not request.reduce_only:  # a close sends each leg reduce-only; combo closes are not supported
+        plan = choose_combos(plan, by_name, request.combo, create=bool(plan_live), max_loss=request.max_loss,
+                             progress=ui.progress)
     plan_json = plan_to_json(plan)
     ui.show_plan(plan_json)
     mode = "live" if plan_live else ("dry-run" if request.dry_run else "paper")

@@ -244,6 +244,17 @@ class PaperOrder:
     fills: list[PaperFill] = field(default_factory=list)
     reason: str | None = None
     status_checks: int = 0
+    #: a combo order's legs, ``(symbol, signed ratio, reference price)``: its fills are held per
+    #: leg; a fill at the combo price ``P`` is a fill of every leg at its reference price, the
+    #: first leg taking the difference (``sum(ratio * price) == P``)
+    combo_legs: tuple[tuple[str, int, Decimal], ...] = ()
+
+    def leg_fills(self, fill: "PaperFill") -> list[tuple[str, Decimal, Decimal]]:
+        """``(symbol, signed quantity, price)`` per leg for one fill of a combo order."""
+        (first, ratio0, _), rest = self.combo_legs[0], self.combo_legs[1:]
+        price0 = (fill.price - sum((r * price for _, r, price in rest), ZERO)) / ratio0
+        legs = [(first, ratio0, price0)] + list(rest)
+        return [(symbol, self.side.sign * r * fill.quantity, price) for symbol, r, price in legs]
 
     @property
     def filled_quantity(self) -> Decimal:
@@ -305,6 +316,8 @@ class PaperOrder:
             "fills": [f.to_json() for f in self.fills],
             "reason": self.reason,
             "status_checks": self.status_checks,
+            **({"combo_legs": [[symbol, ratio, str(price)] for symbol, ratio, price in self.combo_legs]}
+               if self.combo_legs else {}),
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -330,6 +343,7 @@ class PaperOrder:
             fills=[PaperFill.from_json(f) for f in data.get("fills", [])],
             reason=data.get("reason"),
             status_checks=int(data.get("status_checks", 0)),
+            combo_legs=tuple((str(symbol), int(ratio), Decimal(price)) for symbol, ratio, price in data.get("combo_legs") or ()),
         )
 
 
@@ -384,7 +398,14 @@ class _State:
         return stored
 
     def position(self, symbol: str) -> Decimal:
-        return sum((o.side.sign * o.filled_quantity for o in self.orders.values() if o.symbol == symbol), ZERO)
+        """Net filled contracts of ``symbol``, counting the legs of combo orders."""
+        total = ZERO
+        for o in self.orders.values():
+            if o.combo_legs:
+                total += sum((o.side.sign * r * o.filled_quantity for s, r, _ in o.combo_legs if s == symbol), ZERO)
+            elif o.symbol == symbol:
+                total += o.side.sign * o.filled_quantity
+        return total
 
 
 _PATH_LOCKS: dict[str, threading.Lock] = {}
@@ -429,7 +450,7 @@ class PaperBroker:
 
     # --- public API ---------------------------------------------------------------------
 
-    def place(self, order: OrderRequest, book: OrderBook) -> OrderSnapshot:
+    def place(self, order: OrderRequest, book: OrderBook, *, leg_prices: dict | None = None) -> OrderSnapshot:
         """Match ``order`` against ``book`` and store it.
 
         :raises OrderRejected: a duplicate client order id, an ``InvalidOrder`` (size, tick,
@@ -438,11 +459,14 @@ class PaperBroker:
         :raises RateLimited: an injected rate limit; nothing is stored.
         :raises OutcomeUnknown: an injected lost request (nothing stored) or lost reply (the
             order *is* stored and can be found by its client order id).
+
+        ``leg_prices``: for a combo order, each leg's reference price (symbol -> price), so its
+        fills are held per leg (see :class:`PaperOrder`).
         """
         symbol = order.instrument.symbol
         with self._transaction() as (state, fire):
             latency = self._latency(fire, symbol)
-            outcome = self._place_locked(order, book, state, fire)
+            outcome = self._place_locked(order, book, state, fire, leg_prices)
         return self._finish(latency, outcome)
 
     def status(self, order: OrderRequest) -> OrderSnapshot:
@@ -483,12 +507,19 @@ class PaperBroker:
 
         ``average_price`` is the average cost of what is held: fills that add to the position
         average in, fills that reduce it leave it, a fill that flips it starts it afresh at its
-        price. No mark, no P&L: the venue adds those from its market.
+        price. No mark, no P&L: the venue adds those from its market. A combo order's fills are
+        held per leg (ratio times the fill, at the leg prices of :meth:`PaperOrder.leg_fills`).
         """
         held: dict[str, list] = {}  # symbol -> [quantity, average price, price currency]
         with self._transaction(write=False) as (state, _):
             orders = sorted(state.orders.values(), key=lambda o: o.created_at)
         for order in orders:
+            if order.combo_legs:
+                for fill in order.fills:
+                    for symbol, quantity, price in order.leg_fills(fill):
+                        entry = held.setdefault(symbol, [ZERO, ZERO, order.price_currency])
+                        entry[0], entry[1] = _add_fill(entry[0], entry[1], quantity, price)
+                continue
             entry = held.setdefault(order.symbol, [ZERO, ZERO, order.price_currency])
             for fill in order.fills:
                 entry[0], entry[1] = _add_fill(entry[0], entry[1], order.side.sign * fill.quantity, fill.price)
@@ -520,7 +551,8 @@ class PaperBroker:
 
     # --- the steps, run under the lock ---------------------------------------------------
 
-    def _place_locked(self, order: OrderRequest, book: OrderBook, state: _State, fire) -> object:
+    def _place_locked(self, order: OrderRequest, book: OrderBook, state: _State, fire,
+                      leg_prices: dict | None = None) -> object:
         symbol = order.instrument.symbol
         if fire("rate_limit", symbol):
             return RateLimited("paper venue: too many requests (injected rate limit)", retry_after=RATE_LIMIT_RETRY_AFTER,
@@ -568,6 +600,8 @@ class PaperBroker:
             post_only=order.post_only,
             reduce_only=order.reduce_only,
             fills=fills,
+            combo_legs=tuple((leg.symbol, leg.ratio, Decimal((leg_prices or {}).get(leg.symbol, ZERO)))
+                             for leg in order.instrument.combo_legs),
         )
         state.next_number += 1
         if stored.remaining == 0:
@@ -602,10 +636,15 @@ class PaperBroker:
 
     @staticmethod
     def _reduce_only_problem(order: OrderRequest, state: "_State") -> str | None:
-        if order.reduce_only:
-            position = state.position(order.instrument.symbol)
-            if position * order.side.sign >= 0 or order.quantity > abs(position):
-                return f"reduce-only {order.side.value} {order.quantity} would not reduce the position {position}"
+        if not order.reduce_only:
+            return None
+        # a combo order reduces only if it reduces every leg it trades
+        legs = [(leg.symbol, leg.ratio) for leg in order.instrument.combo_legs] or [(order.instrument.symbol, 1)]
+        for symbol, ratio in legs:
+            position, change = state.position(symbol), order.side.sign * ratio * order.quantity
+            if position * change >= 0 or abs(change) > abs(position):
+                return f"reduce-only {order.side.value} {order.quantity} would not reduce the position {position}" + \
+                    (f" of {symbol}" if order.instrument.combo_legs else "")
         return None
 
     @staticmethod

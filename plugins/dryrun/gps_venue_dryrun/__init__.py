@@ -153,9 +153,12 @@ class DryRunVenue:
     @hookimpl
     def gps_place(self, order):
         if order.instrument.is_combo:
-            from .combos import combo_book
+            from .combos import combo_book, leg_prices
 
-            return self._per_leg(order, self.broker().place(order, combo_book(self.market(), order.instrument)))
+            market = self.market()
+            placed = self.broker().place(order, combo_book(market, order.instrument),
+                                         leg_prices=leg_prices(market, order))
+            return self._per_leg(order, placed)
         book = self.market().book(self._listed(order.instrument))
         return self.broker().place(order, book)
 

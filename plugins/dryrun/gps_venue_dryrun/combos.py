@@ -81,6 +81,16 @@ def offer(market, legs: list[ComboLeg]) -> ComboOffer | None:
     return None if instrument is None else ComboOffer(instrument, combo_book(market, instrument))
 
 
+def leg_prices(market, order: OrderRequest) -> dict:
+    """Each leg's touch price for ``order``'s side of the combo (ask for a leg bought, bid for one sold)."""
+    prices = {}
+    for leg in order.instrument.combo_legs:
+        book = market.book(_listed(market, leg.symbol), 1)
+        bought = leg.ratio * order.side.sign > 0
+        prices[leg.symbol] = book.asks[0].price if bought else book.bids[0].price
+    return prices
+
+
 def with_leg_fills(market, snapshot: OrderSnapshot, order: OrderRequest) -> OrderSnapshot:
     """A paper combo fill reported per leg, with the legs' fees (the snapshot's fee is their sum)."""
     if snapshot.filled_quantity <= 0 or snapshot.average_price is None:

@@ -66,8 +66,11 @@ def test_readme_flow_demo_execute_status(cli_env, tmp_path):
     done = _run("-m", "gps_core.cli", "execute", "--venue", "dryrun", "--yes", "--json", str(strategy), env=cli_env)
     report = json.loads(done.stdout)
     assert report["all_filled"] is True and {leg["venue"] for leg in report["legs"]} == {"dryrun"}
+    # the demo spread runs as one paper combo order (quoted at the legs' prices: no worse), filled on both legs
+    (combo,) = report["legs"]
+    assert combo["role"] == "combo" and len(combo["leg_fills"]) == 2
     status = json.loads(_run("-m", "gps_core.cli", "status", "--json", env=cli_env).stdout)
-    assert [o["venue_status"] for o in status["orders"]] == ["filled", "filled"]
+    assert [o["venue_status"] for o in status["orders"]] == ["filled"]
 
 
 def test_a_leg_that_never_fills_is_cancelled_and_the_other_unwound(cli_env, tmp_path):
@@ -76,7 +79,7 @@ def test_a_leg_that_never_fills_is_cancelled_and_the_other_unwound(cli_env, tmp_
     sell = json.loads(strategy.read_text())["legs"][1]["instrument"]
     env = {**cli_env, "GPS_DRYRUN_FAULTS": f"never_fill@{sell}"}
     done = _run("-m", "gps_core.cli", "execute", "--venue", "dryrun", "--yes", "--json", "--timeout", "0.3",
-                str(strategy), env=env, check=False)
+                "--combo", "never", str(strategy), env=env, check=False)
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert report["all_filled"] is False
