@@ -177,3 +177,24 @@ def test_quote_shows_a_listed_combo_without_credentials_and_sends_nothing(server
     assert json.loads(never.stdout)["plan"]["combos"] == []
     assert server.state.grants == {} and server.state.orders == {}
     assert server.state.calls["private/create_combo"] == 0
+
+
+def test_a_partly_filled_combo_is_cancelled_and_unwound_as_a_combo_leaving_every_leg_flat(server, env):
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    implied = server.state.combo_books[combo["id"]]
+    ask, bid = implied["asks"][0][0], implied["bids"][0][0]
+    server.state.set_combo_book(combo["id"], bids=[[bid, Decimal("1")]], asks=[[ask, Decimal("0.1")]])  # 0.1 of 0.2
+    result, report = run(env, "--combo", "always", "--timeout", "0.5", "--leg", f"buy 0.2 {low}",
+                         "--leg", f"sell 0.2 {high}")
+    assert result.exit_code == 1, result.output
+    exchange = server.state
+    assert exchange.single_leg_orders() == []  # the unwind went through the combo book too
+    entry, unwind = sorted(exchange.combo_orders(), key=lambda o: o["creation_timestamp"])
+    assert entry["direction"] == "buy" and entry["filled_amount"] == Decimal("0.1")
+    assert entry["order_state"] == "cancelled"
+    assert unwind["direction"] == "sell" and unwind["filled_amount"] == Decimal("0.1") and unwind["reduce_only"]
+    assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
+    assert report["residuals"] == [] and [u["role"] for u in report["unwinds"]] == ["unwind"]
