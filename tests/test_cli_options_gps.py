@@ -58,8 +58,9 @@ def venue_orders(home: Path) -> list[dict]:
 def test_every_crypto_card_executes_from_the_boxed_stdout(env, name, card):
     stdout = (FIXTURES / f"{name}.stdout.txt").read_text()
     expected = json.loads((FIXTURES / f"{name}.json").read_text())[CARDS[card]]
-    result = CliRunner().invoke(cli, ["execute", "-", "--card", card, "--venue", "dryrun", "--json", "--quiet"],
-                                input=stdout)
+    # --combo never: this test follows each card leg to its own order (combos: test_combo*, test_hooks)
+    result = CliRunner().invoke(cli, ["execute", "-", "--card", card, "--venue", "dryrun", "--json", "--quiet",
+                                      "--combo", "never"], input=stdout)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["card"]["type"] == expected["type"] and D(report["card"]["max_loss"]) == D(str(expected["max_loss"]))
@@ -89,9 +90,12 @@ def test_the_readme_pipe_with_a_real_process(env):
     assert "Plan for Bull put credit spread" in run.stderr and "Options GPS best card (bull_put_credit_spread)" in run.stderr
     assert "ALL LEGS FILLED" in run.stdout
     assert "Options GPS best card (bull_put_credit_spread), for its own quantities: net cost -$413.00" in run.stdout
-    orders = venue_orders(env / "home")
-    assert sorted((o["side"], o["symbol"], o["status"]) for o in orders) == [
-        ("buy", "BTC-27MAR26-70000-P", "filled"), ("sell", "BTC-27MAR26-71000-P", "filled")]
+    # the offline paper venue offers combos: the spread is one filled combo order, held per leg
+    (order,) = venue_orders(env / "home")
+    assert order["status"] == "filled" and order["symbol"].startswith("BTC-COMBO-")
+    sign = 1 if order["side"] == "buy" else -1
+    assert {symbol: sign * ratio for symbol, ratio, _ in order["combo_legs"]} == {
+        "BTC-27MAR26-70000-P": 1, "BTC-27MAR26-71000-P": -1}
 
 
 def test_the_plan_shows_the_card_figures_beside_gps_figures(env):

@@ -169,7 +169,7 @@ def test_garbage_in_an_old_finished_journal_breaks_no_command(env, where):
 def test_garbage_in_an_interrupted_journal_is_recovered(env):
     faults = {"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"}
     crashed = subprocess.run([sys.executable, "-m", "gps_core.cli", "execute", "--venue", "dryrun", "--json",
-                              "--timeout", "30", *_legs()],
+                              "--timeout", "30", "--combo", "never", *_legs()],
                              env={**os.environ, **faults, "GPS_CRASH_AT": "monitoring"}, capture_output=True)
     assert crashed.returncode == -9, crashed.stderr
     path = next((env / "journal").glob("*.jsonl"))

@@ -114,7 +114,8 @@ def test_explicit_mix_of_paper_and_live_venues_is_refused(venues):
 def test_a_paper_plan_places_nothing_at_the_live_venues(venues):
     deribit, aevo, home = venues
     (k1, _), (k2, _) = calls_on_dryrun_and_deribit(deribit)
-    result = gps("execute", "--venue", "dryrun", "--json", "--leg", f"buy 0.1 {k1.name}", "--leg", f"sell 0.1 {k2.name}")
+    result = gps("execute", "--venue", "dryrun", "--json", "--combo", "never", "--leg", f"buy 0.1 {k1.name}",
+                 "--leg", f"sell 0.1 {k2.name}")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["mode"] == "paper" and report["market"]["offline"] is True
@@ -152,7 +153,8 @@ def test_dry_run_auto_names_the_venue_it_could_not_reach(venues, monkeypatch):
     deribit, aevo, home = venues
     monkeypatch.setenv("AEVO_BASE_URL", closed_port_url())
     (k1, _), (k2, _) = calls_on_dryrun_and_deribit(deribit)
-    result = gps("execute", "--dry-run", "--json", "--leg", f"buy 0.1 {k1.name}", "--leg", f"sell 0.1 {k2.name}")
+    result = gps("execute", "--dry-run", "--json", "--combo", "never", "--leg", f"buy 0.1 {k1.name}",
+                 "--leg", f"sell 0.1 {k2.name}")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["mode"] == "dry-run" and report["market"]["offline"] is False
@@ -168,7 +170,8 @@ def test_dry_run_auto_with_no_real_venue_reachable_labels_the_offline_plan(venue
     (k1, _), (k2, _) = calls_on_dryrun_and_deribit(deribit)
     monkeypatch.setenv("DERIBIT_BASE_URL", closed_port_url())
     monkeypatch.setenv("AEVO_BASE_URL", closed_port_url())
-    result = gps("execute", "--dry-run", "--json", "--leg", f"buy 0.1 {k1.name}", "--leg", f"sell 0.1 {k2.name}")
+    result = gps("execute", "--dry-run", "--json", "--combo", "never", "--leg", f"buy 0.1 {k1.name}",
+                 "--leg", f"sell 0.1 {k2.name}")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["market"] == {"kind": "dry-run", "offline": True, "note": report["market"]["note"]}
