@@ -52,6 +52,12 @@ def combo_structure(legs: Sequence[PlannedLeg]) -> tuple[Decimal, dict[str, int]
     return unit, ratios
 
 
+def _usd(amount: Decimal) -> str:
+    """``$55.37`` / ``-$55.37``, as the plan writes money."""
+    text = f"{amount:.2f}"
+    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+
+
 def _note(venue: str, text: str) -> str:
     return f"{venue}: {text}"
 
@@ -134,9 +140,9 @@ def _plan_combo(plan: Plan, legs: list[PlannedLeg], venue, mode: str, *, create:
     if isinstance(combo, str):
         return None, f"legged: {combo}"
     legged = sum((p.expected_cost_usd for p in legs), ZERO)
-    summary = (f"{offer.instrument.symbol} as one order costs ${combo.expected_cost_usd:.2f}"
+    summary = (f"{offer.instrument.symbol} as one order costs {_usd(combo.expected_cost_usd)}"
                f"{'' if combo.expected_price is not None else ' (at its limit; the book cannot fill it now)'}, "
-               f"the {len(legs)} legs ${legged:.2f} (fees included)")
+               f"the {len(legs)} legs {_usd(legged)} (fees included)")
     if mode == "always":
         return replace(combo, reason=f"combo (--combo always): {summary}"), f"combo (--combo always): {summary}"
     if combo.expected_price is None:

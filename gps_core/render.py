@@ -91,8 +91,8 @@ def combo_lines(plan: dict) -> list[str]:
     for c in plan.get("combos") or ():
         legs = ", ".join(str(i) for i in c["legs"])
         lines.append(f"COMBO: legs {legs} as ONE order on {c['venue']}: {c['side']} {c['quantity']} {c['instrument']} "
-                     f"limit {c['limit_price']} {c['price_currency']} (${c['limit_price_usd']}, tick {c['tick']}); "
-                     f"expected ${c['expected_cost_usd']} vs ${c['legged_cost_usd']} legged")
+                     f"limit {c['limit_price']} {c['price_currency']} ({usd(c['limit_price_usd'])}, tick {c['tick']}); "
+                     f"expected {usd(c['expected_cost_usd'])} vs {usd(c['legged_cost_usd'])} legged")
     lines.extend(f"Combo: {note}" for note in plan.get("combo_notes") or ())
     if plan.get("combos"):
         lines.append(f"Orders to send: {plan['orders']}")
