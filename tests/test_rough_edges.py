@@ -136,8 +136,8 @@ def test_a_strategy_file_and_legs_together_are_still_refused(env, strategy):
 
 
 def test_cancel_defaults_to_the_last_execution_and_says_when_nothing_is_working(env, strategy):
-    first = json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)
-    second = json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)
+    first = json.loads(gps("execute", "--venue", "dryrun", "--combo", "never", "--json", "--quiet", strategy).stdout)
+    second = json.loads(gps("execute", "--venue", "dryrun", "--combo", "never", "--json", "--quiet", strategy).stdout)
     assert first["all_filled"] and second["all_filled"]
     result = gps("cancel")
     assert result.exit_code == 0, result.output
@@ -156,7 +156,7 @@ def test_cancel_defaults_to_the_last_execution_and_says_when_nothing_is_working(
 
 def test_cancel_of_a_kept_partial_names_what_it_did(env, strategy):
     """A kept execution whose unfilled leg the engine already cancelled: nothing left to cancel, exit 0."""
-    result = gps("execute", "--venue", "dryrun", "--json", "--quiet", "--timeout", "0.3", "--on-partial", "keep",
+    result = gps("execute", "--venue", "dryrun", "--combo", "never", "--json", "--quiet", "--timeout", "0.3", "--on-partial", "keep",
                  strategy, env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
     assert result.exit_code == 1
     cancel = gps("cancel", "last")
@@ -169,7 +169,7 @@ def test_cancel_of_a_kept_partial_names_what_it_did(env, strategy):
 
 
 def test_ids_sort_by_time_old_ids_among_new_ones_and_last_is_newest(env, strategy):
-    done = json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)
+    done = json.loads(gps("execute", "--venue", "dryrun", "--combo", "never", "--json", "--quiet", strategy).stdout)
     folder = env / "home" / "journal"
     original = folder / f"{done['execution_id']}.jsonl"
     assert done["execution_id"][15] == "." and len(done["execution_id"]) == len("20261124T160405.123456-3f9a1c")
@@ -191,7 +191,7 @@ def test_ids_sort_by_time_old_ids_among_new_ones_and_last_is_newest(env, strateg
 
 
 def test_last_is_the_newest_of_two_executions_started_in_the_same_second(env, strategy):
-    ids = [json.loads(gps("execute", "--venue", "dryrun", "--json", "--quiet", strategy).stdout)["execution_id"]
+    ids = [json.loads(gps("execute", "--venue", "dryrun", "--combo", "never", "--json", "--quiet", strategy).stdout)["execution_id"]
            for _ in range(3)]
     assert sorted(ids) == ids  # new ids sort by time even as plain strings
     assert json.loads(gps("show", "last", "--json").stdout)["execution_id"] == ids[-1]
@@ -266,7 +266,7 @@ def test_negative_usd_amounts_read_minus_dollar_and_one_leg_is_singular(env):
     assert quote.exit_code == 0, quote.output
     assert "Plan for command-line legs (1 leg, max slippage 2.00%):" in quote.stdout
     assert "Expected net cost: -$" in quote.stdout and "$-" not in quote.stdout
-    done = gps("execute", "--venue", "dryrun", "--leg", leg)
+    done = gps("execute", "--venue", "dryrun", "--combo", "never", "--leg", leg)
     assert done.exit_code == 0, done.output
     assert "Net cost: -$" in done.stdout and "$-" not in done.stdout + done.stderr
     assert "(1 leg, max slippage" in done.stderr
@@ -276,7 +276,7 @@ def test_negative_usd_amounts_read_minus_dollar_and_one_leg_is_singular(env):
 
 def test_an_ambiguous_prefix_says_how_many_executions_match(env, strategy):
     for _ in range(2):
-        assert gps("execute", "--venue", "dryrun", "--quiet", strategy).exit_code == 0
+        assert gps("execute", "--venue", "dryrun", "--combo", "never", "--quiet", strategy).exit_code == 0
     result = gps("show", "2")
     assert result.exit_code == 2
     assert result.stderr == "gps: error: 2 executions match '2'; see `gps journal`\n"
@@ -287,14 +287,14 @@ def test_an_ambiguous_prefix_says_how_many_executions_match(env, strategy):
 
 
 def _kept_partial(strategy):
-    return gps("execute", "--venue", "dryrun", "--timeout", "0.3", "--on-partial", "keep", strategy,
+    return gps("execute", "--venue", "dryrun", "--combo", "never", "--timeout", "0.3", "--on-partial", "keep", strategy,
                env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
 
 
 def test_cancelled_is_spelled_one_way_in_every_output(env, strategy):
     outputs = []
     for as_json in ([], ["--json"]):
-        run = gps("execute", "--venue", "dryrun", "--timeout", "0.3", "--on-partial", "keep", *as_json, strategy,
+        run = gps("execute", "--venue", "dryrun", "--combo", "never", "--timeout", "0.3", "--on-partial", "keep", *as_json, strategy,
                   env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
         assert run.exit_code == 1
         outputs += [run.stdout, run.stderr]
@@ -419,7 +419,7 @@ def test_a_kept_partial_names_instruments_sides_and_quantities_per_venue(env, st
 def test_an_unwind_shows_the_cost_it_realised(env, strategy):
     from decimal import Decimal
 
-    result = gps("execute", "--venue", "dryrun", "--json", "--quiet", "--timeout", "0.3", strategy,
+    result = gps("execute", "--venue", "dryrun", "--combo", "never", "--json", "--quiet", "--timeout", "0.3", strategy,
                  env={"GPS_DRYRUN_FAULTS": "never_fill@*-100000-C"})
     assert result.exit_code == 1
     report = json.loads(result.stdout)
