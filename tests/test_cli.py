@@ -58,7 +58,7 @@ def test_execute_json_contract_and_journal(env, strategy):
 
 
 def test_execute_json_carries_its_plan_with_the_worst_loss(env):
-    result = gps("execute", "--venue", "dryrun", "--json", "--leg", "buy 0.1 BTC-25DEC26-100000-C",
+    result = gps("execute", "--venue", "dryrun", "--json", "--combo", "never", "--leg", "buy 0.1 BTC-25DEC26-100000-C",
                  "--leg", "sell 0.1 BTC-25DEC26-110000-C")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)

@@ -160,7 +160,7 @@ def test_the_text_report_says_why_a_leg_was_rejected_in_the_venues_words(server,
     low, high = spread_legs(server)
     server.state.faults.inject("reject", method="private/sell", code=10006, message="price_too_low4idx 0.0005")
     result = CliRunner().invoke(cli_module.cli, [
-        "execute", "--venue", "deribit", "--yes", "--timeout", "10",
+        "execute", "--venue", "deribit", "--yes", "--timeout", "10", "--combo", "never",
         "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}",
     ], env=env)
     assert result.exit_code == 1, result.output
