@@ -217,8 +217,9 @@ class Engine:
         self._progress = progress or (lambda message: None)
         self.sleep = sleep
         self.journal_failures: list[str] = []
-        # leg -> (most still to unwind, why): legs whose reduce-only unwind the venue refused
-        self._unwind_caps: dict[int, tuple[Decimal, str]] = {}
+        # leg -> (what the venue held on the leg's side, why, the refused unwind's client order id):
+        # legs whose reduce-only unwind the venue refused
+        self._unwind_caps: dict[int, tuple[Decimal, str, str]] = {}
         self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
         self._stopping = False  # on the way out: waits are never cut short any more
         self._said: set[tuple[str, tuple[str, ...]]] = set()  # progress lines already shown
@@ -529,7 +530,7 @@ class Engine:
         else:
             why = (f"the venue reports a position of {format_decimal(held)} {request.instrument.symbol}: at most "
                    f"{format_decimal(on_leg_side)} more is unwound, reduce-only")
-        self._unwind_caps[unwind.leg_index] = (on_leg_side, why)
+        self._unwind_caps[unwind.leg_index] = (on_leg_side, why, unwind.client_order_id)
         return True
 
     def _journal_before_send(self, request: OrderRequest) -> None:
@@ -793,8 +794,13 @@ class Engine:
                 if len(mine) >= self.options.unwind_attempts or any(not u.is_terminal for u in mine):
                     continue
                 exposure = self._exposure(result, leg)
-                if leg.leg_index in self._unwind_caps:  # the venue refused reduce-only: never more than it holds
-                    exposure = min(exposure, self._unwind_caps[leg.leg_index][0])
+                if leg.leg_index in self._unwind_caps:
+                    # The venue refused reduce-only: never more than it held then, less what the
+                    # unwinds sent since have filled.
+                    held, _, refused = self._unwind_caps[leg.leg_index]
+                    ids = [u.client_order_id for u in mine]
+                    since = mine[ids.index(refused) + 1:] if refused in ids else []
+                    exposure = min(exposure, held - sum((u.filled for u in since), Decimal(0)))
                 quantity = round_to_step(exposure, leg.request.instrument.quantity_step, up=False)
                 if quantity > 0:
                     todo.append((leg, quantity, len(mine) + 1))

@@ -184,9 +184,9 @@ def report_text(report: dict) -> str:
                          f"{unwind['instrument']} on {unwind['venue']}")
     for unwind in report["unwinds"]:
         if unwind.get("reduce_only") is False:
-            lines.append(f"note: unwind {unwind['client_order_id']} was sent WITHOUT reduce-only: the venue refused a "
-                         f"reduce-only unwind because leg {unwind['leg']} had closed a position you held on the other "
-                         f"side; it restores the position you held before the execution")
+            # gps no longer sends one; journals of earlier versions may hold such an unwind.
+            lines.append(f"note: unwind {unwind['client_order_id']} was sent WITHOUT reduce-only: check what you "
+                         f"hold on {unwind['venue']} (`gps positions`)")
     for r in report.get("residuals") or []:
         held = "long" if r["side"] == "buy" else "short"
         unknown = ""

@@ -519,3 +519,27 @@ def test_a_leg_closed_outside_gps_is_never_unwound_into_a_new_short(venue, make_
     assert f"buy of {q} " in warning and "reports a position of 0" in warning and "you still hold" not in warning
     _ledger(ledger, venue, "leg closed outside gps: reduce-only unwind refused, nothing more sent", drill, report,
             code)
+
+
+def test_a_leg_half_closed_outside_gps_is_unwound_only_by_what_the_venue_holds(make_harness, gps_process, ledger):
+    """As above, but only half the long is sold outside gps: Aevo refuses the reduce-only unwind
+    of the whole leg (larger than the position); gps unwinds what Aevo holds, reduce-only, and
+    sends nothing after that (no order that the venue must refuse again)."""
+    harness = make_harness("aevo")
+    drill = _start(harness, 2, (1,))
+    drill.wait_resting(2, 1)
+    q, symbol = harness.quantity, drill.symbols[0]
+    outside = dict(harness.env(), GPS_HOME=str(harness.home.parent / f"{harness.home.name}-outside"))
+    closed = gps_process(["execute", "--venue", "aevo", "--yes", "--json", "--leg", f"sell {q / 2} {symbol}"], outside)
+    assert closed.code == 0, closed.stderr
+    drill.child.send_signal(signal.SIGTERM)
+    code, report, err = drill.finish()
+
+    assert code == EXIT_INCOMPLETE and report is not None, err
+    everything = harness.orders()
+    assert not [o for o in everything if o.is_open]
+    assert net_position(everything) == {}  # flat: the other half was unwound, nothing more
+    refused, unwound = report["unwinds"]  # and no third unwind the venue would refuse
+    assert refused["status"] == "rejected" and refused["reduce_only"] and "reduce-only" in refused["reason"]
+    assert unwound["status"] == "filled" and unwound["reduce_only"] and Decimal(unwound["filled"]) == q / 2
+    _ledger(ledger, "aevo", "leg half closed outside gps: only what the venue holds is unwound", drill, report, code)
