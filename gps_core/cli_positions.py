@@ -88,7 +88,8 @@ def positions_text(report: dict) -> str:
 @click.option("--dry-run", is_flag=True, help="Show what would be closed and the plan; send and journal nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before live orders.")
 @click.option("--allow-unsettled", is_flag=True,
-              help="Close even though an earlier execution has orders whose state is not settled.")
+              help="Close even though an earlier execution that no process runs has unsettled orders "
+                   "(never alongside a running execution).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
 @handles_errors
@@ -117,7 +118,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     ctx = Context()
     ui = CliInteraction(quiet)
     if not dry_run:
-        preflight(ctx, allow_unsettled=allow_unsettled)
+        preflight(ctx, allow_unsettled=allow_unsettled, closing=True)
     plan = plan_close(ctx, execution_id, legs)
     for note in plan.notes:
         ui.progress(note)

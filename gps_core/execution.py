@@ -113,10 +113,20 @@ class Outcome:
         return self.result.complete and not self.journal_errors
 
 
-def preflight(ctx: Context, *, allow_unsettled: bool = False) -> None:
-    """Refuse (BadInput, exit 2) while an earlier execution is running, interrupted or has unsettled orders."""
+def preflight(ctx: Context, *, allow_unsettled: bool = False, closing: bool = False) -> None:
+    """Refuse (BadInput, exit 2) while an earlier execution is running, interrupted or has unsettled orders.
+
+    ``allow_unsettled`` skips these checks. ``closing`` (``gps close``): a running execution is
+    refused whatever ``allow_unsettled`` says — it may still unwind a leg the close would
+    sell, and that unwind, refused reduce-only, would leave a naked leg; ``allow_unsettled``
+    then only skips the unsettled and interrupted executions no process drives.
+    """
     from .recovery import interrupted_executions, running_executions, unsettled_orders
 
+    if closing:
+        for path, pid in running_executions(ctx.home):
+            raise BadInput(f"execution {path.stem} is running in process {pid or '?'}; "
+                           "wait for it to finish before closing (a close never runs alongside an execution)")
     if allow_unsettled:
         return
     for path, pid in running_executions(ctx.home):
