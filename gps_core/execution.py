@@ -35,6 +35,7 @@ from .orders import OrderState
 from .shutdown import Shutdown
 from .report import plan_to_json, result_to_json
 from .paper import paper_market_time
+from .positions import closes_of
 from .routing import DEFAULT_MAX_SLIPPAGE, Plan, plan_strategy
 from .service import Context, price_strategy
 from .strategy import Strategy
@@ -202,6 +203,8 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
                 engine = engine_factory(prepared.venues, journal, request.options(), progress=ui.progress)
                 result = engine.execute(plan)
                 report = result_to_json(result, prepared.mode, str(journal.path))
+                if request.closes:
+                    _close_aftermath(ctx, report, request.closes)
                 try:
                     journal.write(Event.EXECUTION_FINISHED, all_filled=result.all_filled, report=report)
                 except OSError as exc:
@@ -279,6 +282,9 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     if planned_cost is not None:
         report["totals"]["planned_cost_usd"] = planned_cost  # the recorded plan's own figure
     report["recovered"] = True
+    target = closes_of(events)
+    if target:
+        _close_aftermath(ctx, report, target)
     report["journal_failures"] = list(failures)
     summary = {
         "legs": len(result.plan.legs),  # a combo order trades several legs: count the plan's
@@ -287,7 +293,10 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
         "orders": sum(before.get(o.client_order_id) not in (None, OrderState.INITIALIZED) for o in result.legs)
         + len(result.unwinds),
         "complete": result.all_filled,
-        "exposures": exposures(path.stem, result),
+        "exposures": exposures(path.stem, result) if not target else
+        [{"execution_id": target, "venue": h["venue"], "instrument": h["instrument"],
+          "position": h["quantity"] if h["side"] == "buy" else f"-{h['quantity']}"}
+         for h in (report.get("still_held") or []) if not result.all_filled],
         "filled_orders": [{"client_order_id": o.client_order_id, "role": o.role, "venue": o.request.venue,
                            "instrument": o.request.instrument.display_name, "side": o.request.side.value,
                            "filled": f"{o.filled.normalize():f}"}
@@ -298,6 +307,19 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     except OSError as exc:
         failures.append(f"execution_recovered: {exc.strerror or exc}")
     return Resumed(result, report, summary, before, adopted, failures)
+
+
+def _close_aftermath(ctx: Context, report: dict, target: str) -> None:
+    """Name, in a close's report, the execution it closes and what that one still holds (``still_held``).
+
+    A close that did not complete keeps the legs it closed; the position a trader holds then
+    is what ``target`` held less what the close filled, not the close's own fills.
+    """
+    from .positions import still_held
+
+    paper = [v.name for v in ctx.host.venues() if v.info.paper]
+    report["closes"] = target
+    report["still_held"] = still_held(ctx.home, paper, target)
 
 
 def exposures(execution_id: str, result: ExecutionResult) -> list[dict]:

@@ -194,3 +194,17 @@ def _text(value: Decimal | None, places: str | None = None) -> str | None:
     if "." in text and places is None:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
+
+
+def still_held(home: Path, paper_venues: Iterable[str], execution_id: str) -> list[dict]:
+    """What ``execution_id`` still holds by its journals (its fills, unwinds and closes), per venue and instrument.
+
+    ``[{"venue", "instrument", "venue_symbol", "side" ("buy" long / "sell" short), "quantity"}]``,
+    quantities positive, flat instruments left out. Used after a close that did not complete:
+    the original position minus what the closes filled.
+    """
+    held = [h for h in journal_holdings(home, paper_venues).values()
+            if h.execution_id == execution_id and h.quantity != 0]
+    return [{"venue": h.place, "instrument": h.key.name if h.key is not None else h.symbol, "venue_symbol": h.symbol,
+             "side": "buy" if h.quantity > 0 else "sell", "quantity": f"{abs(h.quantity).normalize():f}"}
+            for h in sorted(held, key=lambda h: (h.place, h.symbol))]

@@ -207,7 +207,10 @@ def report_text(report: dict) -> str:
         else:
             lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']} "
                          f"({r['venue_symbol']}){unknown}")
-    if report["kept"]:
+    if report.get("closes") and "still_held" in report and not report.get("all_filled"):
+        lines.append(f"WARNING: the close of {report['closes']} did not complete; you still hold: "
+                     f"{held_text(report['still_held'])}")
+    elif report["kept"]:
         lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {kept_text(report)}")
     if report["unsettled"]:
         lines.append(
@@ -243,6 +246,15 @@ def kept_text(report: dict) -> str:
         held = "long" if p["side"] == "buy" else "short"
         by_venue.setdefault(p["venue"], []).append(f"{held} {p['quantity']} {p['instrument']}")
     return "; ".join(f"{venue}: {', '.join(items)}" for venue, items in by_venue.items()) or "nothing filled"
+
+
+def held_text(positions: list[dict]) -> str:
+    """``deribit: long 0.1 BTC-25JUN27-95000-C; aevo: short 0.1 ...`` per venue; ``nothing`` when flat."""
+    by_venue: dict[str, list[str]] = {}
+    for p in positions:
+        held = "long" if p["side"] == "buy" else "short"
+        by_venue.setdefault(p["venue"], []).append(f"{held} {p['quantity']} {p['instrument']}")
+    return "; ".join(f"{venue}: {', '.join(items)}" for venue, items in by_venue.items()) or "nothing"
 
 
 #: Longest venue reason shown in the text report (the whole text is in ``--json``).

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,6 +21,7 @@ from gps_core.instruments import OptionKey
 dryrun = pytest.importorskip("gps_venue_dryrun")
 
 D = Decimal
+GPS = str(Path(sys.executable).with_name("gps"))  # `python -m gps_core.cli` lacks the commands other modules add
 CALL_95, CALL_100 = OptionKey.parse("BTC-25JUN27-95000-C"), OptionKey.parse("BTC-25JUN27-100000-C")
 
 
@@ -77,3 +79,42 @@ def test_close_refuses_a_running_execution_whatever_its_flags(home):
     report = json.loads(out)
     assert held(home) == {}, (report, err)  # the unwind was not refused: nothing naked, nothing left
     assert open_orders(home) == []
+
+
+def open_two_calls(home):
+    result = gps("execute", "--venue", "dryrun", "--yes", "--json", "--quiet",
+                 "--leg", f"buy 0.2 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["execution_id"]
+
+
+def test_a_partial_close_names_what_is_still_held_not_what_it_closed(home):
+    opened = open_two_calls(home)
+    faults = {"GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}"}
+    result = gps("close", "last", "--yes", "--timeout", "1", env=faults)
+    assert result.exit_code == 1, result.output
+    assert held(home) == {CALL_100.name: D("-0.1")}  # the 95000 call closed; the 100000 short is still held
+    (warning,) = [line for line in result.stdout.splitlines() if "you still hold" in line]
+    assert warning == (f"WARNING: the close of {opened} did not complete; you still hold: "
+                       f"dryrun: short 0.1 {CALL_100.name}")
+    report = json.loads(gps("show", "last", "--json").stdout)["report"]
+    assert report["closes"] == opened
+    assert report["still_held"] == [{"venue": "dryrun", "instrument": CALL_100.name, "venue_symbol": CALL_100.name,
+                                     "side": "sell", "quantity": "0.1"}]
+
+
+def test_recover_of_a_killed_close_names_what_is_still_held(home):
+    opened = open_two_calls(home)
+    env = {**os.environ, "GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}", "GPS_CRASH_AT": "monitoring"}
+    crashed = subprocess.run([GPS, "close", "last", "--yes", "--timeout", "30"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert crashed.returncode == -9, crashed.stderr
+    recovered = gps("recover", "--cancel-working", "--json")
+    data = json.loads(recovered.stdout)
+    assert held(home) == {CALL_100.name: D("-0.1")} and open_orders(home) == []
+    (closed,) = data["executions"]
+    assert closed["exposures"] == [{"execution_id": opened, "venue": "dryrun", "instrument": CALL_100.name,
+                                    "position": "-0.1"}]
+    text = gps("show", closed["execution_id"]).stdout
+    (warning,) = [line for line in text.splitlines() if "hold" in line]
+    assert warning == f"WARNING: the close of {opened} did not complete; you still hold: dryrun: short 0.1 {CALL_100.name}"
