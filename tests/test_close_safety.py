@@ -54,7 +54,7 @@ def test_close_refuses_a_running_execution_whatever_its_flags(home):
     """A close alongside a running execution would sell a leg that execution may still unwind."""
     env = {**os.environ, "GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}"}
     running = subprocess.Popen([sys.executable, "-m", "gps_core.cli", "execute", "--venue", "dryrun", "--yes",
-                                "--quiet", "--json", "--timeout", "120",
+                                "--quiet", "--json", "--timeout", "120", "--combo", "never",
                                 "--leg", f"buy 0.1 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -82,7 +82,7 @@ def test_close_refuses_a_running_execution_whatever_its_flags(home):
 
 
 def open_two_calls(home):
-    result = gps("execute", "--venue", "dryrun", "--yes", "--json", "--quiet",
+    result = gps("execute", "--venue", "dryrun", "--yes", "--json", "--quiet", "--combo", "never",
                  "--leg", f"buy 0.2 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["execution_id"]

@@ -344,7 +344,7 @@ def test_a_journal_that_cannot_be_created_refuses_the_execution_before_sending(e
 
 def test_recover_leaves_an_execution_open_while_its_venue_cannot_be_asked(env):
     crashed = subprocess.run([sys.executable, "-m", "gps_core.cli", "execute", "--venue", "dryrun", "--json",
-                              "--sequential", "--timeout", "5", *_legs()],
+                              "--sequential", "--timeout", "5", "--combo", "never", *_legs()],
                              env={**os.environ, "GPS_CRASH_AT": "between_legs@L1"}, capture_output=True)
     assert crashed.returncode == -9, crashed.stderr
     blocked = gps("recover", "--json", env={"GPS_LOAD_PLUGINS": "aevo"})  # the dryrun venue is not loaded
