@@ -27,7 +27,7 @@ from .events import execution_mode
 from .execution import ExecutionRequest
 from .journal import find_journal, read_events
 from .model import Side
-from .money import round_to_step
+from .money import is_multiple, round_to_step
 from .positions import closes_of, journal_holdings
 from .strategy import Leg, Strategy
 
@@ -167,6 +167,9 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
                                    f"(never more than is held)")
                 wanted = asked
         step = getattr(h.instrument, "quantity_step", None) or Decimal("0.00000001")
+        if chosen and picked[id(h)] is not None and not is_multiple(wanted, step):
+            raise BadInput(f"--leg {h.symbol}:{_text(wanted)}: {h.venue} trades {h.symbol} in steps of "
+                           f"{_text(step)}; give a multiple of it (nothing was sent)")
         quantity = round_to_step(wanted, step, up=False)
         if 0 < quantity < getattr(h.instrument, "min_quantity", ZERO):
             leg.note = f"{_text(quantity)} is below {h.venue}'s minimum {_text(h.instrument.min_quantity)}: not closed"

@@ -118,3 +118,15 @@ def test_recover_of_a_killed_close_names_what_is_still_held(home):
     text = gps("show", closed["execution_id"]).stdout
     (warning,) = [line for line in text.splitlines() if "hold" in line]
     assert warning == f"WARNING: the close of {opened} did not complete; you still hold: dryrun: short 0.1 {CALL_100.name}"
+
+
+def test_a_leg_quantity_off_the_venue_step_is_refused_not_rounded(home):
+    opened = open_two_calls(home)
+    orders_before = len(broker(home).orders())
+    for quantity in ("0.015", "0.005"):  # 0.005 used to round to 0: "holds nothing to close"
+        refused = gps("close", opened, "--leg", f"{CALL_95.name}:{quantity}", "--yes")
+        assert refused.exit_code == 2, refused.output
+        assert refused.stderr.strip() == (f"gps: error: --leg {CALL_95.name}:{quantity}: dryrun trades {CALL_95.name} "
+                                          f"in steps of 0.01; give a multiple of it (nothing was sent)")
+    assert len(broker(home).orders()) == orders_before
+    assert held(home) == {CALL_95.name: D("0.2"), CALL_100.name: D("-0.1")}
