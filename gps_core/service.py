@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .codec import snapshot_to_json
 from .config import ensure_dir, gps_home
-from .errors import AuthenticationError, BadInput, ConfigurationError, OrderNotFound, OrderNotOpen
+from .errors import AuthenticationError, BadInput, ConfigurationError, OrderNotFound, OrderNotOpen, VenueError
 from .events import Event, JournaledOrder, execution_mode, replay
 from .journal import Journal, read_events
 from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, VenueInfo
@@ -75,6 +75,8 @@ class Context:
             venue.authenticate(credentials)
         except AuthenticationError:
             raise
+        except VenueError:
+            raise  # a failed venue call (could not connect, timed out): exit 1, not bad credentials
         except Exception as exc:  # noqa: BLE001
             raise AuthenticationError(f"authentication failed: {exc}", venue=venue.name) from exc
 

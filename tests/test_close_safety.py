@@ -6,6 +6,7 @@ Assertions about what is held are made at the paper venue's store (its book of r
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -130,3 +131,45 @@ def test_a_leg_quantity_off_the_venue_step_is_refused_not_rounded(home):
                                           f"in steps of 0.01; give a multiple of it (nothing was sent)")
     assert len(broker(home).orders()) == orders_before
     assert held(home) == {CALL_95.name: D("0.2"), CALL_100.name: D("-0.1")}
+
+
+# --- a venue that cannot be asked ----------------------------------------------------------------
+
+deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
+
+
+def closed_port_url() -> str:
+    """A local URL nothing listens on: a venue that is down (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def deribit(home, monkeypatch):
+    fake = deribit_fake.FakeDeribit().start()
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit")
+    for key, value in {"DERIBIT_BASE_URL": fake.url, "DERIBIT_CLIENT_ID": fake.state.client_id,
+                       "DERIBIT_CLIENT_SECRET": fake.state.client_secret, "DERIBIT_READ_TIMEOUT": "2"}.items():
+        monkeypatch.setenv(key, value)
+    yield fake.state
+    fake.stop()
+
+
+def open_on_deribit(deribit):
+    name = sorted(deribit.instrument_names("BTC"))[0]
+    result = gps("execute", "--venue", "deribit", "--yes", "--json", "--quiet", "--leg", f"buy 0.1 {name}")
+    assert result.exit_code == 0, result.output
+    assert deribit.position_of(name) == D("0.1")
+    return name
+
+
+def test_a_close_against_an_unreachable_venue_is_a_failed_venue_call(deribit, monkeypatch):
+    name = open_on_deribit(deribit)
+    monkeypatch.setenv("DERIBIT_BASE_URL", closed_port_url())
+    result = gps("close", "last", "--yes")
+    assert result.exit_code == 1, result.output  # a failed venue call (README), not bad input
+    assert "could not connect" in result.stderr and "authentication failed" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert deribit.position_of(name) == D("0.1")
