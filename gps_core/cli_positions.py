@@ -43,7 +43,7 @@ def positions_cmd(venue, underlying, as_json) -> None:
         answers.append(answer)
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     report = positions_report(answers, journal_holdings(ctx.home, paper))
-    failed = [v for v in report["venues"] if v["available"] and v["error"]]
+    failed = [v for v in report["venues"] if v["status"] == "failed"]
     if as_json:
         _echo_json(report)
     else:
@@ -56,9 +56,9 @@ def positions_text(report: dict) -> str:
 
     rows, lines = [], []
     for v in report["venues"]:
-        if not v["available"]:
+        if v["status"] == "unavailable":
             lines.append(f"{v['venue']}: positions unavailable")
-        elif v["error"]:
+        elif v["status"] == "failed":
             error = v["error"].removeprefix(f"{v['venue']}: ")
             lines.append(f"{v['venue']}: could not ask for positions: {error}")
         elif not v["positions"]:

@@ -158,9 +158,12 @@ def simulated_positions(ctx, venues: Sequence[Any]) -> list[VenuePositions]:
 def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str, str, str], Holding]) -> dict:
     """The ``gps positions --json`` object: per venue, each position with the executions that hold it.
 
-    ``{"venues": [{"venue", "available", "error", "positions": [{"instrument", "quantity",
+    ``{"venues": [{"venue", "available", "status", "error", "positions": [{"instrument", "quantity",
     "average_price", "price_currency", "mark_price", "unrealized_pnl_usd", "executions":
     [{"execution_id", "quantity"}]}]}]}`` — numbers as strings, ``null`` where unknown.
+    ``status``: ``ok`` (the venue answered), ``unavailable`` (its plugin has no
+    ``gps_positions``) or ``failed`` (it could not be asked: ``error`` says why);
+    ``available`` is true only for ``ok``.
     ``executions`` lists each execution whose journaled fills still hold a non-zero quantity of
     that instrument on that venue.
     """
@@ -179,7 +182,9 @@ def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str
                 "unrealized_pnl_usd": _text(p.unrealized_pnl_usd, "0.01"),
                 "executions": [{"execution_id": h.execution_id, "quantity": _text(h.quantity)} for h in owners],
             })
-        venues.append({"venue": answer.venue, "available": answer.available, "error": answer.error, "positions": rows})
+        status = "unavailable" if not answer.available else ("failed" if answer.error else "ok")
+        venues.append({"venue": answer.venue, "available": status == "ok", "status": status, "error": answer.error,
+                       "positions": rows})
     return {"venues": venues}
 
 

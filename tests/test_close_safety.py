@@ -173,3 +173,12 @@ def test_a_close_against_an_unreachable_venue_is_a_failed_venue_call(deribit, mo
     assert "could not connect" in result.stderr and "authentication failed" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert deribit.position_of(name) == D("0.1")
+
+
+def test_positions_json_marks_a_venue_that_could_not_be_asked_unavailable(deribit, monkeypatch):
+    open_on_deribit(deribit)
+    monkeypatch.setenv("DERIBIT_BASE_URL", closed_port_url())
+    result = gps("positions", "--venue", "deribit", "--json")
+    assert result.exit_code == 1, result.output
+    (answer,) = json.loads(result.stdout)["venues"]
+    assert answer["available"] is False and answer["status"] == "failed" and "could not connect" in answer["error"]
