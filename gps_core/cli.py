@@ -667,8 +667,8 @@ def cancel_cmd(execution_id, as_json) -> None:
         _echo_json({"execution_id": path.stem, "orders": rows, "cancels_sent": sent, "nothing_to_cancel": nothing,
                     "journal_errors": errors})
     elif nothing:
-        _say(f"Nothing to cancel in execution {path.stem}: all {len(rows)} {_plural(len(rows), 'order')} "
-             f"are filled or closed ({_status_counts(rows)}).")
+        which = "its only order is" if len(rows) == 1 else f"all {len(rows)} orders are"
+        _say(f"Nothing to cancel in execution {path.stem}: {which} filled or closed ({_status_counts(rows)}).")
     else:
         _print_orders(rows, False, path.stem)
     _warn_unjournaled(errors)

@@ -106,7 +106,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     \b
     Examples:
       gps close last --dry-run
-      gps close 20261124T160405-3f9a1c --leg BTC-25JUN27-95000-C:0.05 --yes
+      gps close 20261124T160405.123456-3f9a1c --leg BTC-25JUN27-95000-C:0.05 --yes
     """
     from .closing import close_request, parse_leg_selection, plan_close
     from .execution import preflight, prepare, run

@@ -200,13 +200,13 @@ def report_text(report: dict) -> str:
             # The venue refused the unwind: say what this execution did and what the venue holds,
             # not "you still hold" (the position may have been changed outside gps).
             lines.append(f"WARNING: NOT UNWOUND: this execution's {r['side']} of {r['quantity']} {r['instrument']} on "
-                         f"{r['venue']} ({r['venue_symbol']}) was not unwound; the venue now reports a position of "
+                         f"{r['venue']}{_also_named(r)} was not unwound; the venue now reports a position of "
                          f"{r['venue_position']}{unknown}. Check `gps positions`.")
         elif r["quantity"] == "0":
-            lines.append(f"WARNING: POSSIBLY NOT FLAT: {r['instrument']} on {r['venue']} ({r['venue_symbol']}){unknown}")
+            lines.append(f"WARNING: POSSIBLY NOT FLAT: {r['instrument']} on {r['venue']}{_also_named(r)}{unknown}")
         else:
-            lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']} "
-                         f"({r['venue_symbol']}){unknown}")
+            lines.append(f"WARNING: NOT FLAT: you still hold {held} {r['quantity']} {r['instrument']} on {r['venue']}"
+                         f"{_also_named(r)}{unknown}")
     if report.get("closes") and "still_held" in report and not report.get("all_filled"):
         lines.append(f"WARNING: the close of {report['closes']} did not complete; you still hold: "
                      f"{held_text(report['still_held'])}")
@@ -246,6 +246,12 @@ def kept_text(report: dict) -> str:
         held = "long" if p["side"] == "buy" else "short"
         by_venue.setdefault(p["venue"], []).append(f"{held} {p['quantity']} {p['instrument']}")
     return "; ".join(f"{venue}: {', '.join(items)}" for venue, items in by_venue.items()) or "nothing filled"
+
+
+def _also_named(residual: dict) -> str:
+    """`` (the venue's symbol)`` when the venue names the instrument otherwise, else nothing."""
+    symbol = residual.get("venue_symbol")
+    return f" ({symbol})" if symbol and symbol != residual["instrument"] else ""
 
 
 def held_text(positions: list[dict]) -> str:

@@ -182,3 +182,25 @@ def test_positions_json_marks_a_venue_that_could_not_be_asked_unavailable(deribi
     assert result.exit_code == 1, result.output
     (answer,) = json.loads(result.stdout)["venues"]
     assert answer["available"] is False and answer["status"] == "failed" and "could not connect" in answer["error"]
+
+
+# --- wording ---------------------------------------------------------------------------------------
+
+
+def test_cancel_of_a_one_order_execution_agrees_in_number(home):
+    result = gps("execute", "--venue", "dryrun", "--yes", "--quiet", "--leg", f"buy 0.1 {CALL_95.name}")
+    assert result.exit_code == 0, result.output
+    cancel = gps("cancel", "last")
+    assert cancel.stdout.endswith("its only order is filled or closed (1 filled).\n"), cancel.output
+
+
+def test_not_flat_names_the_instrument_once_and_close_help_shows_the_current_id_format(home):
+    from gps_core.render import report_text
+
+    result = gps("execute", "--venue", "dryrun", "--yes", "--quiet", "--json", "--leg", f"buy 0.1 {CALL_95.name}")
+    report = json.loads(result.stdout)
+    report["residuals"] = [{"venue": "dryrun", "instrument": CALL_95.name, "venue_symbol": CALL_95.name,
+                            "side": "buy", "quantity": "0.1"}]
+    (line,) = [line for line in report_text(report).splitlines() if "NOT FLAT" in line]
+    assert line == f"WARNING: NOT FLAT: you still hold long 0.1 {CALL_95.name} on dryrun"
+    assert "gps close 20261124T160405.123456-3f9a1c" in gps("close", "--help").stdout
