@@ -27,6 +27,7 @@ price); ``net_cost`` > 0 is paid, < 0 received, like gps's own costs. ``best_mat
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -45,42 +46,105 @@ _CARD_EXPIRY = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?
 
 
 def decision_log_json(text: str) -> str | None:
-    """The JSON text of the last "Decision Log (JSON)" box in ``text``, or ``None`` if there is none.
+    """The JSON text of the one "Decision Log (JSON)" box in ``text``, or ``None`` if there is none.
 
     The box's side bar and its two-space indent are removed from every line; the lines
     between the title line and the bottom corner are the JSON.
+
+    :raises BadInput: the box is cut short, or ``text`` holds several boxes (two runs
+        concatenated or appended with ``>>``): gps never picks one of them for the user.
     """
+    boxes = decision_log_boxes(text)
+    if len(boxes) > 1:
+        raise several_logs(boxes)
+    return boxes[0] if boxes else None
+
+
+def decision_log_boxes(text: str) -> list[str]:
+    """The JSON text of every "Decision Log (JSON)" box in ``text``, in order."""
     lines = text.splitlines()
     tops = [i for i, line in enumerate(lines) if line.lstrip().startswith(_BOX_TOP) and BOX_TITLE in line]
-    if not tops:
-        return None
-    body = []
-    for line in lines[tops[-1] + 1:]:
-        stripped = line.lstrip()
-        if stripped.startswith(_BOX_BOTTOM):
-            return "\n".join(body)
-        body.append(stripped[1:] if stripped.startswith(_BOX_SIDE) else line)
-    raise BadInput(f"the {BOX_TITLE!r} box has no bottom line: the Options GPS output was cut short")
+    boxes = []
+    for top in tops:
+        body = []
+        for line in lines[top + 1:]:
+            stripped = line.lstrip()
+            if stripped.startswith(_BOX_BOTTOM):
+                boxes.append("\n".join(body))
+                break
+            body.append(stripped[1:] if stripped.startswith(_BOX_SIDE) else line)
+        else:
+            raise BadInput(f"the {BOX_TITLE!r} box has no bottom line: the Options GPS output was cut short")
+    return boxes
+
+
+def several_logs(logs: list) -> BadInput:
+    """The one-line refusal for input holding several decision logs (JSON texts or parsed dicts)."""
+    return BadInput(f"found {len(logs)} decision logs in the input ({', '.join(_log_label(log) for log in logs)}); "
+                    "give one")
+
+
+def _log_label(log: Any) -> str:
+    """``BTC bullish medium`` from a decision log's ``inputs``; ``unreadable`` when it has none."""
+    if isinstance(log, str):
+        try:
+            log = json.loads(log)
+        except ValueError:
+            return "unreadable"
+    inputs = log.get("inputs") if isinstance(log, dict) else None
+    if not isinstance(inputs, dict):
+        return "no inputs"
+    words = [_label(inputs.get(name), 20) for name in ("symbol", "view", "risk")]
+    return " ".join(word for word in words if word) or "no inputs"
+
+
+def concatenated_logs(text: str) -> list | None:
+    """The JSON values of ``text`` when it is several JSON objects one after another, else ``None``."""
+    decoder = json.JSONDecoder()
+    values, index = [], 0
+    while index < len(text):
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            break
+        try:
+            value, index = decoder.raw_decode(text, index)
+        except ValueError:
+            return None
+        values.append(value)
+    return values if len(values) > 1 else None
 
 
 def is_decision_log(data: dict) -> bool:
     return any(key in data for key in CARDS.values()) or isinstance(data.get("decision"), dict)
 
 
+#: The time of day every venue gps trades (Deribit, Aevo, the paper venue) expires its options.
+VENUE_EXPIRY_TIME = "08:00:00"
+
+
 def card_expiry(value: Any, where: str):
     """A card's ``expiry`` (``2026-03-27 08:00:00Z``; also ``2026-03-27`` or ``27MAR26``) as a date.
 
-    The time of day is not kept: the venues gps trades on expire options at 08:00 UTC.
+    The venues gps trades expire options at 08:00 UTC, so a card whose expiry has another
+    time of day names a contract no venue lists: it is refused rather than traded as the
+    08:00 contract of that day.
     """
     if isinstance(value, str):
         match = _CARD_EXPIRY.match(value.strip().upper())
         if match:
             day, hour, minute, second = match.groups()
             try:
-                return datetime.fromisoformat(f"{day}T{hour}:{minute}:{second or '00'}").replace(
-                    tzinfo=timezone.utc).date()
+                moment = datetime.fromisoformat(f"{day}T{hour}:{minute}:{second or '00'}").replace(
+                    tzinfo=timezone.utc)
             except ValueError:
                 raise BadInput(f"{where}: {value!r} is not a date and time") from None
+            if moment.strftime("%H:%M:%S") != VENUE_EXPIRY_TIME:
+                raise BadInput(
+                    f"{where}: {value!r} expires at {moment:%H:%M} UTC, but the venues' contracts for "
+                    f"{moment:%Y-%m-%d} expire at {VENUE_EXPIRY_TIME[:5]} UTC: a different contract; "
+                    "gps will not trade it in place of the card's")
+            return moment.date()
     if value is None:
         raise BadInput(f"{where}: missing")
     try:
@@ -112,6 +176,11 @@ def strategy_from_decision_log(data: dict, card: str, source: str = "decision lo
         )
     inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
     symbol = card_data.get("symbol", inputs.get("symbol"))
+    if symbol is None:
+        raise BadInput(f"inputs.symbol: missing (the underlying of the {card} card); "
+                       "a decision log names its underlying in inputs.symbol")
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise BadInput(f"inputs.symbol: expected an underlying like BTC, got {symbol!r}")
     expiry = card_expiry(card_data.get("expiry"), f"{field}.expiry") if "expiry" in card_data else None
     legs_data = card_data.get("legs")
     if not isinstance(legs_data, list) or not legs_data:
@@ -167,6 +236,11 @@ def _card_figures(card: str, field: str, card_data: dict) -> dict:
     for name in CARD_FIGURES:
         value = card_data.get(name)
         figures[name] = None if value is None else str(_decimal(value, f"{field}.{name}", positive=False))
+    if figures["pop"] is not None and not 0 <= Decimal(figures["pop"]) <= 1:
+        raise BadInput(f"{field}.pop: a probability of profit from 0 to 1 (Options GPS writes 0.632), "
+                       f"got {card_data.get('pop')!r}")
+    condition = card_data.get("max_profit_condition")
+    figures["max_profit_condition"] = _label(condition) if isinstance(condition, str) else None
     return figures
 
 
@@ -186,11 +260,18 @@ def format_card_figures(card: dict) -> str:
     def usd(value: Any) -> str:
         return "-" if value is None else dollars(f"{Decimal(value):,.2f}")
 
+    def max_profit(card: dict) -> str:
+        # Options GPS writes null when its strategy has no capped profit; its condition says why.
+        if card.get("max_profit") is not None:
+            return usd(card["max_profit"])
+        condition = card.get("max_profit_condition") or ""
+        return "unlimited" if condition.lower().startswith("unlimited") else "not given"
+
     pop = card.get("pop")
     parts = [
         f"net cost {usd(card.get('net_cost'))}",
         f"max loss {usd(card.get('max_loss'))}",
-        f"max profit {usd(card.get('max_profit'))}",
+        f"max profit {max_profit(card)}",
         f"PoP {'-' if pop is None else f'{Decimal(pop) * 100:.1f}%'}",
         f"EV {usd(card.get('ev'))}",
     ]

@@ -154,33 +154,70 @@ def load_strategy(path: Path | str, card: str | None = None, *, stdin: TextIO | 
             raise BadInput("'-' reads the strategy from stdin, which is a terminal: pipe Options GPS "
                            "(or a file) into gps")
         try:
-            text = stream.read()
+            raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read the strategy from stdin: {exc}") from None
     else:
         source = str(path)
         try:
-            text = Path(path).read_text()
+            raw = Path(path).read_bytes()
         except OSError as exc:
             raise BadInput(f"cannot read {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise BadInput(f"{path}: not a text file") from None
+    text = raw if isinstance(raw, str) else decode_text(raw, source)
     return strategy_from_text(text, card, source=source)
+
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """The text of a strategy file or decision log: UTF-8, or UTF-8/UTF-16 as its byte-order mark says.
+
+    (Windows tools write UTF-16 with a BOM, and a UTF-8 BOM before bare JSON.)
+
+    :raises BadInput: one line naming the encoding that failed and where.
+    """
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        bom = "" if encoding == "utf-8" else f" (its byte-order mark says {encoding})"
+        raise BadInput(f"{source}: not {encoding} text{bom}: byte {exc.start} cannot be decoded; "
+                       "save it as UTF-8") from None
+
+
+def _no_duplicate_keys(pairs: list) -> dict:
+    """``object_pairs_hook`` that refuses a key given twice (JSON would keep the last silently)."""
+    data: dict = {}
+    for key, value in pairs:
+        if key in data:
+            raise BadInput(f"the key {key!r} is given twice in one object; "
+                           "gps will not guess which one is meant: give it once")
+        data[key] = value
+    return data
 
 
 def strategy_from_text(text: str, card: str | None = None, source: str = "file") -> Strategy:
     """Parse a strategy file, a bare decision log, or Options GPS's whole stdout with its
     "Decision Log (JSON)" box (see :mod:`gps_core.options_gps`)."""
-    from .options_gps import decision_log_json, is_decision_log, strategy_from_decision_log
+    from .options_gps import (concatenated_logs, decision_log_json, is_decision_log, several_logs,
+                              strategy_from_decision_log)
 
     if not text.strip():
         raise BadInput(f"{source}: empty; expected a strategy file or an Options GPS decision log")
+    text = text.lstrip("\ufeff")
     boxed = None if text.lstrip().startswith(("{", "[")) else decision_log_json(text)
     try:
-        data = json.loads(boxed if boxed is not None else text, parse_float=Decimal)
+        data = json.loads(boxed if boxed is not None else text, parse_float=Decimal,
+                          object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
+        several = concatenated_logs(text) if boxed is None else None
+        if several and all(isinstance(value, dict) and is_decision_log(value) for value in several):
+            raise several_logs(several) from None
         what = "the Options GPS decision log box" if boxed is not None else source
         raise BadInput(f"{what}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except BadInput as exc:  # a duplicate key, from _no_duplicate_keys
+        raise BadInput(f"{'the Options GPS decision log box' if boxed is not None else source}: {exc}") from None
     if not isinstance(data, dict):
         raise BadInput(f"{source}: expected a JSON object at the top level")
     if is_decision_log(data):

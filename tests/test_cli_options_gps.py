@@ -106,7 +106,8 @@ def test_the_plan_shows_the_card_figures_beside_gps_figures(env):
     assert plan["strategy"]["name"] == "Iron condor (defined risk)"
     assert plan["strategy"]["card"] == {"card": "best", "field": "best_match", "type": "iron_condor",
                                         "net_cost": "-15.92", "max_loss": "34.08", "max_profit": "15.92",
-                                        "pop": "0.309", "ev": "-33.81"}
+                                        "pop": "0.309", "ev": "-33.81",
+                                        "max_profit_condition": "$16 if ETH between $2,025-$2,075 at expiry"}
     assert plan["totals"]["max_loss_usd"] is not None
     assert venue_orders(env / "home") == []
 
