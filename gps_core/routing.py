@@ -377,7 +377,11 @@ def plan_strategy(
     planned = []
     for index, leg in enumerate(strategy.legs):
         if leg.instrument.is_expired(moment):
-            raise RoutingError(f"leg {index + 1}: {leg.instrument.name} has expired")
+            hint = ""
+            if market is not None and market.offline:
+                hint = (f" (the paper market's date is {moment.date().isoformat()}; set GPS_DRYRUN_ASOF=YYYY-MM-DD "
+                        "to paper-trade an older card)")
+            raise RoutingError(f"leg {index + 1}: {leg.instrument.name} has expired{hint}")
         candidates = [evaluate(leg, quote, max_slippage) for quote in quotes.get(index, ())]
         eligible = [c for c in candidates if c.eligible]
         if not eligible:

@@ -186,6 +186,8 @@ def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT
             if instrument is None:
                 return index, Quote(venue.name, nearest=_nearest_listed(venue, leg.instrument))
             return index, Quote(venue.name, instrument, venue.order_book(instrument, depth))
+        except ConfigurationError:
+            raise  # gps's own setup is wrong (a malformed variable): the first and only error, not a venue down
         except Exception as exc:  # noqa: BLE001 - one venue's failure must not stop routing
             return index, Quote(venue.name, error=short_line(f"quote failed: {failure_note(exc, venue.name)}",
                                                              QUOTE_NOTE_LENGTH), failed=True)

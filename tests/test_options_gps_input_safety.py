@@ -144,3 +144,30 @@ def test_a_null_max_profit_says_what_options_gps_meant(name, card, shown):
     assert strategy.to_json()["card"]["max_profit"] is None
     line = format_card_figures(strategy.to_json()["card"])
     assert shown in line and "$-" not in line
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    ("GPS_DRYRUN_INDEX", "BTC:70000", "GPS_DRYRUN_INDEX: 'BTC:70000' is not UNDERLYING=LEVEL"),
+    ("GPS_DRYRUN_ASOF", "2026-02-31", "GPS_DRYRUN_ASOF='2026-02-31' is not a date YYYY-MM-DD"),
+])
+@pytest.mark.parametrize("command", [["quote", "--venue", "dryrun"], ["execute", "--venue", "dryrun", "--yes"],
+                                     ["execute", "--dry-run", "--yes"]])
+def test_a_malformed_paper_market_variable_is_the_first_and_only_error(env, monkeypatch, variable, value, expected,
+                                                                       command):
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(cli, [command[0], "-", *command[1:]], input=bare("BTC-bullish-medium"))
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if "error" in line or "did not answer" in line]
+    assert errors == [f"gps: error: {expected}" + errors[0].split(expected, 1)[1]] and len(errors) == 1
+    assert "expired" not in result.output and "did not answer" not in result.output
+    assert venue_orders(env / "home") == []
+
+
+def test_an_expired_leg_on_the_paper_market_hints_at_its_date(env, monkeypatch):
+    monkeypatch.setenv("GPS_DRYRUN_ASOF", "2026-11-29")
+    result = CliRunner().invoke(cli, ["execute", "-", "--venue", "dryrun", "--yes"], input=bare("BTC-bullish-medium"))
+    line = refused(result) if len(result.stderr.strip().splitlines()) == 1 else result.stderr.strip().splitlines()[-1]
+    assert result.exit_code == 2
+    assert line == ("gps: error: leg 1: BTC-27MAR26-71000-P has expired (the paper market's date is 2026-11-29; "
+                    "set GPS_DRYRUN_ASOF=YYYY-MM-DD to paper-trade an older card)")
+    assert venue_orders(env / "home") == []

@@ -258,7 +258,7 @@ def asof_from(environ: Mapping[str, str]) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ConfigurationError(f"{ASOF_ENV}={raw!r} is not a date like 2026-03-27") from None
+        raise ConfigurationError(f"{ASOF_ENV}={raw!r} is not a date YYYY-MM-DD (like 2026-03-27)") from None
 
 
 def index_from(environ: Mapping[str, str]) -> dict[str, Decimal]:
