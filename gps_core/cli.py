@@ -374,10 +374,15 @@ def certify_cmd(name, as_json) -> None:
 @click.option("--max-slippage", default="2", show_default=True, metavar="PCT", help="Slippage cap for the plan, in %.")
 @click.option("--combo", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Trade the legs routed to one venue as one combo order: when no worse, always, or never.")
+@click.option("--one-venue", is_flag=True,
+              help="Route every leg to the one venue that lists them all, at the best total cost.")
+@click.option("--max-premium-drift", default=None, metavar="PCT",
+              help="Refuse a leg whose executable price is more than PCT % (and $5) off its card premium.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @handles_errors
-def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, combo, as_json, quiet) -> None:
+def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, combo, one_venue, max_premium_drift, as_json,
+              quiet) -> None:
     """Show every venue's book for each leg, and the plan gps would execute.
 
     Progress goes to stderr while the quotes are fetched: what is asked, and which venue
@@ -397,6 +402,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, combo, as_js
 
     strategy = build_strategy(strategy_file, legs, card, size)
     slippage = _slippage_option(max_slippage)  # checked before any venue is asked
+    drift = _decimal_option("--max-premium-drift", max_premium_drift)
     ctx = Context()
     pricing = price_strategy(ctx, strategy, venue, progress=_progress(quiet))  # which venue answered or failed
     quotes = pricing.quotes
@@ -423,7 +429,8 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, combo, as_js
     plan_json, error = None, None
     try:
         plan = plan_strategy(strategy, quotes, max_slippage=slippage, market=pricing.market,
-                             now=paper_market_time(pricing.venues, quotes))
+                             now=paper_market_time(pricing.venues, quotes), one_venue=one_venue,
+                             max_premium_drift=drift)
         plan_json = plan_to_json(choose_combos(plan, {v.name: v for v in pricing.venues}, combo, create=False))
     except RoutingError as exc:
         error = str(exc)
@@ -470,6 +477,10 @@ def chain_cmd(underlying, expiry, venue, as_json) -> None:
 @click.option("--max-slippage", default="2", show_default=True, metavar="PCT",
               help="Worst price accepted, in % from the best price; sent as the limit price.")
 @click.option("--max-loss", default=None, metavar="USD", help="Refuse a plan whose worst loss at expiry is larger.")
+@click.option("--one-venue", is_flag=True,
+              help="Route every leg to the one venue that lists them all, at the best total cost.")
+@click.option("--max-premium-drift", default=None, metavar="PCT",
+              help="Refuse a leg whose executable price is more than PCT % (and $5) off its card premium.")
 @click.option("--timeout", default=30.0, show_default=True, type=FiniteFloatRange(min=0.1, max=86400),
               help="Seconds to wait for fills before cancelling.")
 @click.option("--on-partial", type=click.Choice(["unwind", "keep"]), default="unwind", show_default=True,
@@ -488,8 +499,9 @@ def chain_cmd(underlying, expiry, venue, as_json) -> None:
               help="Also write the execution report JSON to PATH (checked before anything is sent).")
 @click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
 @handles_errors
-def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, timeout, on_partial, tif,
-                sequential, combo, dry_run, yes, force, allow_unsettled, as_json, report_path, quiet) -> None:
+def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, one_venue, max_premium_drift, timeout,
+                on_partial, tif, sequential, combo, dry_run, yes, force, allow_unsettled, as_json, report_path,
+                quiet) -> None:
     """Price every leg on every venue, route, place, watch, cancel or unwind, and journal it.
 
     \b
@@ -508,8 +520,9 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     slippage = _slippage_option(max_slippage)  # checked before any venue is asked
     request = ExecutionRequest(
         strategy=strategy, venue=venue, max_slippage=slippage,
-        max_loss=_decimal_option("--max-loss", max_loss), timeout=timeout, on_partial=on_partial,
-        time_in_force=tif, sequential=sequential, dry_run=dry_run, yes=yes, force=force,
+        max_loss=_decimal_option("--max-loss", max_loss), one_venue=one_venue,
+        max_premium_drift=_decimal_option("--max-premium-drift", max_premium_drift), timeout=timeout,
+        on_partial=on_partial, time_in_force=tif, sequential=sequential, dry_run=dry_run, yes=yes, force=force,
         allow_unsettled=allow_unsettled, combo=combo)
     ctx = Context()
     ui = CliInteraction(quiet)

@@ -62,6 +62,10 @@ class ExecutionRequest:
     venue: str = "auto"
     max_slippage: Decimal = DEFAULT_MAX_SLIPPAGE
     max_loss: Decimal | None = None
+    #: route the whole strategy to one venue (``--one-venue``)
+    one_venue: bool = False
+    #: percent; refuse a leg this far from its card premium (``--max-premium-drift``)
+    max_premium_drift: Decimal | None = None
     timeout: float = 30.0
     on_partial: str = "unwind"
     time_in_force: str = "gtc"
@@ -158,7 +162,8 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
             raise BadInput(f"the decision log says no trade ({reason}); pass --force to execute anyway")
         ui.progress(f"warning: the decision log says no trade ({reason})")
     plan = plan_strategy(strategy, pricing.quotes, max_slippage=request.max_slippage, max_loss=request.max_loss,
-                         market=pricing.market, now=paper_market_time(venues, pricing.quotes))
+                         market=pricing.market, now=paper_market_time(venues, pricing.quotes),
+                         one_venue=request.one_venue, max_premium_drift=request.max_premium_drift)
     by_name = {v.name: v for v in venues}
     plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
     run_concurrently(ctx.authenticate, plan_live)

@@ -108,6 +108,7 @@ def market_lines(data: dict) -> list[str]:
     if market.get("note"):
         lines.append(f"Venues: {market['note']}")
     lines.extend(f"WARNING: {u['line']}" for u in data.get("unpriced_venues") or ())
+    lines.extend(f"WARNING: {line}" for line in data.get("warnings") or ())
     return lines
 
 

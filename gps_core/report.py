@@ -38,6 +38,7 @@ def plan_to_json(plan: Plan) -> dict:
         "max_slippage": _s(plan.max_slippage),
         "market": market_to_json(plan.market),
         "unpriced_venues": unpriced_to_json(plan),
+        "warnings": list(plan.warnings),
         "legs": [planned_leg_to_json(p, plan.max_slippage) for p in plan.legs],
         "combos": [planned_combo_to_json(c) for c in plan.combos],
         "combo_notes": list(plan.combo_notes),
@@ -244,6 +245,7 @@ def result_to_json(result: ExecutionResult, mode: str, journal_path: str | None 
         "journal_failures": list(result.journal_failures),
         "market": market_to_json(result.plan.market),
         "unpriced_venues": unpriced_to_json(result.plan),
+        "warnings": list(result.plan.warnings),
         # an Options GPS card's own figures (net_cost, max_loss, max_profit, pop, ev), or None
         "card": result.plan.strategy.to_json().get("card"),
         # the plan the execution carried out, as `gps quote --json` shows it (its totals: the

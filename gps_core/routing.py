@@ -255,6 +255,8 @@ class Plan:
     unpriced: tuple[UnpricedVenue, ...] = ()
     combos: tuple[PlannedCombo, ...] = ()
     combo_notes: tuple[str, ...] = ()
+    #: one line each: what the plan's figures do not show (see :mod:`gps_core.plan_warnings`)
+    warnings: tuple[str, ...] = ()
 
     @property
     def max_loss_usd(self) -> Decimal | None:
@@ -363,6 +365,8 @@ def plan_strategy(
     max_loss: Decimal | None = None,
     now: datetime | None = None,
     market: Market | None = None,
+    one_venue: bool = False,
+    max_premium_drift: Decimal | None = None,
 ) -> Plan:
     """Route every leg to its best venue; raise :class:`RoutingError` when a leg cannot be routed.
 
@@ -371,7 +375,13 @@ def plan_strategy(
     :param max_loss: refuse the plan when its worst loss (USD, see :mod:`gps_core.payoff`) is
         larger, or cannot be bounded.
     :param market: where the quotes come from, carried into the plan for the plan's text.
+    :param one_venue: route every leg to the one venue that lists them all at the best total
+        executable cost (USD, fees included); :class:`RoutingError` if no venue lists them all.
+    :param max_premium_drift: percent; refuse a leg whose executable price is further than this
+        (and than :data:`~gps_core.plan_warnings.DRIFT_USD`) from its card premium.
     """
+    from .plan_warnings import (DRIFT_USD, premium_drift, premium_drift_warnings, split_cover_warnings)
+
     check_before_pricing(max_slippage)
     moment = now or utcnow()
     planned = []
@@ -382,16 +392,21 @@ def plan_strategy(
                 hint = (f" (the paper market's date is {moment.date().isoformat()}; set GPS_DRYRUN_ASOF=YYYY-MM-DD "
                         "to paper-trade an older card)")
             raise RoutingError(f"leg {index + 1}: {leg.instrument.name} has expired{hint}")
-        candidates = [evaluate(leg, quote, max_slippage) for quote in quotes.get(index, ())]
-        eligible = [c for c in candidates if c.eligible]
-        if not eligible:
+    every = [[evaluate(leg, quote, max_slippage) for quote in quotes.get(index, ())]
+             for index, leg in enumerate(strategy.legs)]
+    for index, (leg, candidates) in enumerate(zip(strategy.legs, every)):
+        if not any(c.eligible for c in candidates):
             why = "; ".join(f"{c.venue}: {c.reason}" for c in candidates) or "no venue was asked"
             asked = quotes.get(index, ())
             down = bool(asked) and all(q.failed for q in asked)
             raise (VenuesUnreachable if down else RoutingError)(
                 f"leg {index + 1} ({leg.describe()}) cannot be routed: {why}")
+    chosen = _one_venue(strategy, every) if one_venue else None
+    for index, leg in enumerate(strategy.legs):
+        candidates = every[index]
+        eligible = [c for c in candidates if c.eligible]
         # Lowest USD cost for a buy, highest USD proceeds for a sell; ties go to the venue name.
-        best = min(eligible, key=lambda c: (leg.side.sign * c.usd_per_contract, c.venue))
+        best = chosen[index] if chosen else min(eligible, key=lambda c: (leg.side.sign * c.usd_per_contract, c.venue))
         assert best.instrument and best.book and best.limit_price and best.expected_price is not None
         planned.append(
             PlannedLeg(
@@ -409,7 +424,17 @@ def plan_strategy(
             )
         )
     legs = tuple(planned)
-    plan = Plan(strategy, legs, max_slippage, worst_loss_at_expiry(legs), market, unpriced_venues(quotes))
+    if max_premium_drift is not None:
+        for p in legs:
+            drift = premium_drift(p)
+            if drift is not None and drift[0] > max_premium_drift and drift[1] > DRIFT_USD:
+                raise RoutingError(
+                    f"leg {p.index + 1} {p.leg.instrument.name}: executable price "
+                    f"${p.expected_price * p.usd_per_unit:,.2f} on {p.venue} is {drift[0]:.0f}% off the card's premium "
+                    f"${p.leg.reference_price.amount:,.2f}, over --max-premium-drift {format_decimal(max_premium_drift)}%")
+    warnings = tuple(split_cover_warnings(legs) + premium_drift_warnings(legs))
+    plan = Plan(strategy, legs, max_slippage, worst_loss_at_expiry(legs), market, unpriced_venues(quotes),
+                warnings=warnings)
     if max_loss is not None:
         if plan.max_loss_usd is None:
             raise RoutingError(f"the loss is unbounded ({plan.loss.unbounded_reason}); "
@@ -419,6 +444,31 @@ def plan_strategy(
                 f"worst loss is {plan.max_loss_usd:.2f} USD at the limit prices, over --max-loss {max_loss} USD"
             )
     return plan
+
+
+def _one_venue(strategy: Strategy, every: Sequence[Sequence[Candidate]]) -> list[Candidate]:
+    """``--one-venue``: per leg, the candidate of the single venue that takes every leg at the
+    best total USD cost (ties to the venue name). :class:`RoutingError` when no venue takes them all."""
+    from .plan_warnings import total_usd
+
+    names = sorted({c.venue for candidates in every for c in candidates})
+    whole: dict[str, list[Candidate]] = {}
+    missing: dict[str, str] = {}
+    for name in names:
+        picked = []
+        for index, candidates in enumerate(every):
+            offer = next((c for c in candidates if c.venue == name), None)
+            if offer is None or not offer.eligible:
+                missing[name] = f"leg {index + 1}: {offer.reason if offer else 'not asked'}"
+                break
+            picked.append(offer)
+        else:
+            whole[name] = picked
+    if not whole:
+        why = "; ".join(f"{name} {missing[name]}" for name in names) or "no venue was asked"
+        raise RoutingError(f"--one-venue: no venue takes every leg ({why})")
+    best = min(whole, key=lambda name: (total_usd(whole[name], strategy.legs), name))
+    return whole[best]
 
 
 def worst_loss_at_expiry(legs: Sequence[PlannedLeg], worst_cost_usd: Decimal | None = None) -> LossBound:
