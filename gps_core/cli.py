@@ -566,7 +566,8 @@ def _refuse_live_early(ctx, request) -> None:
     if request.dry_run or not any(not v.info.paper for v in venues):
         return
     strategy = request.strategy
-    require_traded_underlyings(strategy, ctx.host.venues() if request.venue == "auto" else venues)  # said first
+    require_traded_underlyings(strategy, ctx.host.venues() if request.venue == "auto" else venues,
+                               ctx.host.venues())  # said first
     if strategy.no_trade and not request.force:
         reason = strategy.no_trade_reason or "no reason given"
         raise BadInput(f"the decision log says no trade ({reason}); pass --force to execute anyway")

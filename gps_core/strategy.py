@@ -289,18 +289,32 @@ def _checked(strategy: Strategy) -> Strategy:
     return strategy
 
 
-def require_traded_underlyings(strategy: Strategy, venues) -> None:
+def require_traded_underlyings(strategy: Strategy, venues, installed=None) -> None:
     """Refuse a strategy with a leg on an underlying that none of ``venues`` trades.
+
+    The rule for the wording: an underlying that some installed (loaded) venue trades, but
+    none of those asked, is "no venue asked lists XRP options (...); deribit lists them
+    (--venue deribit)". Only an underlying that *no* installed venue trades (SPY, NVDA...) adds
+    "gps executes crypto options only".
 
     :param venues: the venues asked, each with ``name`` and ``info.underlyings`` (an empty
         tuple means the venue does not say, and is taken to trade anything).
+    :param installed: every installed venue (default: ``venues``).
     :raises BadInput: one line naming the underlying and the venues asked, e.g.
         ``SPY options are not traded by any venue asked (dryrun: BTC, ETH; ...)``.
     """
+    def trades(venue, underlying: str) -> bool:
+        return not venue.info.underlyings or underlying in venue.info.underlyings
+
     for leg in strategy.legs:
         underlying = leg.instrument.underlying
-        if not venues or any(not v.info.underlyings or underlying in v.info.underlyings for v in venues):
+        if not venues or any(trades(v, underlying) for v in venues):
             continue
         asked = "; ".join(f"{v.name}: {', '.join(v.info.underlyings)}" for v in venues)
-        raise BadInput(f"{underlying} options are not traded by any venue asked ({asked}); "
+        elsewhere = [v.name for v in (installed or ()) if v.info.underlyings and underlying in v.info.underlyings]
+        if elsewhere:
+            choice = " or ".join(f"--venue {name}" for name in elsewhere)
+            raise BadInput(f"no venue asked lists {underlying} options ({asked}); {', '.join(elsewhere)} "
+                           f"list{'s' if len(elsewhere) == 1 else ''} them ({choice}); nothing was sent")
+        raise BadInput(f"{underlying} options are not traded by any venue asked ({asked}) nor by any installed venue; "
                        "gps executes crypto options only; nothing was sent")

@@ -171,3 +171,23 @@ def test_an_expired_leg_on_the_paper_market_hints_at_its_date(env, monkeypatch):
     assert line == ("gps: error: leg 1: BTC-27MAR26-71000-P has expired (the paper market's date is 2026-11-29; "
                     "set GPS_DRYRUN_ASOF=YYYY-MM-DD to paper-trade an older card)")
     assert venue_orders(env / "home") == []
+
+
+@pytest.mark.parametrize("command", [["quote", "--venue", "dryrun"], ["execute", "--venue", "dryrun", "--yes"]])
+def test_a_crypto_underlying_another_installed_venue_lists_is_not_called_non_crypto(env, monkeypatch, command):
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit")
+    monkeypatch.setenv("DERIBIT_BASE_URL", "http://127.0.0.1:9")  # never asked
+    result = CliRunner().invoke(cli, [*command, "--leg", "buy 1 XRP_USDC-25DEC26-0d625-C"])
+    line = refused(result)
+    assert line == ("gps: error: no venue asked lists XRP options (dryrun: BTC, ETH, SOL); deribit lists them "
+                    "(--venue deribit); nothing was sent")
+    assert venue_orders(env / "home") == []
+
+
+def test_an_underlying_no_installed_venue_lists_is_crypto_only(env, monkeypatch):
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit")
+    monkeypatch.setenv("DERIBIT_BASE_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(cli, ["quote", "--venue", "dryrun", "--leg", "buy 1 SPY-26FEB26-691-P"])
+    line = refused(result)
+    assert line.startswith("gps: error: SPY options are not traded by any venue asked (dryrun: BTC, ETH, SOL) "
+                           "nor by any installed venue; gps executes crypto options only")
