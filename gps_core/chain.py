@@ -96,8 +96,12 @@ def nearest_listed(key: OptionKey, instruments: Sequence[VenueInstrument]) -> st
     """Which listed options are nearest to an unlisted ``key``, on one line, or ``None`` when the venue
     lists nothing of its underlying and type: ``nearest expiries 25DEC26, 1JAN27`` when the expiry is
     not listed, ``nearest strikes on 25DEC26: 100000, 105000`` when only the strike is not."""
-    same = [i.key for i in instruments if i.key.underlying == key.underlying and i.key.settlement == key.settlement
-            and i.key.option_type == key.option_type]
+    kind = [i.key for i in instruments if i.key.underlying == key.underlying and i.key.option_type == key.option_type]
+    same = [k for k in kind if k.settlement == key.settlement]
+    if not same and not key.settlement:
+        # a plain name means the venue's standard listing of the coin (Deribit SOL: the SOL_USDC
+        # options), which is what the venue listed for it
+        same = kind
     if not same:
         return None
     expiries = sorted({k.expiry for k in same})

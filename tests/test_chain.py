@@ -196,3 +196,18 @@ def test_bad_chain_input_is_one_line_exit_2(gps_home, monkeypatch, args, words):
     monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
     result = gps(*args)
     assert result.exit_code == 2 and words in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("written", ["SOL", "SOL_USDC"])
+def test_the_nearest_strike_hint_follows_the_venues_own_reading_of_the_name(venues, written):
+    """A plain ``SOL-...`` on Deribit means its linear ``SOL_USDC-...`` listing: same hint either way."""
+    deribit, _ = venues
+    names = deribit.instrument_names("SOL_USDC") or deribit.instrument_names("SOL")
+    key = OptionKey.parse(names[0])
+    strikes = sorted(strikes_by_expiry(names)[key.expiry])
+    between = (strikes[0] + strikes[1]) / 2
+    leg = f"buy 1 {written}-{code(key.expiry)}-{str(between.normalize()).replace('.', 'd')}-{key.option_type.value}"
+    result = gps("quote", "--venue", "deribit", "--json", "--quiet", "--leg", leg)
+    notes = [q["note"] for q in json.loads(result.stdout)["quotes"]]
+    assert notes == [f"not listed (nearest strikes on {code(key.expiry)}: "
+                     f"{strikes[0].normalize():f}, {strikes[1].normalize():f})"], notes
