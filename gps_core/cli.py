@@ -151,13 +151,50 @@ class CliInteraction:
     def confirm(self, venues: list[str]) -> bool:
         from .errors import BadInput
 
+        question = f"Send LIVE orders to {', '.join(venues)}?"
         if not sys.stdin.isatty():
-            raise BadInput("live orders need confirmation: re-run with --yes")
+            return _confirm_on_terminal(question)
         try:
-            return click.confirm(f"Send LIVE orders to {', '.join(venues)}?", default=False, err=True)
+            return click.confirm(question, default=False, err=True)
         except click.Abort:  # Ctrl-C or end of input at the prompt: a refusal like "n", nothing was sent
             _say(err=True)  # end the prompt's line so the refusal is a line of its own
             return False
+
+
+#: The controlling terminal, where a confirmation is asked when stdin is a pipe.
+TTY = "/dev/tty"
+
+
+def _has_terminal() -> bool:
+    """A controlling terminal can be opened (``/dev/tty``), whatever stdin is."""
+    try:
+        with open(TTY, "rb"):
+            return True
+    except OSError:
+        return False
+
+
+def _confirm_on_terminal(question: str) -> bool:
+    """Ask on the controlling terminal when stdin is not one (the strategy was piped in with ``-``).
+
+    The question goes to stderr, the answer is read from ``/dev/tty``; only ``y``/``yes`` says
+    yes; end of input or Ctrl-C is a no. No terminal at all: BadInput (re-run with --yes).
+    """
+    from .errors import BadInput
+
+    try:
+        tty = open(TTY, "r", encoding="utf-8", errors="replace")
+    except OSError:
+        raise BadInput("live orders need confirmation: re-run with --yes") from None
+    with tty:
+        click.echo(f"{question} [y/N]: ", nl=False, err=True)
+        try:
+            answer = tty.readline()
+        except KeyboardInterrupt:
+            answer = ""
+        if not answer.endswith("\n"):
+            _say(err=True)  # end the prompt's line so the refusal is a line of its own
+    return answer.strip().lower() in ("y", "yes")
 
 
 def strategy_options(command):
@@ -571,7 +608,7 @@ def _refuse_live_early(ctx, request) -> None:
     if strategy.no_trade and not request.force:
         reason = strategy.no_trade_reason or "no reason given"
         raise BadInput(f"the decision log says no trade ({reason}); pass --force to execute anyway")
-    if not request.yes and not sys.stdin.isatty():
+    if not request.yes and not sys.stdin.isatty() and not _has_terminal():
         raise BadInput("live orders need confirmation: re-run with --yes")
 
 
