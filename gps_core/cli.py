@@ -604,7 +604,7 @@ def _refuse_live_early(ctx, request) -> None:
         return
     strategy = request.strategy
     require_traded_underlyings(strategy, ctx.host.venues() if request.venue == "auto" else venues,
-                               ctx.host.venues())  # said first
+                               ctx.host.venues(), ctx.host.skipped_venues)  # said first
     if strategy.no_trade and not request.force:
         reason = strategy.no_trade_reason or "no reason given"
         raise BadInput(f"the decision log says no trade ({reason}); pass --force to execute anyway")

@@ -87,6 +87,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
+        #: installed venue entry points left out by GPS_LOAD_PLUGINS / GPS_DISABLE_PLUGINS
+        self.skipped_venues: list[str] = []
         self._venues: dict[str, Venue] = {}
         self._lock = threading.Lock()
 
@@ -111,6 +113,8 @@ class PluginHost:
         for group in groups:
             for ep in sorted((e for e in entry_points if e.group == group), key=lambda e: e.name):
                 if (only is not None and ep.name not in only) or ep.name in disabled:
+                    if group == VENUE_GROUP and ep.name not in self.skipped_venues:
+                        self.skipped_venues.append(ep.name)
                     continue
                 if ep.name in self.records:
                     self._record_duplicate(ep, group)

@@ -124,7 +124,8 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
     say = progress or (lambda message: None)
     venues = ctx.select_venues(selection)
     # Crypto only, said before anything is fetched or sent: with auto, every installed venue counts.
-    require_traded_underlyings(strategy, ctx.host.venues() if selection == "auto" else venues, ctx.host.venues())
+    require_traded_underlyings(strategy, ctx.host.venues() if selection == "auto" else venues, ctx.host.venues(),
+                               ctx.host.skipped_venues)
     offline = all(v.info.paper for v in venues)
     names = ", ".join(v.name for v in venues)
     note = None

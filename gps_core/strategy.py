@@ -289,17 +289,20 @@ def _checked(strategy: Strategy) -> Strategy:
     return strategy
 
 
-def require_traded_underlyings(strategy: Strategy, venues, installed=None) -> None:
+def require_traded_underlyings(strategy: Strategy, venues, installed=None, not_loaded=()) -> None:
     """Refuse a strategy with a leg on an underlying that none of ``venues`` trades.
 
     The rule for the wording: an underlying that some installed (loaded) venue trades, but
     none of those asked, is "no venue asked lists XRP options (...); deribit lists them
     (--venue deribit)". Only an underlying that *no* installed venue trades (SPY, NVDA...) adds
-    "gps executes crypto options only".
+    "gps executes crypto options only", and only when no installed venue plugin was left
+    unloaded (``not_loaded``, by GPS_LOAD_PLUGINS/GPS_DISABLE_PLUGINS): an unloaded venue may list
+    it, so then the line names those venues instead.
 
     :param venues: the venues asked, each with ``name`` and ``info.underlyings`` (an empty
         tuple means the venue does not say, and is taken to trade anything).
-    :param installed: every installed venue (default: ``venues``).
+    :param installed: every installed (loaded) venue (default: ``venues``).
+    :param not_loaded: names of installed venue plugins that were not loaded.
     :raises BadInput: one line naming the underlying and the venues asked, e.g.
         ``SPY options are not traded by any venue asked (dryrun: BTC, ETH; ...)``.
     """
@@ -316,5 +319,8 @@ def require_traded_underlyings(strategy: Strategy, venues, installed=None) -> No
             choice = " or ".join(f"--venue {name}" for name in elsewhere)
             raise BadInput(f"no venue asked lists {underlying} options ({asked}); {', '.join(elsewhere)} "
                            f"list{'s' if len(elsewhere) == 1 else ''} them ({choice}); nothing was sent")
+        if not_loaded:
+            raise BadInput(f"no venue asked lists {underlying} options ({asked}); venue plugins not loaded "
+                           f"(GPS_LOAD_PLUGINS/GPS_DISABLE_PLUGINS): {', '.join(not_loaded)}; nothing was sent")
         raise BadInput(f"{underlying} options are not traded by any venue asked ({asked}) nor by any installed venue; "
                        "gps executes crypto options only; nothing was sent")

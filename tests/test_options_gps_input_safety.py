@@ -185,9 +185,19 @@ def test_a_crypto_underlying_another_installed_venue_lists_is_not_called_non_cry
 
 
 def test_an_underlying_no_installed_venue_lists_is_crypto_only(env, monkeypatch):
-    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit")
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit,aevo")
     monkeypatch.setenv("DERIBIT_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AEVO_BASE_URL", "http://127.0.0.1:9")
     result = CliRunner().invoke(cli, ["quote", "--venue", "dryrun", "--leg", "buy 1 SPY-26FEB26-691-P"])
     line = refused(result)
     assert line.startswith("gps: error: SPY options are not traded by any venue asked (dryrun: BTC, ETH, SOL) "
                            "nor by any installed venue; gps executes crypto options only")
+
+
+def test_with_venue_plugins_left_unloaded_gps_does_not_claim_the_underlying_is_not_crypto(env):
+    # GPS_LOAD_PLUGINS=dryrun leaves the installed deribit and aevo plugins out: they may list XRP
+    result = CliRunner().invoke(cli, ["quote", "--venue", "dryrun", "--leg", "buy 1 XRP_USDC-25DEC26-0d625-C"])
+    line = refused(result)
+    assert line.startswith("gps: error: no venue asked lists XRP options (dryrun: BTC, ETH, SOL); venue plugins "
+                           "not loaded (GPS_LOAD_PLUGINS/GPS_DISABLE_PLUGINS): ")
+    assert "deribit" in line and "crypto" not in line
