@@ -93,3 +93,28 @@ def test_one_venue_refuses_when_no_venue_takes_every_leg(venues):
     assert sum(deribit.placed.values()) == 0 and aevo.orders == {}
     routed = CliRunner().invoke(cli, ["quote", *legs, "--json", "--quiet"])  # without it: split, and warned
     assert len(json.loads(routed.stdout)["plan"]["warnings"]) == 1
+
+
+def test_a_bull_put_spread_split_across_venues_names_the_short_put_and_its_cover():
+    """The pairing of gps_core.payoff: a short put is covered by the highest-strike long put."""
+    from datetime import date
+    from decimal import Decimal as D
+    from types import SimpleNamespace
+
+    from gps_core.model import Side
+    from gps_core.plan_warnings import split_cover_warnings
+    from gps_core.strategy import Leg
+
+    def planned(index, side, strike, venue):
+        key = OptionKey("BTC", date(2026, 12, 25), D(strike), OptionKey.parse("BTC-25DEC26-1-P").option_type)
+        leg = Leg(side, D(1), key)
+        return SimpleNamespace(index=index, leg=leg, side=side, quantity=D(1), venue=venue,
+                               instrument=SimpleNamespace(contract_size=D(1)))
+
+    legs = [planned(0, Side.SELL, 100000, "aevo"), planned(1, Side.BUY, 95000, "deribit"),
+            planned(2, Side.BUY, 90000, "aevo")]
+    assert split_cover_warnings(legs) == [
+        "leg 1 short BTC-25DEC26-100000-P on aevo is covered by leg 2 on deribit: each venue margins its own leg; "
+        "--venue NAME or --one-venue keeps the strategy together"]
+    together = [planned(0, Side.SELL, 100000, "aevo"), planned(1, Side.BUY, 95000, "aevo")]
+    assert split_cover_warnings(together) == []
