@@ -99,7 +99,8 @@ def test_utf16_and_bom_files_are_read(tmp_path, encoding, bom, name):
 
 def test_utf16_stdin_executes(env):
     data = boxed("BTC-bullish-medium").encode("utf-16")
-    result = CliRunner().invoke(cli, ["execute", "-", "--venue", "dryrun", "--yes", "--json", "--quiet"], input=data)
+    result = CliRunner().invoke(cli, ["execute", "-", "--venue", "dryrun", "--yes", "--json", "--quiet", "--combo", "never"],
+                                input=data)
     assert result.exit_code == 0, result.output
     assert sorted(o["symbol"] for o in venue_orders(env / "home")) == ["BTC-27MAR26-70000-P", "BTC-27MAR26-71000-P"]
 
