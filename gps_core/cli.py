@@ -430,7 +430,7 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, combo, one_v
       gps quote --leg "buy 0.1 BTC-25DEC26-100000-C" --venue auto
     """
     from .combo import choose_combos
-    from .errors import RoutingError
+    from .errors import RoutingError, VenuesUnreachable
     from .paper import paper_market_time
     from .render import plan_text, quotes_text
     from .report import plan_to_json
@@ -463,22 +463,23 @@ def quote_cmd(strategy_file, legs, card, size, venue, max_slippage, combo, one_v
             elif not q.error:
                 row["note"] = "not listed" + (f" ({q.nearest})" if q.nearest else "")
             rows.append(row)
-    plan_json, error = None, None
+    plan_json, error, code = None, None, EXIT_OK
     try:
         plan = plan_strategy(strategy, quotes, max_slippage=slippage, market=pricing.market,
                              now=paper_market_time(pricing.venues, quotes), one_venue=one_venue,
                              max_premium_drift=drift)
         plan_json = plan_to_json(choose_combos(plan, {v.name: v for v in pricing.venues}, combo, create=False))
-    except RoutingError as exc:
-        error = str(exc)
+    except VenuesUnreachable as exc:  # a failed venue call, exit 1 as in `gps execute`
+        error, code = str(exc), EXIT_INCOMPLETE
+    except RoutingError as exc:  # a leg no venue lists, a book too thin: exit 2 as in `gps execute`
+        error, code = str(exc), EXIT_USAGE
     if as_json:
         _echo_json({"quotes": rows, "plan": plan_json, "error": error})
     else:
         _say(quotes_text(rows))
         _say()
         _say(plan_text(plan_json) if plan_json else f"No plan: {error}")
-    # no plan is exit 2, as `gps execute` refuses the same strategy (a leg no venue lists, a book too thin)
-    sys.exit(EXIT_OK if plan_json else EXIT_USAGE)
+    sys.exit(code)
 
 
 # --- chain -------------------------------------------------------------------------------

@@ -232,6 +232,20 @@ def test_live_refusals_that_need_no_quote_come_before_any_venue_is_asked(fake_de
     assert sum(fake_deribit.state.calls.values()) == 0  # the venue's request log: nothing asked, nothing sent
 
 
+def test_every_venue_down_is_exit_1_in_quote_as_in_execute(env, monkeypatch):
+    pytest.importorskip("gps_venue_deribit")
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit")
+    monkeypatch.setenv("DERIBIT_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    leg = "buy 0.1 BTC-25JUN27-95000-C"
+    quote = gps("quote", "--venue", "deribit", "--leg", leg)
+    execute = gps("execute", "--venue", "deribit", "--yes", "--leg", leg,
+                  env={"DERIBIT_CLIENT_ID": "id", "DERIBIT_CLIENT_SECRET": "secret"})
+    assert quote.exit_code == execute.exit_code == 1
+    why = "leg 1 (buy 0.1 BTC-25JUN27-95000-C) cannot be routed: deribit: quote failed: could not connect to 127.0.0.1:"
+    assert quote.stdout.rstrip().splitlines()[-1].startswith(f"No plan: {why}")
+    assert execute.stderr.splitlines()[-1].startswith(f"gps: error: {why}")
+
+
 def test_close_refuses_slippage_out_of_bounds_before_asking_the_venue(fake_deribit):
     opened = gps("execute", "--yes", "--quiet", "--leg", deribit_leg(fake_deribit))
     assert opened.exit_code == 0, opened.output
