@@ -6,7 +6,8 @@ unwind or keep) and both journal how the execution closed.
 
 :func:`preflight` refuses to start while an earlier execution is unsettled, interrupted or
 running; :func:`prepare` selects venues, fetches quotes, plans and authenticates;
-:func:`run` asks for confirmation (through the caller's :class:`Interaction`), takes the
+:func:`run` asks for confirmation (through the caller's :class:`Interaction`), takes GPS_HOME's
+one-execution-at-a-time lock and re-checks :func:`preflight` under it (:func:`take_turn`), takes the
 execution lock, journals ``execution_started`` (with the options and this PID) and
 ``plan``, runs the engine and journals ``execution_finished``. ``gps execute`` drives it;
 scripts can too.
@@ -183,6 +184,46 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
     request, plan = prepared.request, prepared.plan
     if prepared.live_venues and not request.yes and not ui.confirm(prepared.live_venues):
         raise BadInput("not confirmed; nothing was sent")
+    turn = take_turn(ctx, allow_unsettled=request.allow_unsettled)
+    try:
+        return _run_locked(ctx, prepared, ui, engine_factory)
+    finally:
+        if turn is not None:
+            turn.release()
+
+
+def take_turn(ctx: Context, *, allow_unsettled: bool = False) -> ExecutionLock | None:
+    """Take GPS_HOME's one-execution-at-a-time lock, at the moment of deciding to send.
+
+    The lock (``<journal dir>/executing.lock``) is taken without waiting and :func:`preflight`
+    runs again under it, so there is no window between the check and the take: of two
+    executions started together, or one that waited at the confirmation prompt, only one
+    sends. Raises :class:`~gps_core.errors.BadInput` (exit 2, nothing sent) naming the PID of
+    the execution that holds it. ``allow_unsettled`` (``--allow-unsettled``) runs alongside:
+    returns ``None`` without locking.
+    """
+    from .journal import ExecutionRunning
+
+    if allow_unsettled:
+        return None
+    try:
+        lock = ExecutionLock.acquire(ensure_dir(journal_dir(ctx.home)) / "executing", "executing")
+    except ExecutionRunning as running:
+        raise BadInput(f"another execution is running in process {running.pid or '?'}; nothing was sent "
+                       "(wait for it to finish, or pass --allow-unsettled to run alongside it)") from None
+    except OSError as exc:
+        raise JournalUnwritable(f"cannot create the journal under {journal_dir(ctx.home)}: "
+                                f"{exc.strerror or exc}; nothing was sent") from None
+    try:
+        preflight(ctx)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factory) -> Outcome:
+    request, plan = prepared.request, prepared.plan
     execution_id = new_execution_id()
     try:
         lock = ExecutionLock.acquire(ensure_dir(journal_dir(ctx.home)) / f"{execution_id}.jsonl", execution_id)
