@@ -27,10 +27,12 @@ def _say(text: str = "", *, err: bool = False) -> None:
     the interpreter's final flush fail again; the exit code stays the command's own.
     """
     stream = sys.stderr if err else sys.stdout
+    if stream is None:  # started with the stream closed (`2>&-`) and not reopened by main()
+        return
     try:
         click.echo(text, err=err)
         stream.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         _silence(stream)
 
 
@@ -965,7 +967,35 @@ def _render_or_json(render, data: dict) -> str:
 from . import cli_positions  # noqa: E402,F401 - registers `gps positions` and `gps close`
 
 
+def reopen_closed_streams() -> None:
+    """Point a standard descriptor the shell closed (``>&-``, ``2>&-``, ``<&-``) at /dev/null.
+
+    Python leaves ``sys.stdout``/``sys.stderr`` as ``None`` then, and the first file gps opens
+    (a journal) would take the free descriptor 1 or 2. With /dev/null in its place every
+    output path (progress, report, JSON, prompts, logging) works and is discarded, and the
+    exit code stays the command's own.
+    """
+    import os
+
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False, errors="replace"))
+        except OSError:
+            pass
+
+
 def main() -> None:
+    reopen_closed_streams()
     cli(prog_name="gps")
 
 
