@@ -173,7 +173,14 @@ class ExecutionResult:
 
     @property
     def all_filled(self) -> bool:
-        return all(order.state is OrderState.FILLED for order in self.legs)
+        """Every leg filled and none of it unwound: the whole strategy is held.
+
+        A leg of unknown state can turn out filled after another leg was already unwound;
+        every leg then reads ``filled`` while the position is not the strategy, so an unwind
+        that filled makes this false (and :meth:`Engine._finish` unwinds the late leg too).
+        """
+        return all(order.state is OrderState.FILLED for order in self.legs) and \
+            not any(u.filled > 0 for u in self.unwinds)
 
     @property
     def unsettled(self) -> list[TrackedOrder]:
@@ -334,6 +341,8 @@ class Engine:
             lambda: self._cancel_all(result.legs),
             lambda: self._unwind_or_keep(result),
             lambda: self._cancel_all(result.legs + result.unwinds),  # safety net after a cut step
+            # a leg of unknown state that the safety net found filled after the unwind is unwound too
+            lambda: self._unwind_late_fills(result),
             lambda: self._refresh_estimated_fees(result),
         )
         for step in steps:
@@ -813,6 +822,16 @@ class Engine:
             self._submit_all(orders, required=False)
             self._monitor(orders, time.monotonic() + self.options.unwind_timeout, stop_on_failure=False)
             self._cancel_all(orders)
+
+    def _unwind_late_fills(self, result: ExecutionResult) -> None:
+        """Under ``unwind``: unwind what a leg filled after the unwind had run (it would be naked)."""
+        if self.options.on_partial != "unwind" or not result.unwinds or result.all_filled:
+            return
+        if any(self._exposure(result, leg) > 0 and not any(u.leg_index == leg.leg_index for u in result.unwinds)
+               for leg in result.legs):
+            self.progress("a leg filled after the unwind started: unwinding it too")
+            self._unwind_or_keep(result)
+            self._cancel_all(result.legs + result.unwinds)
 
     def _unwind_order(self, order: TrackedOrder, quantity: Decimal, attempt: int) -> TrackedOrder | None:
         """An offsetting reduce-only IOC order for ``quantity`` of ``order``, priced to trade now.

@@ -22,6 +22,7 @@ class Behaviour:
     rate_limits: int = 0  # raise RateLimited this many times first
     fill_on_cancel: bool = False  # the cancel loses the race to a fill
     fill_after_polls: int | None = None  # resting order fills completely after N status polls
+    lookups_fail_until_unwind: bool = False  # status lookups time out until an unwind order was placed
 
 
 @dataclass
@@ -81,6 +82,8 @@ class ScriptedVenue:
             if stored is None:
                 raise OrderNotFound("no such order")
             b = self.behaviour(request)
+            if b.lookups_fail_until_unwind and not any("-U" in cid for cid in self.place_calls):
+                raise OutcomeUnknown("read timeout")
             stored.polls += 1
             if b.fill_after_polls is not None and stored.polls >= b.fill_after_polls and stored.status is VenueOrderStatus.OPEN:
                 stored.filled, stored.status = request.quantity, VenueOrderStatus.FILLED
@@ -90,6 +93,8 @@ class ScriptedVenue:
         with self._lock:
             self.cancel_calls.append(request.client_order_id)
             stored = self.orders.get(request.client_order_id)
+            if self.behaviour(request).lookups_fail_until_unwind and not any("-U" in c for c in self.place_calls):
+                raise OutcomeUnknown("read timeout")
             if stored is None:
                 raise OrderNotFound("no such order")
             if self.behaviour(request).fill_on_cancel and stored.status is VenueOrderStatus.OPEN:

@@ -359,3 +359,18 @@ def test_progress_names_orders_of_unknown_state_as_such_and_says_each_step_once(
     journal.close()
     assert again.count("settling 1 order of unknown state") == 1, again
     assert not [m for m in again if m.startswith("cancelling")], again
+
+
+def test_a_leg_found_filled_after_the_unwind_is_unwound_too_never_reported_complete(tmp_path):
+    """Leg 2's reply is lost and its lookups fail until leg 1 was unwound; then it reads filled."""
+    venue = ScriptedVenue(behaviours={KEYS[1].name: Behaviour(lose_reply=True, lookups_fail_until_unwind=True)})
+    result, events = run(tmp_path, venue, sides=("buy", "sell"))
+    net = {}
+    for stored in venue.orders.values():  # the venue's book of record: net filled per instrument
+        r = stored.request
+        net[r.instrument.symbol] = net.get(r.instrument.symbol, D(0)) + r.side.sign * stored.filled
+    assert [o.state for o in result.legs] == [OrderState.FILLED, OrderState.FILLED]
+    assert all(q == 0 for q in net.values()), net
+    assert {u.client_order_id for u in result.unwinds if u.filled > 0} == {"gps-test-exec-U1-1", "gps-test-exec-U2-1"}
+    assert not result.all_filled and not result.complete and result.residuals == []
+    assert_book_of_record_is_clean(venue, result, events)
