@@ -188,8 +188,12 @@ class ExecutionResult:
 
     @property
     def complete(self) -> bool:
-        """Every leg filled, nothing unsettled, nothing lost from the journal: exit 0."""
-        return self.all_filled and not self.unsettled and not self.interrupted and not self.journal_failures
+        """Every leg filled (none unwound), nothing unsettled, nothing lost from the journal: exit 0.
+
+        A stop (signal, Ctrl-C) that arrived once every leg had filled changes nothing: the
+        strategy is held as planned, so the execution is still complete.
+        """
+        return self.all_filled and not self.unsettled and not self.journal_failures
 
     @property
     def legging_window(self) -> float | None:

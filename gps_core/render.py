@@ -224,11 +224,7 @@ def report_text(report: dict) -> str:
                      f"(orders were still sent and cancelled): {'; '.join(failures[:3])}"
                      + (" ..." if len(failures) > 3 else ""))
     if report.get("interrupted"):
-        reason = report.get("stop_reason") or "Ctrl-C"
-        if report["unsettled"]:
-            lines.append(f"Stopped ({reason}): working orders were cancelled, except those of unknown state above.")
-        else:
-            lines.append(f"Stopped ({reason}): working orders were cancelled.")
+        lines.append(stop_line(report))
     if report.get("journal"):
         lines.append(f"Journal: {report['journal']}")
     return "\n".join(lines)
@@ -292,3 +288,24 @@ def recovered_text(event: dict) -> str:
     for x in event.get("exposures") or []:
         lines.append(f"OPEN POSITION: {x['venue']} {x['instrument']} {x['position']}")
     return "\n".join(lines)
+
+
+def stop_line(report: dict) -> str:
+    """What a stopped execution did on its way out, counted from the report's orders.
+
+    ``Stopped (SIGINT): 1 working order cancelled, 1 filled leg unwound.``; once every leg
+    had filled: ``Stopped by SIGINT after every leg had filled: nothing was cancelled or unwound.``
+    """
+    reason = report.get("stop_reason") or "Ctrl-C"
+    if report.get("all_filled"):
+        return f"Stopped by {reason} after every leg had filled: nothing was cancelled or unwound."
+    cancelled = sum(o["status"] == "cancelled" for o in report["legs"])
+    unwound = len({u["leg"] for u in report["unwinds"] if Decimal(u["filled"] or 0) > 0})
+    done = [f"{cancelled} working order{'s' if cancelled != 1 else ''} cancelled",
+            f"{unwound} filled leg{'s' if unwound != 1 else ''} unwound"]
+    if report.get("kept"):
+        done.append(f"{len(report['kept'])} filled leg{'s' if len(report['kept']) != 1 else ''} kept")
+    text = f"Stopped ({reason}): {', '.join(done)}"
+    if report["unsettled"]:
+        text += f"; {len(report['unsettled'])} order(s) of unknown state above were not settled"
+    return text + "."
