@@ -103,6 +103,13 @@ def crash_point(name: str, order: "TrackedOrder | None" = None) -> None:
     os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
+class IntentNotJournaled(OSError):
+    """An order's intent could not be journaled, so that order was not sent (``str``: which and why)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 class VenuePort(Protocol):
     """What the engine needs of a venue (``gps_core.plugins.Venue`` or a simulated one)."""
 
@@ -414,28 +421,43 @@ class Engine:
         ``required``: a journal failure stops the send (legs). Unwinds pass ``False``: an
         unwind is sent even when the journal cannot record it (the failure is reported).
         """
-        for order in orders:
-            self._journal_intent(order, sync=False, required=required)
-        if required:
-            self.journal.sync()
+        if required:  # nothing is sent, and no order counts as sent, until every intent is on disk
+            for order in orders:
+                self._journal_intent(order, sync=False, mark=False)
+            try:
+                self.journal.sync()
+            except OSError as exc:
+                raise IntentNotJournaled(exc.errno, f"sync before sending: {exc.strerror or exc}") from None
+            with shielded():
+                for order in orders:
+                    order.transition(OrderState.SUBMITTED, "sent")
         else:
+            for order in orders:
+                self._journal_intent(order, sync=False, required=False)
             try:
                 self.journal.sync()
             except OSError as exc:
                 self.journal_failures.append(f"sync before sending {len(orders)} order(s): {exc}")
         run_concurrently(self._send, orders)
 
-    def _journal_intent(self, order: TrackedOrder, *, sync: bool = True, required: bool = True) -> None:
+    def _journal_intent(self, order: TrackedOrder, *, sync: bool = True, required: bool = True,
+                        mark: bool = True) -> None:
+        """Journal ``order_intent``; ``required``: raise :class:`IntentNotJournaled` (nothing sent) if it fails."""
         request = order.request
         self._fresh_valid_until(request)
         request.before_send = self._journal_before_send
         data = dict(role=order.role, leg=order.leg_index, order=request_to_json(request))
         if required:
-            with shielded():
-                self.journal.write("order_intent", sync=sync, **data)
+            try:
+                with shielded():
+                    self.journal.write("order_intent", sync=sync, **data)
+            except OSError as exc:
+                raise IntentNotJournaled(exc.errno, f"order_intent {order.client_order_id}: "
+                                                    f"{exc.strerror or exc}") from None
         else:
             self._write("order_intent", sync=sync, **data)
-        order.transition(OrderState.SUBMITTED, "sent")
+        if mark:
+            order.transition(OrderState.SUBMITTED, "sent")
 
     def _fresh_valid_until(self, request: OrderRequest) -> None:
         if self.venues[request.venue].info.supports(Capability.VALID_UNTIL):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Protocol
 
-from .engine import Engine, ExecutionOptions, ExecutionResult, run_concurrently
+from .engine import Engine, ExecutionOptions, ExecutionResult, IntentNotJournaled, run_concurrently
 from .combo import choose_combos
 from .config import ensure_dir
 from .errors import BadInput, GpsError
@@ -247,7 +247,11 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
                                             "nothing was sent") from None
                 ui.progress(f"execution {execution_id}: placing {plan.order_count} order(s)")
                 engine = engine_factory(prepared.venues, journal, request.options(), progress=ui.progress)
-                result = engine.execute(plan)
+                try:
+                    result = engine.execute(plan)
+                except IntentNotJournaled as exc:  # the engine lets it through only when nothing was sent
+                    raise JournalUnwritable(f"nothing was sent: the journal could not be written ({exc})"
+                                            + _close_unsent(journal, str(exc))) from None
                 report = result_to_json(result, prepared.mode, str(journal.path))
                 if request.closes:
                     _close_aftermath(ctx, report, request.closes)
@@ -259,6 +263,26 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
         lock.release()
     errors = list(report.get("journal_failures") or [])
     return Outcome(execution_id, result, report, errors)
+
+
+def _close_unsent(journal: Journal, reason: str) -> str:
+    """Close an execution that sent nothing, so the next ``gps execute`` does not ask for ``gps recover``.
+
+    Journals ``execution_finished`` (``nothing_sent``); when even that cannot be written, the
+    journal (it records no order that left) is removed. Returns what was done, for the error line.
+    """
+    try:
+        journal.write(Event.EXECUTION_FINISHED, all_filled=False, nothing_sent=reason)
+        return ""
+    except OSError:
+        pass
+    journal.close()
+    try:
+        journal.path.unlink()
+    except OSError as exc:
+        return f"; its journal {journal.path} could not be closed or removed ({exc.strerror or exc}): " \
+               "`gps recover` will close it (it sends nothing)"
+    return "; its journal, which records no order sent, was removed"
 
 
 class JournalUnwritable(GpsError):
