@@ -766,8 +766,9 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
     them, applies its --on-partial policy (unwind or keep) to the filled legs, and closes it
     in the journal. It prints every order whose state is still unknown and every open
     position an incomplete strategy leaves, per venue and instrument. An execution whose
-    process is still running is left alone, naming its PID. Exit 0 only when every
-    execution it finished completed and nothing is live, unknown, exposed or unjournaled.
+    process is still running is left alone, naming its PID (exit 1). Exit 0 only when every
+    execution it finished completed and nothing is live, unknown, exposed, unjournaled or
+    left alone.
 
     \b
     Example:
@@ -797,7 +798,10 @@ def _recovery_text(outcome) -> str:
     for r in outcome.running:
         lines.append(f"Execution {r['execution_id']} is running in process {r['pid'] or '?'}: left alone.")
     if not rows and not outcome.closed:
-        lines.append("Nothing to recover: every journaled order is settled.")
+        if outcome.running:  # it skipped something: never "nothing to recover"
+            lines.append("Nothing else to recover; run `gps recover` again once the running execution has ended.")
+        else:
+            lines.append("Nothing to recover: every journaled order is settled.")
     if rows:
         lines.append(table(["EXECUTION", "CLIENT ORDER ID", "VENUE", "INSTRUMENT", "SIDE", "QTY", "FILLED", "WAS", "NOW",
                             "NOTE"],

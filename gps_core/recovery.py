@@ -105,10 +105,11 @@ class Recovery:
 
     @property
     def clean(self) -> bool:
-        """Every execution it closed completed, and nothing live, unknown, exposed or unjournaled is left: exit 0."""
+        """Every execution it closed completed, and nothing live, unknown, exposed, unjournaled or
+        left alone (still running) is left: exit 0."""
         incomplete = any(not e["complete"] and e.get("orders", 1) for e in self.closed)  # 0 orders: nothing sent
         return not (self.live or self.unknown or self.exposures or self.journal_errors or self.failures
-                    or incomplete)
+                    or incomplete or self.running)
 
     def to_json(self) -> dict:
         return {

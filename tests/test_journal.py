@@ -231,7 +231,9 @@ def test_cancel_refuses_a_running_execution(env):
                                           "process first)")
         recovered = gps("recover", "--json")
         assert json.loads(recovered.stdout)["running"] == [{"execution_id": journal.execution_id, "pid": child.pid}]
-        assert recovered.exit_code == 0
+        assert recovered.exit_code == 1  # left alone: not finished
+        text = gps("recover")
+        assert "left alone" in text.stdout and "Nothing to recover" not in text.stdout and text.exit_code == 1
         assert gps("journal").stdout.count(f"RUNNING (pid {child.pid})") == 1
         blocked = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
         assert blocked.exit_code == 2 and f"running in process {child.pid}" in blocked.stderr

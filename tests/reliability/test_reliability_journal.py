@@ -88,11 +88,12 @@ def test_recover_leaves_a_running_execution_alone_then_finishes_it_after_sigkill
 
         left = gps_process(["recover", "--json", "--cancel-working", "--settle-after", "0"], harness.env())
         data = left.json()
-        assert left.code == 0, left.stderr
+        assert left.code == 1, left.stderr  # an execution was left alone: not done
         assert [r["pid"] for r in data["running"]] == [child.pid] and data["orders"] == [], data
         assert f"is running in process {child.pid}" in left.stderr
         text = gps_process(["recover"], harness.env())
         assert f"is running in process {child.pid}: left alone" in text.stdout, text.stdout
+        assert "Nothing to recover" not in text.stdout and text.code == 1, text.stdout
         refused = gps_process(["cancel", "last"], harness.env())
         assert refused.code == 2 and refused.stderr.count("\n") == 1, refused.stderr
         assert f"running in process {child.pid}" in refused.stderr
