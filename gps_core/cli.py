@@ -160,6 +160,13 @@ class CliInteraction:
             return click.confirm(question, default=False, err=True)
         except click.Abort:  # Ctrl-C or end of input at the prompt: a refusal like "n", nothing was sent
             _say(err=True)  # end the prompt's line so the refusal is a line of its own
+            import signal
+
+            from .shutdown import StopRequested, pending_stop
+
+            stop = pending_stop()
+            if stop is not None and stop != signal.SIGINT:  # SIGTERM/SIGHUP: a stop, not an answer
+                raise StopRequested(stop) from None
             return False
 
 
@@ -567,8 +574,8 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     ctx = Context()
     ui = CliInteraction(quiet)
     _refuse_live_early(ctx, request)
-    preflight(ctx, allow_unsettled=allow_unsettled)
-    outcome = run(ctx, prepare(ctx, request, ui), ui)
+    outcome = _run_or_stop(lambda: (preflight(ctx, allow_unsettled=allow_unsettled),
+                                     run(ctx, prepare(ctx, request, ui), ui))[1])
     if report_target is not None:
         _write_report_file(report_target, outcome.report)
     if as_json:
@@ -578,6 +585,26 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     if as_json and outcome.journal_errors:  # the text report names them itself
         _warn_unjournaled(outcome.journal_errors)
     sys.exit(EXIT_OK if outcome.succeeded and not outcome.journal_errors else EXIT_INCOMPLETE)
+
+
+def _run_or_stop(start):
+    """``start()`` under a stop-signal handler until the execution's own takes over (see ``execution.run``).
+
+    SIGTERM, SIGHUP or SIGINT while quotes are fetched, at the confirmation prompt (SIGINT there
+    is a refusal, exit 2) or before the first order is journaled ends the command with
+    ``gps: stopped by SIGTERM before anything was sent`` and exit 128 + the signal's number.
+    """
+    from .shutdown import Shutdown, StopRequested
+
+    outcome = None
+    try:
+        with Shutdown("gps: aborted at once; nothing was sent"):
+            outcome = start()
+    except StopRequested as stop:
+        if outcome is None:  # run() let it through: the engine had not started, nothing was sent
+            _say(f"gps: stopped by {stop.signal_name} before anything was sent", err=True)
+            sys.exit(stop.exit_code)
+    return outcome
 
 
 def _write_report_file(target, report: dict) -> None:

@@ -124,6 +124,15 @@ class Shutdown:
 _active: Shutdown | None = None
 
 
+def pending_stop() -> int | None:
+    """The stop signal that arrived under the innermost active :class:`Shutdown`, or ``None``.
+
+    For code that had to swallow the :class:`StopRequested` (a prompt library turns it into
+    its own abort) and must still stop for it.
+    """
+    return None if _active is None else _active.signum
+
+
 def stop_requested() -> bool:
     """Whether a stop signal arrived (any thread may ask)."""
     return _active is not None and _active.requested

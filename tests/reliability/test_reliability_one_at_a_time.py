@@ -84,3 +84,30 @@ def test_an_execution_confirmed_while_another_runs_sends_nothing(make_harness, t
     assert f"another execution is running in process {running.pid}; nothing was sent" in err
     assert len(_execution_ids(harness)) == 1 and len(harness.orders()) == 2, harness.orders()
     assert running.returncode == 1  # its orders rested until its timeout, then were cancelled
+
+
+import pytest  # noqa: E402
+import signal  # noqa: E402
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_at_the_confirmation_prompt_says_nothing_was_sent(make_harness, tmp_path, signame):
+    harness = make_harness("deribit")
+    symbols = harness.instruments(2)
+    master, slave = pty.openpty()
+    err_path = tmp_path / "prompt.err"
+    with open(err_path, "w") as err:
+        child = subprocess.Popen(_command(harness, symbols), env=process_env(harness.env()), stdin=slave,
+                                 stdout=subprocess.PIPE, stderr=err, text=True)
+    os.close(slave)
+    try:
+        _wait(lambda: "Send LIVE orders" in err_path.read_text() or child.poll() is not None, "the prompt")
+        child.send_signal(getattr(signal, signame))
+        child.communicate(timeout=60)
+    finally:
+        os.close(master)
+    err = err_path.read_text()
+
+    assert child.returncode == 128 + getattr(signal, signame), err
+    assert f"gps: stopped by {signame} before anything was sent" in err, err
+    assert harness.orders() == []
