@@ -503,7 +503,9 @@ class Engine:
                         or waited + delay > self.options.max_rate_limit_wait):
                     self._settle_unknown(order, not_placed=True, why=str(exc))
                     return
-                self.progress(f"{venue.info.name}: {exc}; retrying in {delay:.1f}s")
+                said = str(exc)  # the plugin's message may already name the venue ("deribit: ...")
+                said = said if said.startswith(f"{venue.info.name}:") else f"{venue.info.name}: {said}"
+                self.progress(f"{said}; retrying in {delay:.1f}s")
                 if self._pause(delay):
                     self._settle_unknown(order, not_placed=True, why=f"{exc}; stopped before retrying")
                     return

@@ -273,9 +273,16 @@ def _update_settlement(outcome: Recovery, execution_id: str, order) -> None:
     for i, s in enumerate(outcome.settlements):
         if s.execution_id == execution_id and s.order.request.client_order_id == order.client_order_id:
             if s.after is not order.state or (s.snapshot and s.snapshot.filled_quantity != order.filled):
-                note = s.note if s.after is order.state else f"{s.note}; then {order.state.value} by recover"
+                note = s.note if s.after is order.state else _then(s.note, order.state)
                 outcome.settlements[i] = Settlement(execution_id, s.order, s.before, order.state, None, note,
                                                     filled=order.filled)
+
+
+def _then(note: str, state: OrderState) -> str:
+    """A settlement's note once recover moved the order on: a fill is the venue's doing, never recover's."""
+    if state is OrderState.FILLED:
+        return "filled at the venue" if note == "found at the venue" else f"{note}; then filled at the venue"
+    return f"{note}; then {state.value} by recover"
 
 
 def _open_journal(home: Path, path: Path, outcome: Recovery) -> Journal | None:

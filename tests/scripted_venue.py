@@ -57,7 +57,7 @@ class ScriptedVenue:
             b = self.behaviour(request)
             if b.rate_limits > 0:
                 b.rate_limits -= 1
-                raise RateLimited("slow down", retry_after=0.01)
+                raise RateLimited(f"{self.name}: private/buy: HTTP 429 slow down", retry_after=0.01)  # as plugins word it
             if b.reject:
                 raise OrderRejected("not enough funds")
             if b.lost_before_accept:

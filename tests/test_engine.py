@@ -374,3 +374,14 @@ def test_a_leg_found_filled_after_the_unwind_is_unwound_too_never_reported_compl
     assert {u.client_order_id for u in result.unwinds if u.filled > 0} == {"gps-test-exec-U1-1", "gps-test-exec-U2-1"}
     assert not result.all_filled and not result.complete and result.residuals == []
     assert_book_of_record_is_clean(venue, result, events)
+
+
+def test_a_retry_line_names_the_venue_once(tmp_path):
+    venue = ScriptedVenue(behaviours={KEYS[0].name: Behaviour(rate_limits=1)})
+    said: list[str] = []
+    journal = Journal(tmp_path, "test-exec")
+    Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), progress=said.append,
+           sleep=lambda s: None).execute(make_plan(venue))
+    journal.close()
+    retry = [line for line in said if "retrying" in line]
+    assert retry and all(line.startswith("scripted: private/buy: HTTP 429") for line in retry), said

@@ -366,3 +366,22 @@ def test_recover_leaves_an_execution_open_while_its_venue_cannot_be_asked(env):
         held[order.symbol] = held.get(order.symbol, 0) + order.side.sign * order.filled_quantity
         assert order.status.value != "open"
     assert all(quantity == 0 for quantity in held.values()) and held, held  # flat
+
+
+def test_recover_says_a_fill_happened_at_the_venue_never_by_recover():
+    from decimal import Decimal
+
+    from builders import key as option_key, usd_instrument
+    from gps_core.events import JournaledOrder
+    from gps_core.model import OrderRequest, Side
+    from gps_core.orders import OrderState, TrackedOrder
+    from gps_core.recovery import Recovery, Settlement, _update_settlement
+
+    request = OrderRequest(client_order_id="gps-x-L2-1", instrument=usd_instrument("usdv", option_key()),
+                           side=Side.SELL, quantity=Decimal("0.1"), limit_price=Decimal("100"))
+    outcome = Recovery()
+    outcome.settlements.append(Settlement("x", JournaledOrder(request, "leg", 1, OrderState.ACCEPTED),
+                                          OrderState.SUBMITTED, OrderState.ACCEPTED, None, "found at the venue"))
+    order = TrackedOrder(request=request, leg_index=1, role="leg", state=OrderState.FILLED)
+    _update_settlement(outcome, "x", order)
+    assert outcome.settlements[0].note == "filled at the venue"
