@@ -144,6 +144,12 @@ def preflight(ctx: Context, *, allow_unsettled: bool = False, closing: bool = Fa
         raise BadInput(f"{len(unsettled)} order(s) of earlier executions are not settled ({ids}); "
                        "run `gps recover` first, or pass --allow-unsettled")
     interrupted = interrupted_executions(ctx.home)
+    from .journal import is_damaged, read_events
+
+    damaged = [path for path in interrupted if is_damaged(path, read_events(path))]
+    if damaged:
+        raise BadInput(f"the journal {damaged[-1]} is damaged (no readable execution_started); check the venues "
+                       "(`gps positions`), move it out of the journal folder, or pass --allow-unsettled")
     if interrupted:
         raise BadInput(f"execution {interrupted[-1].stem} did not finish (killed or crashed); "
                        "run `gps recover` first, or pass --allow-unsettled")

@@ -390,12 +390,16 @@ class ExecutionSummary:
     mode: str | None
     recovered: bool = False
     running_pid: int | None = None
+    #: the file holds bytes but no readable ``execution_started`` (zeroed, overwritten)
+    damaged: bool = False
 
     @property
     def result(self) -> str:
-        """``filled``, ``incomplete``, ``recovered: ...``, ``RUNNING (pid N)`` or ``NOT FINISHED``."""
+        """``filled``, ``incomplete``, ``recovered: ...``, ``RUNNING (pid N)``, ``DAMAGED`` or ``NOT FINISHED``."""
         if self.running_pid is not None:
             return f"RUNNING (pid {self.running_pid or '?'})"
+        if self.damaged:
+            return "DAMAGED"
         if not self.finished:
             return "NOT FINISHED"
         outcome = "filled" if self.all_filled else "incomplete"
@@ -416,6 +420,16 @@ class ExecutionSummary:
             "mode": self.mode,
             "path": str(self.path),
         }
+
+
+def is_damaged(path: Path, events: list[dict]) -> bool:
+    """A journal with bytes in it but no readable ``execution_started``: nothing in it can be trusted or resumed."""
+    if first(events, Event.EXECUTION_STARTED) is not None:
+        return False
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def summarize(path: Path) -> ExecutionSummary:
@@ -448,6 +462,7 @@ def summarize(path: Path) -> ExecutionSummary:
         mode=started.get("mode"),
         recovered=recovered is not None,
         running_pid=None if closed else lock_holder(path),
+        damaged=is_damaged(path, events),
     )
 
 

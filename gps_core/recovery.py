@@ -29,7 +29,7 @@ from typing import Any, Callable
 from .codec import snapshot_to_json
 from .errors import OrderNotFound, OrderNotOpen
 from .events import CLOSING_EVENTS, Event, JournaledOrder, execution_mode, first, last, replay
-from .journal import ExecutionLock, ExecutionRunning, Journal, iter_journals, lock_holder, read_events
+from .journal import ExecutionLock, ExecutionRunning, Journal, is_damaged, iter_journals, lock_holder, read_events
 from .rebuild import NotRebuildable, ResumeBlocked
 from .model import OrderSnapshot, utcnow
 from .orders import TERMINAL, OrderState, state_from_snapshot
@@ -195,6 +195,11 @@ def recover(ctx: Context, *, settle_after: float = 60.0, cancel_working: bool = 
 def _recover_execution(ctx: Context, path: Path, orders: list[JournaledOrder], outcome: Recovery,
                        caches: dict, settle_after: float, cancel_working: bool, say: Progress) -> None:
     events = read_events(path)  # re-read under the lock: the process may have finished meanwhile
+    if is_damaged(path, events):  # zeroed or overwritten: never "finished" from nothing, never closed
+        outcome.failures.append(f"{path.stem}: the journal {path} is DAMAGED (no readable execution_started): "
+                                "left as it is; check the venues (`gps positions`), then move it out of the journal "
+                                "folder")
+        return
     if is_closed(events) and not _left_live(events):
         finished = last(events, Event.EXECUTION_FINISHED)
         if not (finished and (finished.get("report") or {}).get("unsettled")):

@@ -385,3 +385,18 @@ def test_recover_says_a_fill_happened_at_the_venue_never_by_recover():
     order = TrackedOrder(request=request, leg_index=1, role="leg", state=OrderState.FILLED)
     _update_settlement(outcome, "x", order)
     assert outcome.settlements[0].note == "filled at the venue"
+
+
+def test_a_journal_of_nul_bytes_stays_listed_as_damaged_and_is_never_finished_from_nothing(env):
+    folder = env / "journal"
+    folder.mkdir(parents=True, exist_ok=True)
+    zeroed = folder / "20261101T000000-0000aa.jsonl"
+    zeroed.write_bytes(b"\0" * 4096)
+    recovered = gps("recover")
+    assert recovered.exit_code == 1 and "DAMAGED" in recovered.stdout, recovered.output
+    assert "finished by recover" not in recovered.stdout
+    assert zeroed.read_bytes() == b"\0" * 4096  # left as it is
+    listed = gps("journal", "--json")
+    assert [e["result"] for e in json.loads(listed.stdout)] == ["DAMAGED"], listed.output
+    blocked = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+    assert blocked.exit_code == 2 and "is damaged" in blocked.stderr, blocked.output
