@@ -236,6 +236,7 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
     except OSError as exc:
         raise JournalUnwritable(f"cannot create the journal under {journal_dir(ctx.home)}: "
                                 f"{exc.strerror or exc}; nothing was sent") from None
+    closed = False  # the journal is closed (or gone): its lock file can go too
     try:
         with Shutdown():
             try:
@@ -249,6 +250,12 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
                                   options=request.options_json(plan), pid=os.getpid(), **closes)
                     journal.write(Event.PLAN, **prepared.plan_json)
                 except OSError as exc:
+                    closed = True  # nothing can have been sent: a start that is not on disk is no execution
+                    journal.close()
+                    try:
+                        journal.path.unlink()
+                    except OSError:
+                        closed = False
                     raise JournalUnwritable(f"cannot write the journal {journal.path}: {exc.strerror or exc}; "
                                             "nothing was sent") from None
                 ui.progress(f"execution {execution_id}: placing {plan.order_count} order(s)")
@@ -256,17 +263,20 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
                 try:
                     result = engine.execute(plan)
                 except IntentNotJournaled as exc:  # the engine lets it through only when nothing was sent
+                    done = _close_unsent(journal, str(exc))
+                    closed = "could not be closed" not in done
                     raise JournalUnwritable(f"nothing was sent: the journal could not be written ({exc})"
-                                            + _close_unsent(journal, str(exc))) from None
+                                            + done) from None
                 report = result_to_json(result, prepared.mode, str(journal.path))
                 if request.closes:
                     _close_aftermath(ctx, report, request.closes)
                 try:
                     journal.write(Event.EXECUTION_FINISHED, all_filled=result.all_filled, report=report)
+                    closed = not result.unsettled  # unsettled orders: recover takes the lock later
                 except OSError as exc:
                     report.setdefault("journal_failures", []).append(f"execution_finished: {exc.strerror or exc}")
     finally:
-        lock.release()
+        lock.release(remove=closed)
     errors = list(report.get("journal_failures") or [])
     return Outcome(execution_id, result, report, errors)
 

@@ -296,9 +296,11 @@ class ExecutionLock:
     """The OS lock of one execution: whoever holds it drives the execution.
 
     ``ExecutionLock.acquire(path)`` returns the held lock or raises :class:`ExecutionRunning`
-    naming the holder's PID. The lock file stays behind (unlinking it would let two
-    processes lock two different files); it is released by :meth:`release` or when the
-    process ends, however it ends.
+    naming the holder's PID. It is released by :meth:`release` or when the process ends,
+    however it ends. ``release(remove=True)`` (an execution that is closed) unlinks the file
+    while still holding it; every locker checks, once it holds a lock, that the file it
+    locked is still the one at the path, and starts over if not, so two processes never
+    hold two different files of one execution.
     """
 
     def __init__(self, path: Path, fd: int | None):
@@ -310,16 +312,20 @@ class ExecutionLock:
         path = lock_path(journal)
         if fcntl is None:  # pragma: no cover
             return cls(path, None)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        for attempt in range(5):  # a reader's probe (lock_holder) holds it for microseconds
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for _ in range(20):  # the file was removed under us (a finished execution): lock the new one
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            for attempt in range(5):  # a reader's probe (lock_holder) holds it for microseconds
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if attempt == 4:
+                        os.close(fd)
+                        raise ExecutionRunning(execution_id or journal.stem, _read_pid(path)) from None
+                    time.sleep(0.02)
+            if _same_file(fd, path):
                 break
-            except OSError:
-                if attempt == 4:
-                    os.close(fd)
-                    raise ExecutionRunning(execution_id or journal.stem, _read_pid(path)) from None
-                time.sleep(0.02)
+            os.close(fd)
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -327,9 +333,16 @@ class ExecutionLock:
             pass  # the lock holds without the PID; readers then say "process ?"
         return cls(path, fd)
 
-    def release(self) -> None:
+    def release(self, *, remove: bool = False) -> None:
+        """Release the lock; ``remove``: unlink its file first (the execution is closed: no lock file piles up)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            if remove:
+                try:
+                    if _same_file(fd, self.path):
+                        self.path.unlink()
+                except OSError:
+                    pass
             os.close(fd)  # closing the descriptor releases the flock
 
     def __enter__(self) -> "ExecutionLock":
@@ -346,6 +359,13 @@ class ExecutionRunning(BadInput):
         self.execution_id, self.pid = execution_id, pid
         super().__init__(f"execution {execution_id} is running in process {pid if pid else '?'}; "
                          "it was left alone (wait for it to finish, or stop that process first)")
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
 
 
 def _read_pid(path: Path) -> int | None:

@@ -187,8 +187,13 @@ def recover(ctx: Context, *, settle_after: float = 60.0, cancel_working: bool = 
             outcome.running.append({"execution_id": path.stem, "pid": running.pid})
             say(str(running))
             continue
-        with lock:
+        done = False
+        try:
             _recover_execution(ctx, path, by_path[path], outcome, caches, settle_after, cancel_working, say)
+            events = read_events(path)
+            done = is_closed(events) and not _left_live(events)
+        finally:
+            lock.release(remove=done)  # a closed execution keeps no lock file
     return outcome
 
 

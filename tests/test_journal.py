@@ -400,3 +400,26 @@ def test_a_journal_of_nul_bytes_stays_listed_as_damaged_and_is_never_finished_fr
     assert [e["result"] for e in json.loads(listed.stdout)] == ["DAMAGED"], listed.output
     blocked = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
     assert blocked.exit_code == 2 and "is damaged" in blocked.stderr, blocked.output
+
+
+def test_a_finished_execution_leaves_no_lock_file_and_a_removed_lock_file_is_never_shared(env):
+    for _ in range(2):
+        done = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+        assert done.exit_code in (0, 1), done.output
+    folder = env / "journal"
+    assert len(list(folder.glob("*.jsonl"))) == 2 and list(folder.glob("2*.lock")) == []
+
+    journal = folder / "20261101T000000-0000bb.jsonl"
+    first_lock = ExecutionLock.acquire(journal)
+    stale = os.open(journal.with_suffix(".lock"), os.O_RDWR)  # a locker that opened the file before its removal
+    first_lock.release(remove=True)
+    second = ExecutionLock.acquire(journal)  # locks a new file at the path
+    try:
+        import fcntl
+
+        fcntl.flock(stale, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the old inode is free: whoever locks it ...
+        assert not os.path.samestat(os.fstat(stale), os.stat(journal.with_suffix(".lock")))  # ... must start over
+        assert lock_holder(journal) == os.getpid()
+    finally:
+        os.close(stale)
+        second.release()
