@@ -190,7 +190,7 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
     request, plan = prepared.request, prepared.plan
     if prepared.live_venues and not request.yes and not ui.confirm(prepared.live_venues):
         raise BadInput("not confirmed; nothing was sent")
-    turn = take_turn(ctx, allow_unsettled=request.allow_unsettled)
+    turn = take_turn(ctx, allow_unsettled=request.allow_unsettled, closing=request.closes is not None)
     try:
         return _run_locked(ctx, prepared, ui, engine_factory)
     finally:
@@ -198,7 +198,7 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
             turn.release()
 
 
-def take_turn(ctx: Context, *, allow_unsettled: bool = False) -> ExecutionLock | None:
+def take_turn(ctx: Context, *, allow_unsettled: bool = False, closing: bool = False) -> ExecutionLock | None:
     """Take GPS_HOME's one-execution-at-a-time lock, at the moment of deciding to send.
 
     The lock (``<journal dir>/executing.lock``) is taken without waiting and :func:`preflight`
@@ -206,22 +206,24 @@ def take_turn(ctx: Context, *, allow_unsettled: bool = False) -> ExecutionLock |
     executions started together, or one that waited at the confirmation prompt, only one
     sends. Raises :class:`~gps_core.errors.BadInput` (exit 2, nothing sent) naming the PID of
     the execution that holds it. ``allow_unsettled`` (``--allow-unsettled``) runs alongside:
-    returns ``None`` without locking.
+    returns ``None`` without locking, except for a close (``closing``), which never runs
+    alongside an execution (see :func:`preflight`).
     """
     from .journal import ExecutionRunning
 
-    if allow_unsettled:
+    if allow_unsettled and not closing:
         return None
     try:
         lock = ExecutionLock.acquire(ensure_dir(journal_dir(ctx.home)) / "executing", "executing")
     except ExecutionRunning as running:
+        hint = "wait for it to finish" + ("" if closing else ", or pass --allow-unsettled to run alongside it")
         raise BadInput(f"another execution is running in process {running.pid or '?'}; nothing was sent "
-                       "(wait for it to finish, or pass --allow-unsettled to run alongside it)") from None
+                       f"({hint})") from None
     except OSError as exc:
         raise JournalUnwritable(f"cannot create the journal under {journal_dir(ctx.home)}: "
                                 f"{exc.strerror or exc}; nothing was sent") from None
     try:
-        preflight(ctx)
+        preflight(ctx, allow_unsettled=allow_unsettled, closing=closing)
     except BaseException:
         lock.release()
         raise
