@@ -277,6 +277,11 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
                     closed = not result.unsettled  # unsettled orders: recover takes the lock later
                 except OSError as exc:
                     report.setdefault("journal_failures", []).append(f"execution_finished: {exc.strerror or exc}")
+                if journal.removed():  # deleted mid-run: the events reached no file; this report is the record
+                    closed = False
+                    report.setdefault("journal_failures", []).append(
+                        f"the journal {journal.path} was deleted while the execution ran: none of its events is "
+                        "on disk; this report is the only record")
     finally:
         lock.release(remove=closed)
     errors = list(report.get("journal_failures") or [])

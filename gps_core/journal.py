@@ -108,6 +108,16 @@ class Journal:
             if sync:
                 self._sync_locked()
 
+    def removed(self) -> bool:
+        """Whether the file was deleted (or replaced) while open: what is written since reaches no path."""
+        with self._lock:
+            if self._fd is None:
+                return False
+            try:
+                return not os.path.samestat(os.fstat(self._fd), os.stat(self.path))
+            except OSError:
+                return True
+
     def sync(self) -> None:
         """Fsync everything written so far; raises :class:`OSError` if that fails."""
         with self._lock:
