@@ -284,12 +284,36 @@ def _too_deep(raw: bytes) -> bool:
     return False
 
 
+def _warned_before(path: Path, lines: tuple[int, ...]) -> bool:
+    """Whether an earlier command already warned about this damage of ``path`` (remembered next to it).
+
+    ``<journal dir>/.damage-warned`` holds one ``<file> <size> <bad lines>`` per warning given,
+    so a damaged journal is named once, not by every command forever; new damage (another size
+    or other lines) is named again. Best effort: a folder that cannot be written warns each time.
+    """
+    try:
+        entry = f"{path.name} {path.stat().st_size} {','.join(map(str, lines))}"
+        marker = path.parent / ".damage-warned"
+        try:
+            if entry in marker.read_text(encoding="utf-8", errors="replace").splitlines():
+                return True
+        except FileNotFoundError:
+            pass
+        with open(marker, "a", encoding="utf-8") as handle:
+            handle.write(entry + "\n")
+    except OSError:
+        pass
+    return False
+
+
 def _warn_once(path: Path, skipped: list[tuple[int, str]], warn: Warn | None) -> None:
     key = (str(path), tuple(number for number, _ in skipped))
     with _warned_lock:
         if key in _warned:
             return
         _warned.add(key)
+    if warn is None and _warned_before(path, key[1]):
+        return
     shown = "; ".join(f"line {n}: {why}" if n else why for n, why in skipped[:5])
     more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
     (warn or warning_sink)(f"journal {path}: skipped {len(skipped)} unreadable line(s) ({shown}{more})")

@@ -423,3 +423,19 @@ def test_a_finished_execution_leaves_no_lock_file_and_a_removed_lock_file_is_nev
     finally:
         os.close(stale)
         second.release()
+
+
+def test_a_damaged_journal_is_named_by_one_command_not_by_every_command(env):
+    done = gps("execute", "--venue", "dryrun", "--json", "--quiet", *_legs())
+    assert done.exit_code == 0, done.output
+    old = next((env / "journal").glob("*.jsonl"))
+    _garble(old, "middle")
+    child_env = {**os.environ, "GPS_HOME": str(env), "GPS_LOAD_PLUGINS": "dryrun"}
+    runs = [subprocess.run([sys.executable, "-m", "gps_core.cli", "journal"], env=child_env, capture_output=True,
+                           text=True, timeout=60) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs
+    assert runs[0].stderr.count(f"journal {old}") == 1 and f"journal {old}" not in runs[1].stderr, runs
+    _garble(old, "tail")  # new damage is named again
+    again = subprocess.run([sys.executable, "-m", "gps_core.cli", "journal"], env=child_env, capture_output=True,
+                           text=True, timeout=60)
+    assert f"journal {old}" in again.stderr, again.stderr
