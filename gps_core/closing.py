@@ -190,7 +190,10 @@ def close_request(plan: ClosePlan, **options: Any) -> ExecutionRequest:
     strategy = Strategy(legs=tuple(Leg(leg.side, leg.quantity, leg.instrument.key) for leg in legs),
                         name=f"close {plan.execution_id}", source="close")
     venues = tuple(leg.venue for leg in legs)
-    return ExecutionRequest(strategy=strategy, venue=",".join(dict.fromkeys(venues)), leg_venues=venues,
+    closing = tuple({"venue": leg.venue, "instrument": leg.symbol, "side": leg.side.value,
+                     "quantity": _text(leg.quantity), "held": _text(leg.journal_quantity if leg.venue_quantity is None
+                                                                   else leg.venue_quantity)} for leg in legs)
+    return ExecutionRequest(closing=closing, strategy=strategy, venue=",".join(dict.fromkeys(venues)), leg_venues=venues,
                             closes=plan.execution_id, reduce_only=True, on_partial="keep",
                             dry_run=plan.mode == "dry-run", **options)
 

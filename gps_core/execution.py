@@ -82,6 +82,9 @@ class ExecutionRequest:
     #: send every leg reduce-only where the venue supports it (``Capability.REDUCE_ONLY``)
     reduce_only: bool = False
     combo: str = "auto"  # auto, always or never (see gps_core.combo)
+    #: ``gps close``: per leg ``{"venue", "instrument", "side", "quantity", "held"}`` (held signed);
+    #: the plan then shows what each leg closes and what is left instead of a payoff
+    closing: tuple[dict, ...] | None = None
 
     def options(self) -> ExecutionOptions:
         return ExecutionOptions(timeout=self.timeout, on_partial=self.on_partial, sequential=self.sequential,
@@ -179,6 +182,11 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
         plan = choose_combos(plan, by_name, request.combo, create=bool(plan_live), max_loss=request.max_loss,
                              progress=ui.progress)
     plan_json = plan_to_json(plan)
+    if request.closing is not None:
+        # A close only reduces what is held: its trade's payoff, read as a new position, would
+        # show risks (an "unbounded" short) the close removes. Say what it closes instead.
+        plan_json["closing"] = list(request.closing)
+        plan_json.pop("payoff", None)
     ui.show_plan(plan_json)
     mode = "live" if plan_live else ("dry-run" if request.dry_run else "paper")
     return Prepared(request, by_name, plan, plan_json, [v.name for v in plan_live], mode)

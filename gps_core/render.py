@@ -66,6 +66,10 @@ def plan_text(plan: dict) -> str:
         f"Expected net cost: {usd(totals['expected_cost_usd'])} (fees {usd(totals['fees_usd'])}); "
         f"at the limit prices: {usd(totals['worst_cost_usd'])}",
     ]
+    if plan.get("closing") is not None:
+        lines.extend(closing_lines(plan["closing"]))
+        lines.append("(cost > 0 is paid, < 0 is received)")
+        return "\n".join(lines)
     if totals["max_loss_unbounded"]:
         reason = totals.get("max_loss_reason") or "net short calls"
         lines.append(f"Worst loss: UNBOUNDED ({reason})")
@@ -96,6 +100,19 @@ def combo_lines(plan: dict) -> list[str]:
     lines.extend(f"Combo: {note}" for note in plan.get("combo_notes") or ())
     if plan.get("combos"):
         lines.append(f"Orders to send: {plan['orders']}")
+    return lines
+
+
+def closing_lines(closing: list[dict]) -> list[str]:
+    """What a close's legs offset: ``Closes 0.1 of long 0.2 BTC-... on dryrun; left after it: long 0.1``."""
+    lines = []
+    for c in closing:
+        held, quantity = Decimal(c["held"]), Decimal(c["quantity"])
+        side = "long" if held > 0 else "short"
+        left = abs(held) - quantity
+        after = "flat after it" if left <= 0 else f"left after it: {side} {left.normalize():f}"
+        lines.append(f"Closes {c['quantity']} of {side} {abs(held).normalize():f} {c['instrument']} on {c['venue']} "
+                     f"({after})")
     return lines
 
 

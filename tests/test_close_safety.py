@@ -204,3 +204,20 @@ def test_not_flat_names_the_instrument_once_and_close_help_shows_the_current_id_
     (line,) = [line for line in report_text(report).splitlines() if "NOT FLAT" in line]
     assert line == f"WARNING: NOT FLAT: you still hold long 0.1 {CALL_95.name} on dryrun"
     assert "gps close 20261124T160405.123456-3f9a1c" in gps("close", "--help").stdout
+
+
+def test_a_close_plan_shows_what_it_closes_and_leaves_not_the_risk_of_a_new_position(home):
+    opened = open_two_calls(home)
+    whole = gps("close", "last", "--dry-run")
+    assert whole.exit_code == 0, whole.output
+    assert f"Closes 0.2 of long 0.2 {CALL_95.name} on dryrun (flat after it)" in whole.stdout
+    assert f"Closes 0.1 of short 0.1 {CALL_100.name} on dryrun (flat after it)" in whole.stdout
+    assert "Worst loss" not in whole.stdout and "UNBOUNDED" not in whole.stdout and "Payoff" not in whole.stdout
+    part = gps("close", opened, "--leg", f"{CALL_95.name}:0.05", "--dry-run", "--json")
+    plan = json.loads(part.stdout)["plan"]
+    assert "payoff" not in plan
+    assert plan["closing"] == [{"venue": "dryrun", "instrument": CALL_95.name, "side": "sell", "quantity": "0.05",
+                                "held": "0.2"}]
+    text = gps("close", opened, "--leg", f"{CALL_95.name}:0.05", "--dry-run").stdout
+    assert f"Closes 0.05 of long 0.2 {CALL_95.name} on dryrun (left after it: long 0.15)" in text
+    assert held(home) == {CALL_95.name: D("0.2"), CALL_100.name: D("-0.1")}
