@@ -10,7 +10,7 @@ import sys
 import click
 
 from .cli import (EXIT_INCOMPLETE, EXIT_OK, CliInteraction, FiniteFloatRange, _echo_json, _say, _slippage_option,
-                  _warn_unjournaled, cli, handles_errors)
+                  _warn_unjournaled, _write_report_file, cli, handles_errors)
 
 
 @cli.command("positions")
@@ -91,9 +91,12 @@ def positions_text(report: dict) -> str:
               help="Close even though an earlier execution that no process runs has unsettled orders "
                    "(never alongside a running execution).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--report", "report_path", default=None, metavar="PATH",
+              help="Also write the close's execution report JSON to PATH (checked before anything is sent).")
 @click.option("-q", "--quiet", is_flag=True, help="No plan or progress on stderr.")
 @handles_errors
-def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allow_unsettled, as_json, quiet) -> None:
+def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allow_unsettled, as_json, report_path,
+              quiet) -> None:
     """Offset what an execution still holds (default: the last one).
 
     What it holds is its filled legs net of its unwinds and earlier closes, capped by what each
@@ -113,6 +116,9 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     from .render import plan_text, report_text
     from .service import Context
 
+    from .report_file import check_writable
+
+    report_target = check_writable(report_path) if report_path else None
     slippage = _slippage_option(max_slippage)
     parse_leg_selection(legs)  # refused before any journal or venue is read
     ctx = Context()
@@ -140,6 +146,8 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
             _say(f"Dry run: nothing was sent. `gps close {plan.execution_id}` closes it.")
         sys.exit(EXIT_OK)
     outcome = run(ctx, prepare(ctx, request, ui), ui)
+    if report_target is not None:
+        _write_report_file(report_target, outcome.report)
     if as_json:
         _echo_json({"close": plan.to_json(), "report": outcome.report, "execution_id": outcome.execution_id})
         _warn_unjournaled(outcome.journal_errors)

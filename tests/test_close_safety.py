@@ -221,3 +221,16 @@ def test_a_close_plan_shows_what_it_closes_and_leaves_not_the_risk_of_a_new_posi
     text = gps("close", opened, "--leg", f"{CALL_95.name}:0.05", "--dry-run").stdout
     assert f"Closes 0.05 of long 0.2 {CALL_95.name} on dryrun (left after it: long 0.15)" in text
     assert held(home) == {CALL_95.name: D("0.2"), CALL_100.name: D("-0.1")}
+
+
+def test_close_writes_its_report_where_asked_and_refuses_an_unwritable_path_first(home, tmp_path):
+    open_two_calls(home)
+    refused = gps("close", "last", "--yes", "--report", str(tmp_path / "missing" / "r.json"))
+    assert refused.exit_code == 2 and refused.stderr.startswith("gps: error: --report "), refused.output
+    assert held(home) == {CALL_95.name: D("0.2"), CALL_100.name: D("-0.1")}  # nothing was sent
+    target = tmp_path / "close.json"
+    result = gps("close", "last", "--yes", "--quiet", "--json", "--report", str(target))
+    assert result.exit_code == 0, result.output
+    assert held(home) == {}
+    written = json.loads(target.read_text())
+    assert written == json.loads(result.stdout)["report"] and written["closes"]
