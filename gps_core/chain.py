@@ -173,7 +173,11 @@ def strikes_json(venues: Sequence[Any], listings: Listings, expiry: date,
 
     Row: ``{strike, type: "C"|"P", quotes: [quote_json...], best_bid: venue|None, best_ask: venue|None}``;
     the best bid is the highest bid in USD, the best ask the lowest ask in USD (ties: venue name).
+    When live and paper venues are listed together, only live venues' prices can be best (a
+    paper price cannot be traded live).
     """
+    paper = {v.name for v in venues if getattr(getattr(v, "info", None), "paper", False)}
+    live_too = len(paper) < len({v.name for v in venues})
     chosen = [i for rows in listings.by_venue.values() for i in rows if i.key.expiry == expiry]
     books = fetch_books(venues, chosen, progress)
     grouped: dict[tuple[Decimal, str], list[dict]] = {}
@@ -182,8 +186,9 @@ def strikes_json(venues: Sequence[Any], listings: Listings, expiry: date,
         grouped.setdefault((instrument.key.strike, instrument.key.option_type.value), []).append(quote)
     rows = []
     for (strike, kind), quotes in grouped.items():
-        bids = [q for q in quotes if q.get("bid_usd") is not None]
-        asks = [q for q in quotes if q.get("ask_usd") is not None]
+        priced = [q for q in quotes if not (live_too and q["venue"] in paper)]
+        bids = [q for q in priced if q.get("bid_usd") is not None]
+        asks = [q for q in priced if q.get("ask_usd") is not None]
         best_bid = sorted(bids, key=lambda q: (-Decimal(q["bid_usd"]), q["venue"]))[:1]
         best_ask = sorted(asks, key=lambda q: (Decimal(q["ask_usd"]), q["venue"]))[:1]
         rows.append({"strike": _text(strike), "type": kind, "quotes": quotes,

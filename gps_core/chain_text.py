@@ -24,14 +24,16 @@ def _iv(text: str | None) -> str:
     return "-" if text is None else f"{Decimal(text) * 100:.1f}%"
 
 
-def expiries_text(rows: list[dict], venues: list[str]) -> str:
+def expiries_text(rows: list[dict], venues: list[str], paper: frozenset[str] = frozenset()) -> str:
     if not rows:
         return "No listed expiries."
     body = [(r["code"], r["expiry"], *(r["strikes"].get(v, "-") for v in venues)) for r in rows]
-    return table(["EXPIRY", "DATE", *(f"{v.upper()} STRIKES" for v in venues)], body)
+    return table(["EXPIRY", "DATE", *(f"{v.upper()} STRIKES" + (" (PAPER)" if v in paper else "") for v in venues)],
+                 body)
 
 
-def strikes_text(rows: list[dict]) -> str:
+def strikes_text(rows: list[dict], paper: frozenset[str] = frozenset()) -> str:
+    """The strikes table; a venue in ``paper`` reads ``dryrun (paper)`` when live venues are listed too."""
     body = []
     for row in rows:
         for q in row["quotes"]:
@@ -40,13 +42,17 @@ def strikes_text(rows: list[dict]) -> str:
             if q["price_currency"] not in ("USD",) and not q.get("error"):
                 native = f"{q.get('bid') or '-'} / {q.get('ask') or '-'} / {q.get('mark') or '-'} {q['price_currency']}"
             if q.get("error"):
-                body.append((row["strike"], row["type"], q["venue"], "-", "-", "-", "-", "", "", q["error"]))
+                body.append((row["strike"], row["type"], _label(q["venue"], paper), "-", "-", "-", "-", "", "", q["error"]))
                 continue
-            body.append((row["strike"], row["type"], q["venue"], _money(q["bid_usd"]), _money(q["ask_usd"]),
+            body.append((row["strike"], row["type"], _label(q["venue"], paper), _money(q["bid_usd"]), _money(q["ask_usd"]),
                          _money(q["mark_usd"]), _iv(q["mark_iv"]), native,
                          "* best " + " & ".join(best) if best else "", ""))
     return table(["STRIKE", "TYPE", "VENUE", "BID", "ASK", "MARK", "MARK IV", "BID / ASK / MARK (VENUE CCY)", "BEST",
                   "NOTE"], body)
+
+
+def _label(venue: str, paper: frozenset[str]) -> str:
+    return f"{venue} (paper)" if venue in paper else venue
 
 
 def run_chain(underlying: str, expiry: str | None, selection: str, as_json: bool, *,
@@ -57,7 +63,10 @@ def run_chain(underlying: str, expiry: str | None, selection: str, as_json: bool
     if not underlying or not underlying.replace("_", "").isalnum():
         raise BadInput(f"underlying {underlying!r} is not a coin like BTC")
     day = parse_expiry(expiry) if expiry else None
-    venues = Context().select_venues(selection)
+    venues = Context().select_venues(selection, mixed=True)  # only prices are read: paper and live may mix
+    paper = frozenset(v.name for v in venues if v.info.paper)
+    if len(paper) == len(venues):
+        paper = frozenset()  # all paper: nothing to tell apart
     listings = list_everywhere(venues, underlying)
     names = sorted(v for v, rows in listings.by_venue.items() if rows)
     for venue, why in sorted(listings.failures.items()):
@@ -71,10 +80,10 @@ def run_chain(underlying: str, expiry: str | None, selection: str, as_json: bool
     if day is None:
         rows = expiries_json(listings)
         if as_json:
-            say(json.dumps({"underlying": underlying, "venues": names, "failures": listings.failures,
-                            "expiries": rows}, indent=2))
+            say(json.dumps({"underlying": underlying, "venues": names, "paper_venues": sorted(paper),
+                            "failures": listings.failures, "expiries": rows}, indent=2))
         else:
-            say(expiries_text(rows, names))
+            say(expiries_text(rows, names, paper))
         return 0
     listed = listings.expiries()
     if day not in listed:
@@ -84,8 +93,9 @@ def run_chain(underlying: str, expiry: str | None, selection: str, as_json: bool
     rows = strikes_json(venues, listings, day, progress)
     if as_json:
         say(json.dumps({"underlying": underlying, "expiry": day.isoformat(), "code": expiry_code(day),
-                        "venues": names, "failures": listings.failures, "strikes": rows}, indent=2))
+                        "venues": names, "paper_venues": sorted(paper), "failures": listings.failures,
+                        "strikes": rows}, indent=2))
     else:
         say(f"{underlying} options expiring {expiry_code(day)} ({day.isoformat()} 08:00 UTC); prices in USD:")
-        say(strikes_text(rows))
+        say(strikes_text(rows, paper))
     return 0

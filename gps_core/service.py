@@ -44,8 +44,10 @@ class Context:
             self._host = load_host(self.environ)
         return self._host
 
-    def select_venues(self, selection: str) -> list[Venue]:
+    def select_venues(self, selection: str, *, mixed: bool = False) -> list[Venue]:
         """The venues ``--venue`` names, all of one kind: never paper and live together.
+
+        ``mixed=True`` (``gps chain``, which only reads prices) takes a list that mixes kinds.
 
         ``auto`` is every working live venue, or every paper venue when no live one is
         installed; a name or a comma-separated list is taken as given, but a list that mixes
@@ -62,7 +64,8 @@ class Context:
         if not names:
             raise BadInput("--venue needs a venue name or 'auto'")
         venues = [self.host.venue(name) for name in dict.fromkeys(names)]
-        refuse_mixed_kinds(venues)
+        if not mixed:
+            refuse_mixed_kinds(venues)
         return venues
 
     def authenticate(self, venue: Venue) -> None:

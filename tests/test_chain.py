@@ -211,3 +211,22 @@ def test_the_nearest_strike_hint_follows_the_venues_own_reading_of_the_name(venu
     notes = [q["note"] for q in json.loads(result.stdout)["quotes"]]
     assert notes == [f"not listed (nearest strikes on {code(key.expiry)}: "
                      f"{strikes[0].normalize():f}, {strikes[1].normalize():f})"], notes
+
+
+def test_chain_mixes_paper_and_live_venues_labelling_paper_and_never_best(venues, monkeypatch):
+    deribit, _ = venues
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun,deribit")
+    result = gps("chain", "BTC", "--venue", "dryrun,deribit", "--json")
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert listing["venues"] == ["deribit", "dryrun"] and listing["paper_venues"] == ["dryrun"]
+    text = gps("chain", "BTC", "--venue", "dryrun,deribit").stdout
+    assert "DRYRUN STRIKES (PAPER)" in text and "DERIBIT STRIKES" in text
+    both = [r for r in listing["expiries"] if set(r["strikes"]) == {"deribit", "dryrun"}]
+    assert both, "the fake Deribit and the paper venue list no expiry in common"
+    strikes = gps("chain", "BTC", "--venue", "dryrun,deribit", "--expiry", both[0]["code"], "--json")
+    rows = json.loads(strikes.stdout)["strikes"]
+    assert {q["venue"] for r in rows for q in r["quotes"]} == {"deribit", "dryrun"}
+    assert "dryrun" not in {r["best_bid"] for r in rows} | {r["best_ask"] for r in rows}
+    table = gps("chain", "BTC", "--venue", "dryrun,deribit", "--expiry", both[0]["code"]).stdout
+    assert "dryrun (paper)" in table
