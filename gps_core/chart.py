@@ -98,8 +98,18 @@ def payoff_lines(plan: dict) -> list[str]:
     loss = (f"UNBOUNDED ({profile.get('max_loss_reason') or 'net short calls'})" if profile["max_loss_unbounded"]
             else _money(profile["max_loss_usd"]))
     breakevens = ", ".join(_money(b) for b in profile["breakevens_usd"]) or "none"
-    lines.append(f"At expiry {profile['expiry']} ({profile['at']}): max profit {profit}, max loss {loss}, "
-                 f"breakeven{'s' if len(profile['breakevens_usd']) != 1 else ''} {breakevens}")
+    if profile.get("mixed_expiries"):
+        at_least = profile.get("max_profit_bound") == "at_least"
+        if not profile["max_profit_unbounded"]:
+            profit = f"{'at least' if at_least else 'at most'} {profit}"
+        if at_least and not profile["max_loss_unbounded"]:
+            loss = f"at most {loss}"
+        why = "later legs valued at intrinsic only" if at_least else "later short legs' time value left out"
+        lines.append(f"At expiry {profile['expiry']} ({profile['at']}): max profit {profit}, max loss {loss} "
+                     f"({why}); breakevens {profile.get('breakevens_note') or 'not computed for mixed expiries'}")
+    else:
+        lines.append(f"At expiry {profile['expiry']} ({profile['at']}): max profit {profit}, max loss {loss}, "
+                     f"breakeven{'s' if len(profile['breakevens_usd']) != 1 else ''} {breakevens}")
     lines.extend(f"  basis: {b}" for b in profile.get("basis") or ())
     lines.append(f"P&L at expiry against the {profile['underlying']} index (| = index now, {_money(profile['index_usd'])}):")
     lines.extend(payoff_chart(profile["curve"], profile.get("index_usd")))

@@ -98,7 +98,10 @@ def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:
     ``{"legs": [leg_market_json...], "net_greeks": {delta, gamma, vega, theta} | None,
     "greeks_unavailable": str | None, "profile": {...} | None, "profile_unavailable": str | None}``,
     with ``profile`` = ``{underlying, expiry, index_usd, max_profit_usd, max_profit_unbounded,
-    max_loss_usd, max_loss_unbounded, breakevens_usd: [...], curve: [{index_usd, pnl_usd}...],
+    max_loss_usd, max_loss_unbounded, breakevens_usd: [...] ([] for mixed expiries),
+    mixed_expiries, and for mixed expiries max_profit_bound (``at_least``: later legs are long and
+    valued at intrinsic only; ``at_most``: a later short leg's time value is left out) and
+    breakevens_note, curve: [{index_usd, pnl_usd}...],
     basis: [...]}``.
     """
     moment = now or utcnow()
@@ -135,9 +138,15 @@ def profile_json(legs: Sequence[PlannedLeg], cost: Decimal) -> dict:
     bound = worst_loss(positions, cost)
     index = legs[0].book.index_price
     basis = list(bound.basis)
-    if any(p.expiry > profile.expiry for p in positions):
+    mixed = any(p.expiry > profile.expiry for p in positions)
+    if mixed:
         basis.append("the chart and max profit value later legs at their intrinsic value at the first expiry "
                      "(their time value is left out)")
+    # Later long legs at intrinsic undervalue them (the P&L is at least the curve); a later short
+    # leg at intrinsic undervalues what buying it back costs (the P&L is at most the curve).
+    later_short = any(p.units < 0 and p.expiry > profile.expiry for p in positions)
+    mixed_fields = {"max_profit_bound": "at_most" if later_short else "at_least",
+                    "breakevens_note": "not computed for mixed expiries"} if mixed else {}
     return {
         "underlying": positions[0].underlying,
         "expiry": profile.expiry.isoformat(),
@@ -149,7 +158,9 @@ def profile_json(legs: Sequence[PlannedLeg], cost: Decimal) -> dict:
         "max_loss_usd": _usd(bound.worst_loss),
         "max_loss_unbounded": bound.worst_loss is None,
         "max_loss_reason": bound.unbounded_reason,
-        "breakevens_usd": [_usd(b) for b in profile.breakevens],
+        "breakevens_usd": [] if mixed else [_usd(b) for b in profile.breakevens],
+        "mixed_expiries": mixed,
+        **mixed_fields,
         "curve": [{"index_usd": _usd(s), "pnl_usd": _usd(profile.pnl(s))} for s in curve_prices(profile, index)],
         "basis": basis,
     }

@@ -265,3 +265,27 @@ def test_a_fault_in_the_payoff_is_shown_not_raised(monkeypatch):
     data = plan_to_json(plan)
     assert data["payoff"] == {"unavailable": "ZeroDivisionError: division by zero"}
     assert "Payoff unavailable: ZeroDivisionError: division by zero" in plan_text(data)
+
+
+def test_a_long_calendar_states_its_figures_as_bounds_and_no_breakevens(dryrun):
+    near, strikes = calls_and_puts(dryrun, expiry_index=1)
+    far, _ = calls_and_puts(dryrun, expiry_index=3)
+    strike = strikes[1]
+    assert far > near
+    legs = [f"sell 0.1 {name(near, strike, 'C')}", f"buy 0.1 {name(far, strike, 'C')}"]
+    profile = quote(*legs)["payoff"]["profile"]
+    assert profile["mixed_expiries"] is True and profile["max_profit_bound"] == "at_least"
+    assert profile["breakevens_usd"] == [] and profile["breakevens_note"] == "not computed for mixed expiries"
+    args = ["quote", "--venue", "dryrun"]
+    for leg in legs:
+        args += ["--leg", leg]
+    text = CliRunner().invoke(cli, args).output
+    (line,) = [line for line in text.splitlines() if line.startswith("At expiry")]
+    assert f"max profit at least {money(profile['max_profit_usd'])}" in line
+    assert "(later legs valued at intrinsic only); breakevens not computed for mixed expiries" in line
+    assert "breakevens none" not in text
+
+
+def money(text):
+    value = D(text)
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
