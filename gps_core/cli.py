@@ -949,7 +949,8 @@ def journal_cmd(limit, as_json) -> None:
 
 @cli.command("show")
 @click.argument("execution_id", default="last")
-@click.option("--json", "as_json", is_flag=True, help="Print the report and every journal event as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the plan (with its payoff), the report and every journal event as JSON.")
 @handles_errors
 def show_cmd(execution_id, as_json) -> None:
     """Print one execution from the journal (default: the last one).
@@ -969,7 +970,9 @@ def show_cmd(execution_id, as_json) -> None:
     report = closing_report(events)
     recovered = last(events, Event.EXECUTION_RECOVERED)
     if as_json:
-        _echo_json({"execution_id": path.stem, "report": report, "recovered": recovered, "events": events})
+        shown_plan = {k: v for k, v in plan.items() if k not in ("ts", "event")} if plan else None
+        _echo_json({"execution_id": path.stem, "plan": shown_plan, "report": report, "recovered": recovered,
+                    "events": events})
         return
     if plan:
         _say(_render_or_json(plan_text, plan))

@@ -234,3 +234,11 @@ def test_close_writes_its_report_where_asked_and_refuses_an_unwritable_path_firs
     assert held(home) == {}
     written = json.loads(target.read_text())
     assert written == json.loads(result.stdout)["report"] and written["closes"]
+
+
+def test_show_json_exposes_the_plan_with_its_payoff_like_execute_json(home):
+    result = gps("execute", "--venue", "dryrun", "--yes", "--quiet", "--json", "--leg", f"buy 0.1 {CALL_95.name}")
+    executed = json.loads(result.stdout)
+    shown = json.loads(gps("show", "last", "--json").stdout)
+    assert shown["plan"]["payoff"] == executed["plan"]["payoff"] and shown["plan"]["payoff"]["profile"]
+    assert shown["report"]["legs"] == executed["legs"]
