@@ -39,6 +39,7 @@ from .errors import (
     ReduceOnlyRefused,
     VenueUnavailable,
 )
+from .combo_exposure import per_leg_exposure
 from .journal import Journal
 from .model import Capability, ClientIdKind, OrderBook, OrderRequest, OrderSnapshot, TimeInForce, VenueInfo, utcnow
 from .money import format_decimal, round_to_step
@@ -910,12 +911,18 @@ class Engine:
             if held > 0 or unsure:
                 request = leg.request
                 maybe = leg.remaining if not leg.is_terminal else Decimal(0)
-                row = {"venue": request.venue, "instrument": request.instrument.display_name,
-                       "venue_symbol": request.instrument.symbol, "side": request.side.value,
-                       "quantity": held, "unknown_orders": unsure, "unknown_quantity": maybe}
-                if leg.leg_index in self._unwind_caps:
-                    row["note"] = f"the venue refused a reduce-only unwind; {self._unwind_caps[leg.leg_index][1]}"
-                if leg.leg_index in self._venue_positions:
-                    row["venue_position"] = self._venue_positions[leg.leg_index]
-                rows.append(row)
+                # A combo order's exposure is named per leg: never the combo id as if it were one position.
+                names = {p.instrument.symbol: p.leg.instrument.name for p in result.plan.legs}
+                held_rows = per_leg_exposure(request.instrument, request.side, held, names)
+                maybe_rows = per_leg_exposure(request.instrument, request.side, maybe, names)
+                for held_row, maybe_row in zip(held_rows, maybe_rows):
+                    row = {"venue": request.venue, **held_row, "unknown_orders": unsure,
+                           "unknown_quantity": maybe_row["quantity"]}
+                    if request.instrument.is_combo:
+                        row["combo"] = request.instrument.symbol
+                    if leg.leg_index in self._unwind_caps:
+                        row["note"] = f"the venue refused a reduce-only unwind; {self._unwind_caps[leg.leg_index][1]}"
+                    if leg.leg_index in self._venue_positions:
+                        row["venue_position"] = self._venue_positions[leg.leg_index]
+                    rows.append(row)
         return rows

@@ -27,11 +27,12 @@ from typing import Callable, Protocol
 
 from .engine import Engine, ExecutionOptions, ExecutionResult, IntentNotJournaled, run_concurrently
 from .combo import choose_combos
+from .combo_exposure import per_leg_exposure
 from .config import ensure_dir
 from .errors import BadInput, GpsError
 from .events import Event, first
 from .journal import ExecutionLock, Journal, journal_dir, new_execution_id
-from .model import TimeInForce, utcnow
+from .model import Side, TimeInForce, utcnow
 from .orders import OrderState
 from .shutdown import Shutdown
 from .report import plan_to_json, result_to_json
@@ -426,15 +427,18 @@ def _close_aftermath(ctx: Context, report: dict, target: str) -> None:
 def exposures(execution_id: str, result: ExecutionResult) -> list[dict]:
     """The position an incomplete strategy leaves: net filled per venue and instrument, legs and unwinds.
 
-    ``[]`` when the strategy completed. ``position`` is signed contracts (buys +, sells -).
+    ``[]`` when the strategy completed. ``position`` is signed contracts (buys +, sells -). A combo
+    order counts on each of its legs (``|ratio| x filled``), never as the combo.
     """
     if result.all_filled:
         return []
+    names = {p.instrument.symbol: p.leg.instrument.name for p in result.plan.legs}
     net: dict[tuple[str, str], Decimal] = {}
     for o in result.legs + result.unwinds:
         if o.filled > 0:
-            key = (o.request.venue, o.request.instrument.display_name)
-            net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.filled
+            for row in per_leg_exposure(o.request.instrument, o.request.side, o.filled, names):
+                key = (o.request.venue, row["instrument"])
+                net[key] = net.get(key, Decimal(0)) + Side(row["side"]).sign * row["quantity"]
     return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
              "position": f"{quantity.normalize():f}"}
             for (venue, instrument), quantity in sorted(net.items()) if quantity != 0]

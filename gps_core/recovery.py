@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .codec import snapshot_to_json
+from .combo_exposure import per_leg_exposure
 from .errors import OrderNotFound, OrderNotOpen
 from .events import CLOSING_EVENTS, Event, JournaledOrder, execution_mode, first, last, replay
 from .journal import ExecutionLock, ExecutionRunning, Journal, is_damaged, iter_journals, lock_holder, read_events
 from .rebuild import NotRebuildable, ResumeBlocked
-from .model import OrderSnapshot, utcnow
+from .model import OrderSnapshot, Side, utcnow
 from .orders import TERMINAL, OrderState, state_from_snapshot
 from .service import Context, venue_for
 
@@ -382,13 +383,17 @@ def _close(journal: Journal | None, path: Path, outcome: Recovery) -> None:
 
 
 def exposures(execution_id: str, orders: list[JournaledOrder]) -> list[dict]:
-    """Net filled quantity per venue and instrument over ``orders`` (legs and unwinds), non-zero only."""
+    """Net filled quantity per venue and instrument over ``orders`` (legs and unwinds), non-zero only.
+
+    A combo order counts on each of its legs (``|ratio| x filled``, by its leg's side), never as the combo.
+    """
     net: dict[tuple[str, str], Decimal] = {}
     for o in orders:
         if o.snapshot is None or o.snapshot.filled_quantity <= 0:
             continue
-        key = (o.request.venue, o.request.instrument.display_name)
-        net[key] = net.get(key, Decimal(0)) + o.request.side.sign * o.snapshot.filled_quantity
+        for row in per_leg_exposure(o.request.instrument, o.request.side, o.snapshot.filled_quantity):
+            key = (o.request.venue, row["instrument"])
+            net[key] = net.get(key, Decimal(0)) + Side(row["side"]).sign * row["quantity"]
     return [{"execution_id": execution_id, "venue": venue, "instrument": instrument,
              "position": f"{quantity.normalize():f}"}
             for (venue, instrument), quantity in sorted(net.items()) if quantity != 0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from .combo_exposure import per_leg_exposure
 from .engine import ExecutionResult
 from .money import ZERO
 from .orders import TrackedOrder
@@ -187,10 +188,15 @@ def cash_usd(order: TrackedOrder, planned: PlannedLeg) -> Decimal:
 
 
 def kept_positions(result: ExecutionResult) -> list[dict]:
-    """What ``--on-partial keep`` left held: per kept order, its venue, instrument, side and filled quantity."""
-    return [{"venue": o.request.venue, "instrument": o.request.instrument.key.name,
-             "venue_symbol": o.request.instrument.symbol, "side": o.request.side.value, "quantity": _s(o.filled),
-             "client_order_id": o.client_order_id} for o in result.kept if o.filled > 0]
+    """What ``--on-partial keep`` left held: per kept order, its venue, instrument, side and filled quantity.
+
+    A kept combo order gives one row per leg (the leg's instrument, side and ``|ratio| x filled``),
+    each naming the combo order's client order id.
+    """
+    names = {p.instrument.symbol: p.leg.instrument.name for p in result.plan.legs}
+    return [{"venue": o.request.venue, **{**row, "quantity": _s(row["quantity"])}, "client_order_id": o.client_order_id}
+            for o in result.kept if o.filled > 0
+            for row in per_leg_exposure(o.request.instrument, o.request.side, o.filled, names)]
 
 
 def unwind_realised_usd(result: ExecutionResult, by_index: dict[int, PlannedLeg]) -> Decimal | None:

@@ -198,3 +198,72 @@ def test_a_partly_filled_combo_is_cancelled_and_unwound_as_a_combo_leaving_every
     assert unwind["direction"] == "sell" and unwind["filled_amount"] == Decimal("0.1") and unwind["reduce_only"]
     assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
     assert report["residuals"] == [] and [u["role"] for u in report["unwinds"]] == ["unwind"]
+
+
+def partly_filling_combo(server, code, ask=None):
+    """A call-spread combo whose book offers only 0.05 (the rest of a 0.1 order rests) and bids nothing.
+
+    Returns the two legs' names and the combo's ask."""
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    ask = ask or server.state.combo_books[combo["id"]]["asks"][0][0]
+    server.state.set_combo_book(combo["id"], bids=[], asks=[[ask, Decimal("0.05")]])
+    return low, high, ask
+
+
+def test_a_kept_combo_partial_is_reported_per_leg(server, env):
+    """--on-partial keep after a combo filled in part: the exposure names every leg held (long the
+    bought leg, short the sold one), never the combo id, as the fake's positions show."""
+    code = expiry(server)
+    low, high, ask = partly_filling_combo(server, code)
+    result, report = run(env, "--combo", "always", "--on-partial", "keep", "--timeout", "1",
+                         "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}")
+    assert result.exit_code == 1, result.output
+    assert server.state.position_of(low) == Decimal("0.05") and server.state.position_of(high) == Decimal("-0.05")
+    kept = {(p["instrument"], p["side"], Decimal(p["quantity"])) for p in report["kept_positions"]}
+    assert kept == {(low, "buy", Decimal("0.05")), (high, "sell", Decimal("0.05"))}
+    partly_filling_combo(server, code, ask)  # the same combo, its 0.05 offered again
+    text = CliRunner().invoke(cli_module.cli, ["execute", "--venue", "deribit", "--yes", "--combo", "always",
+                                               "--on-partial", "keep", "--timeout", "1", "--leg", f"buy 0.1 {low}",
+                                               "--leg", f"sell 0.1 {high}"], env=env).output
+    assert f"long 0.05 {low}, short 0.05 {high}" in text
+
+
+def test_a_combo_left_unflat_names_every_leg_still_held(server, env):
+    """The unwind of a part-filled combo finds no book (neither the combo's bids nor the legs' own):
+    the residuals and the NOT FLAT warning name each leg held, with its
+    side and size, as the fake's positions show; never the combo id as one position."""
+    code = expiry(server)
+    low, high, ask = partly_filling_combo(server, code)
+    server.state.instruments[low].bids = []  # nobody buys the long leg back
+    server.state.instruments[high].asks = []  # nobody sells the short leg back
+    result, report = run(env, "--combo", "always", "--timeout", "1", "--leg", f"buy 0.1 {low}",
+                         "--leg", f"sell 0.1 {high}")
+    assert result.exit_code == 1, result.output
+    assert server.state.position_of(low) == Decimal("0.05") and server.state.position_of(high) == Decimal("-0.05")
+    held = {(r["instrument"], r["side"], Decimal(r["quantity"])) for r in report["residuals"]}
+    assert held == {(low, "buy", Decimal("0.05")), (high, "sell", Decimal("0.05"))}
+    partly_filling_combo(server, code, ask)
+    text = CliRunner().invoke(cli_module.cli, ["execute", "--venue", "deribit", "--yes", "--combo", "always",
+                                               "--timeout", "1", "--leg", f"buy 0.1 {low}",
+                                               "--leg", f"sell 0.1 {high}"], env=env).output
+    assert f"you still hold long 0.05 {low}" in text and f"you still hold short 0.05 {high}" in text
+    assert "BTC-CS-" not in " ".join(line for line in text.splitlines() if "NOT FLAT" in line)
+
+
+def test_recover_names_every_leg_a_part_filled_combo_holds(server, env):
+    """The process dies while its part-filled combo order rests: `gps recover --cancel-working`
+    cancels it and reports the exposure per leg, as the fake's positions show."""
+    code = expiry(server)
+    low, high, _ = partly_filling_combo(server, code)
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("GPS_", "DERIBIT_", "AEVO_"))}
+    child_env.update({k: v for k, v in env.items() if v is not None}, GPS_CRASH_AT="monitoring")
+    died = subprocess.run([str(GPS), "execute", "--venue", "deribit", "--yes", "--json", "--combo", "always",
+                           "--timeout", "30", "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}"],
+                          env=child_env, capture_output=True, text=True, timeout=60)
+    assert died.returncode != 0
+    recover = CliRunner().invoke(cli_module.cli, ["recover", "--cancel-working", "--json"], env=env)
+    shown = {(e["instrument"], Decimal(e["position"])) for e in json.loads(recover.stdout)["exposures"]}
+    assert server.state.position_of(low) == Decimal("0.05") and server.state.position_of(high) == Decimal("-0.05")
+    assert shown == {(low, Decimal("0.05")), (high, Decimal("-0.05"))}
