@@ -41,7 +41,7 @@ from .errors import (
 )
 from .combo_exposure import per_leg_exposure
 from .journal import Journal
-from .model import Capability, ClientIdKind, OrderBook, OrderRequest, OrderSnapshot, TimeInForce, VenueInfo, utcnow
+from .model import Capability, ClientIdKind, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueInfo, utcnow
 from .money import format_decimal, round_to_step
 from .orders import OrderState, TrackedOrder
 from .routing import Plan, PlannedLeg
@@ -240,6 +240,7 @@ class Engine:
         # legs whose reduce-only unwind the venue refused
         self._unwind_caps: dict[int, tuple[Decimal, str, str]] = {}
         self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
+        self._combos_legwise: set[int] = set()  # combo orders (by leg_index) unwound leg by leg
         self._stopping = False  # on the way out: waits are never cut short any more
         self._said: set[tuple[str, tuple[str, ...]]] = set()  # progress lines already shown
 
@@ -805,9 +806,30 @@ class Engine:
     # --- partial executions ------------------------------------------------------------
 
     def _exposure(self, result: ExecutionResult, leg: TrackedOrder) -> Decimal:
-        """What ``leg`` filled and its unwinds have not yet offset, in contracts."""
-        unwound = sum((u.filled for u in result.unwinds if u.leg_index == leg.leg_index), Decimal(0))
+        """What ``leg`` filled and its unwinds on the same instrument have not yet offset, in contracts.
+
+        A combo unwound leg by leg (:meth:`_combo_leg_holdings`) is counted per leg, not here.
+        """
+        unwound = sum((u.filled for u in result.unwinds if u.leg_index == leg.leg_index
+                       and u.request.instrument.symbol == leg.request.instrument.symbol), Decimal(0))
         return leg.filled - unwound
+
+    def _combo_leg_holdings(self, result: ExecutionResult, combo: TrackedOrder) -> list[tuple[PlannedLeg, Side, Decimal, list[TrackedOrder]]]:
+        """Per leg of a filled ``combo`` order: ``(planned leg, held side, held quantity, its own unwinds)``.
+
+        Held = ``|ratio| x`` what the combo holds in combo units (its fill less its unwinds on the
+        combo book) less what that leg's own unwinds (sent on the leg's book) filled.
+        """
+        by_symbol = {p.instrument.symbol: p for p in result.plan.legs}
+        combo_units = self._exposure(result, combo)
+        rows = []
+        for leg in combo.request.instrument.combo_legs:
+            planned = by_symbol[leg.symbol]
+            mine = [u for u in result.unwinds if u.leg_index == planned.index and u.request.instrument.symbol == leg.symbol]
+            side = Side.BUY if leg.ratio * combo.request.side.sign > 0 else Side.SELL
+            held = abs(leg.ratio) * combo_units - sum((u.filled for u in mine), Decimal(0))
+            rows.append((planned, side, held, mine))
+        return rows
 
     def _unwind_or_keep(self, result: ExecutionResult) -> None:
         """Apply ``on_partial`` to the filled legs of a strategy that did not complete.
@@ -828,7 +850,11 @@ class Engine:
         for _ in range(self.options.unwind_attempts):
             todo = []
             for leg in filled:
-                mine = [u for u in result.unwinds if u.leg_index == leg.leg_index]
+                if leg.leg_index in self._combos_legwise:
+                    todo.extend(self._combo_leg_unwinds(result, leg))
+                    continue
+                mine = [u for u in result.unwinds if u.leg_index == leg.leg_index
+                        and u.request.instrument.symbol == leg.request.instrument.symbol]
                 if len(mine) >= self.options.unwind_attempts or any(not u.is_terminal for u in mine):
                     continue
                 exposure = self._exposure(result, leg)
@@ -840,9 +866,27 @@ class Engine:
                     since = mine[ids.index(refused) + 1:] if refused in ids else []
                     exposure = min(exposure, held - sum((u.filled for u in since), Decimal(0)))
                 quantity = round_to_step(exposure, leg.request.instrument.quantity_step, up=False)
-                if quantity > 0:
+                if leg.role == "combo" and 0 <= quantity < exposure:
+                    # The combo's size step cannot take what it holds: unwind each leg on its own book.
+                    self._combos_legwise.add(leg.leg_index)
+                    leg.reason = (f"unwind impossible on the combo book: {format_decimal(exposure)} is not a multiple of "
+                                  f"its size step; unwound leg by leg on the legs' own books")
+                    self._write("unwind_impossible", client_order_id=leg.client_order_id, reason=leg.reason)
+                    todo.extend(self._combo_leg_unwinds(result, leg))
+                elif quantity > 0:
                     todo.append((leg, quantity, len(mine) + 1))
-            orders = [u for u in (self._unwind_order(leg, q, n) for leg, q, n in todo) if u is not None]
+            orders = []
+            for leg, quantity, attempt in todo:
+                unwind = self._unwind_order(leg, quantity, attempt)
+                if unwind is None and leg.role == "combo" and leg.leg_index not in self._combos_legwise:
+                    # The combo book cannot take the unwind: unwind each leg on its own book instead,
+                    # reduce-only, by the same rules as a legged unwind.
+                    self._combos_legwise.add(leg.leg_index)
+                    leg.reason = f"{leg.reason}; unwound leg by leg on the legs' own books"
+                    orders.extend(u for u in (self._unwind_order(o, q, n) for o, q, n in
+                                              self._combo_leg_unwinds(result, leg)) if u is not None)
+                elif unwind is not None:
+                    orders.append(unwind)
             if not orders:
                 return
             result.unwinds.extend(orders)
@@ -861,6 +905,26 @@ class Engine:
             self.progress("a leg filled after the unwind started: unwinding it too")
             self._unwind_or_keep(result)
             self._cancel_all(result.legs + result.unwinds)
+
+    def _combo_leg_unwinds(self, result: ExecutionResult, combo: TrackedOrder) -> list[tuple[TrackedOrder, Decimal, int]]:
+        """``(held leg, quantity, attempt)`` per leg of ``combo`` still held and not being unwound.
+
+        The held leg is a stand-in order on the leg's own instrument (its side, ``leg_index`` of the
+        planned leg) so :meth:`_unwind_order` prices and names its unwind like a legged one's.
+        """
+        todo = []
+        for planned, side, held, mine in self._combo_leg_holdings(result, combo):
+            if len(mine) >= self.options.unwind_attempts or any(not u.is_terminal for u in mine):
+                continue
+            quantity = round_to_step(held, planned.instrument.quantity_step, up=False)
+            if quantity <= 0:
+                continue
+            stand_in = OrderRequest(client_order_id=combo.client_order_id, instrument=planned.instrument, side=side,
+                                    quantity=quantity, limit_price=planned.limit_price,
+                                    time_in_force=TimeInForce.IOC)
+            attempt = len([u for u in result.unwinds if u.leg_index == planned.index]) + 1
+            todo.append((TrackedOrder(request=stand_in, leg_index=planned.index, role="leg"), quantity, attempt))
+        return todo
 
     def _unwind_order(self, order: TrackedOrder, quantity: Decimal, attempt: int) -> TrackedOrder | None:
         """An offsetting reduce-only IOC order for ``quantity`` of ``order``, priced to trade now.
@@ -915,6 +979,14 @@ class Engine:
                 names = {p.instrument.symbol: p.leg.instrument.name for p in result.plan.legs}
                 held_rows = per_leg_exposure(request.instrument, request.side, held, names)
                 maybe_rows = per_leg_exposure(request.instrument, request.side, maybe, names)
+                if leg.role == "combo":
+                    for (planned, side, leg_held, mine), held_row in zip(self._combo_leg_holdings(result, leg), held_rows):
+                        held_row.update(side=side.value, quantity=leg_held)
+                        unsure_leg = [u.client_order_id for u in mine if not u.is_terminal]
+                        if leg_held <= 0 and not unsure and not unsure_leg:
+                            held_row["flat"] = True
+                    held_rows = [r for r in held_rows if not r.pop("flat", False)]
+                    maybe_rows = [m for m in maybe_rows if any(m["venue_symbol"] == r["venue_symbol"] for r in held_rows)]
                 for held_row, maybe_row in zip(held_rows, maybe_rows):
                     row = {"venue": request.venue, **held_row, "unknown_orders": unsure,
                            "unknown_quantity": maybe_row["quantity"]}

@@ -205,6 +205,9 @@ def report_text(report: dict) -> str:
             # gps no longer sends one; journals of earlier versions may hold such an unwind.
             lines.append(f"note: unwind {unwind['client_order_id']} was sent WITHOUT reduce-only: check what you "
                          f"hold on {unwind['venue']} (`gps positions`)")
+    for order in report["legs"]:
+        if str(order.get("reason") or "").startswith("unwind impossible"):
+            lines.append(f"note: {order['client_order_id']} on {order['venue']}: {order['reason']}")
     for r in report.get("residuals") or []:
         held = "long" if r["side"] == "buy" else "short"
         unknown = ""

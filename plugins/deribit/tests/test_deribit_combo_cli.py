@@ -200,15 +200,15 @@ def test_a_partly_filled_combo_is_cancelled_and_unwound_as_a_combo_leaving_every
     assert report["residuals"] == [] and [u["role"] for u in report["unwinds"]] == ["unwind"]
 
 
-def partly_filling_combo(server, code, ask=None):
-    """A call-spread combo whose book offers only 0.05 (the rest of a 0.1 order rests) and bids nothing.
+def partly_filling_combo(server, code, ask=None, offered=Decimal("0.05")):
+    """A call-spread combo whose book offers only ``offered`` (the rest of a larger order rests) and bids nothing.
 
     Returns the two legs' names and the combo's ask."""
     low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
     combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
                                                   {"instrument_name": high, "amount": "1", "direction": "sell"}]})
     ask = ask or server.state.combo_books[combo["id"]]["asks"][0][0]
-    server.state.set_combo_book(combo["id"], bids=[], asks=[[ask, Decimal("0.05")]])
+    server.state.set_combo_book(combo["id"], bids=[], asks=[[ask, offered]])
     return low, high, ask
 
 
@@ -267,3 +267,25 @@ def test_recover_names_every_leg_a_part_filled_combo_holds(server, env):
     shown = {(e["instrument"], Decimal(e["position"])) for e in json.loads(recover.stdout)["exposures"]}
     assert server.state.position_of(low) == Decimal("0.05") and server.state.position_of(high) == Decimal("-0.05")
     assert shown == {(low, Decimal("0.05")), (high, Decimal("-0.05"))}
+
+
+def test_a_combo_its_book_cannot_unwind_is_unwound_leg_by_leg(server, env):
+    """Default --on-partial unwind after a combo filled in part, with nobody bidding for the combo:
+    each leg is unwound reduce-only on its own book, every leg ends flat at the fake, and the
+    report says why the combo book could not take the unwind."""
+    code = expiry(server)
+    low, high, ask = partly_filling_combo(server, code, offered=Decimal("0.1"))
+    result, report = run(env, "--combo", "always", "--timeout", "1", "--leg", f"buy 0.2 {low}",
+                         "--leg", f"sell 0.2 {high}")
+    assert result.exit_code == 1, result.output
+    exchange = server.state
+    assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
+    unwinds = {(o["instrument_name"], o["direction"], o["amount"], o["reduce_only"]) for o in exchange.single_leg_orders()}
+    assert unwinds == {(low, "sell", Decimal("0.1"), True), (high, "buy", Decimal("0.1"), True)}
+    assert report["residuals"] == [] and len(report["unwinds"]) == 2
+    partly_filling_combo(server, code, ask, offered=Decimal("0.1"))
+    text = CliRunner().invoke(cli_module.cli, ["execute", "--venue", "deribit", "--yes", "--combo", "always",
+                                               "--timeout", "1", "--leg", f"buy 0.2 {low}",
+                                               "--leg", f"sell 0.2 {high}"], env=env).output
+    assert "unwind impossible: no book to unwind against" in text and "NOT FLAT" not in text
+    assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
