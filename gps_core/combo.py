@@ -77,19 +77,30 @@ def choose_combos(
     :param venues: name -> :class:`gps_core.plugins.Venue` (anything with ``combo_offer`` and
         ``offers_combos``).
     :param create: let the venue create a combo it does not list yet (executing, authenticated).
-    :raises RoutingError: ``mode`` is not one of :data:`COMBO_MODES`.
+    :raises RoutingError: ``mode`` is not one of :data:`COMBO_MODES`; or ``always`` and the
+        strategy cannot go as one combo order (legs on several venues, a venue without combo
+        books, no combo for the structure, a combo limit over ``max_loss``): never legged then.
     """
     if mode not in COMBO_MODES:
         raise RoutingError(f"--combo must be one of {', '.join(COMBO_MODES)}, got {mode!r}")
     combos, notes = [], []
+    if len(plan.venues) > 1:
+        # Only a whole strategy goes as one combo: a strategy split across venues legs as before.
+        why = f"legged: the strategy's legs route to {len(plan.venues)} venues ({', '.join(plan.venues)})"
+        if mode == "always":
+            raise RoutingError(f"--combo always: {why[len('legged: '):]}; a combo takes every leg on one venue; "
+                               "nothing sent")
+        return _with_combos(plan, [], [why] if mode == "auto" else [])
     for name in plan.venues:
         legs = [p for p in plan.legs if p.venue == name]
         if len(legs) < 2:
+            if mode == "always":
+                raise RoutingError("--combo always: a combo needs at least two legs; nothing sent")
             continue
         venue = venues.get(name)
         if venue is None or not getattr(venue, "offers_combos", False):
             if mode == "always":
-                notes.append(_note(name, "legged: the venue offers no combo books"))
+                raise RoutingError(f"--combo always: {name} offers no combo books; nothing sent")
             continue
         if mode == "never":
             notes.append(_note(name, "legged (--combo never)"))
@@ -99,6 +110,9 @@ def choose_combos(
             trial = _with_combos(plan, [*combos, chosen], notes)
             if trial.max_loss_usd is None or trial.max_loss_usd > max_loss:
                 chosen, note = None, f"legged: the combo's limit would break --max-loss {max_loss} USD"
+        if chosen is None and mode == "always":
+            # "always" never falls back to separate orders: say why the combo cannot be had.
+            raise RoutingError(f"--combo always: {name}: {note.removeprefix('legged: ')}; nothing sent")
         notes.append(_note(name, note))
         if chosen is not None:
             combos.append(chosen)

@@ -38,7 +38,7 @@ from .shutdown import Shutdown
 from .report import plan_to_json, result_to_json
 from .paper import paper_market_time
 from .positions import closes_of
-from .routing import DEFAULT_MAX_SLIPPAGE, Plan, plan_strategy
+from .routing import DEFAULT_MAX_SLIPPAGE, Plan, check_max_loss, plan_strategy
 from .service import Context, price_strategy
 from .strategy import Strategy
 
@@ -172,7 +172,10 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
         if pricing.live:
             raise BadInput(f"the decision log says no trade ({reason}); pass --force to execute anyway")
         ui.progress(f"warning: the decision log says no trade ({reason})")
-    plan = plan_strategy(strategy, pricing.quotes, max_slippage=request.max_slippage, max_loss=request.max_loss,
+    # With combos possible, --max-loss is checked against the plan chosen (combo or legged), below.
+    combos_possible = not request.reduce_only and request.combo != "never"
+    plan = plan_strategy(strategy, pricing.quotes, max_slippage=request.max_slippage,
+                         max_loss=None if combos_possible else request.max_loss,
                          market=pricing.market, now=paper_market_time(venues, pricing.quotes),
                          one_venue=request.one_venue, max_premium_drift=request.max_premium_drift)
     by_name = {v.name: v for v in venues}
@@ -182,6 +185,7 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
     if not request.reduce_only:  # a close sends each leg reduce-only; combo closes are not supported
         plan = choose_combos(plan, by_name, request.combo, create=bool(plan_live), max_loss=request.max_loss,
                              progress=ui.progress)
+    check_max_loss(plan, request.max_loss)
     plan_json = plan_to_json(plan)
     if request.closing is not None:
         # A close only reduces what is held: its trade's payoff, read as a new position, would

@@ -435,15 +435,22 @@ def plan_strategy(
     warnings = tuple(split_cover_warnings(legs) + premium_drift_warnings(legs))
     plan = Plan(strategy, legs, max_slippage, worst_loss_at_expiry(legs), market, unpriced_venues(quotes),
                 warnings=warnings)
-    if max_loss is not None:
-        if plan.max_loss_usd is None:
-            raise RoutingError(f"the loss is unbounded ({plan.loss.unbounded_reason}); "
-                               f"--max-loss {max_loss} USD refuses it")
-        if plan.max_loss_usd > max_loss:
-            raise RoutingError(
-                f"worst loss is {plan.max_loss_usd:.2f} USD at the limit prices, over --max-loss {max_loss} USD"
-            )
+    check_max_loss(plan, max_loss)
     return plan
+
+
+def check_max_loss(plan: Plan, max_loss: Decimal | None) -> None:
+    """Refuse ``plan`` (:class:`RoutingError`) when its worst loss in USD, at the limit prices of the
+    orders it would send (legs or combos), is unbounded or over ``max_loss``; nothing when ``None``."""
+    if max_loss is None:
+        return
+    if plan.max_loss_usd is None:
+        raise RoutingError(f"the loss is unbounded ({plan.loss.unbounded_reason}); "
+                           f"--max-loss {max_loss} USD refuses it")
+    if plan.max_loss_usd > max_loss:
+        raise RoutingError(
+            f"worst loss is {plan.max_loss_usd:.2f} USD at the limit prices, over --max-loss {max_loss} USD"
+        )
 
 
 def _one_venue(strategy: Strategy, every: Sequence[Sequence[Candidate]]) -> list[Candidate]:

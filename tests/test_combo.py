@@ -68,8 +68,11 @@ def test_a_credit_structure_is_asked_negated_and_sold_with_a_limit_snapped_up():
 def test_a_combo_listed_the_other_way_round_is_never_traded_at_a_negative_price():
     # the venue lists -low +high: a credit, so its book is negative; gps would sell it at a negative price
     venue = ComboVenue(bids=[("-6.5", "3")], asks=[("-6.2", "3")], negate=True)
-    plan = choose_combos(spread_plan(), {"v": venue}, "always", create=True)
+    plan = choose_combos(spread_plan(), {"v": venue}, "auto", create=True)
     assert plan.combos == () and "not positive" in plan.combo_notes[0]
+    # --combo always never falls back to separate orders: it refuses, saying why
+    with pytest.raises(RoutingError, match="--combo always: v: .*not positive"):
+        choose_combos(spread_plan(), {"v": venue}, "always", create=True)
 
 
 def test_auto_keeps_the_legs_when_the_combo_is_worse_and_always_takes_it():

@@ -69,3 +69,29 @@ def test_dry_run_uses_public_data_and_sends_nothing(venues, monkeypatch):
     assert sum(deribit.placed.values()) == 0 and aevo.orders == {} and aevo.orders_received == []
     status = json.loads(CliRunner().invoke(cli, ["status", "last", "--json"]).stdout)
     assert {o["venue_status"] for o in status["orders"]} == {"filled"}
+
+
+def test_a_strategy_split_across_venues_gets_no_combo_for_its_deribit_legs(venues):
+    """Two legs route to Deribit and one to Aevo: the strategy legs as before (no combo created or
+    sent for the Deribit subset), and --combo always refuses it with nothing sent."""
+    deribit, aevo = venues
+    on_deribit = {OptionKey.parse(n): n for n in deribit.instrument_names("BTC")}
+    on_aevo = {OptionKey.parse(n): n for n in aevo.option_names("BTC", call=True)}
+    keys = sorted(set(on_deribit) & set(on_aevo), key=lambda k: (k.expiry, k.strike))
+    k1, k2, k3 = keys[len(keys) // 2:len(keys) // 2 + 3]
+    assert k1.expiry == k2.expiry
+    aevo.market(on_aevo[k1]).asks = [[p * 3, a] for p, a in aevo.market(on_aevo[k1]).asks]  # leg 1: Deribit
+    aevo.market(on_aevo[k2]).bids = [[p / 3, a] for p, a in aevo.market(on_aevo[k2]).bids]  # leg 2: Deribit
+    deribit.instrument(on_deribit[k3]).asks = [[p * 3, a] for p, a in deribit.instrument(on_deribit[k3]).asks]  # 3: Aevo
+    legs = ["--leg", f"buy 0.1 {k1.name}", "--leg", f"sell 0.1 {k2.name}", "--leg", f"buy 0.1 {k3.name}"]
+    refused = CliRunner().invoke(cli, ["execute", "--venue", "auto", "--yes", "--json", "--quiet", "--combo", "always",
+                                       *legs])
+    assert refused.exit_code == 2 and "--combo always" in refused.stdout
+    assert sum(deribit.placed.values()) == 0 and len(aevo.orders) == 0
+    result = CliRunner().invoke(cli, ["execute", "--venue", "auto", "--yes", "--json", "--quiet", *legs])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [leg["venue"] for leg in report["legs"]] == ["deribit", "deribit", "aevo"]
+    assert [leg["role"] for leg in report["legs"]] == ["leg", "leg", "leg"]
+    assert deribit.combo_orders() == [] and deribit.calls["private/create_combo"] == 0
+    assert len(deribit.single_leg_orders()) == 2 and len(aevo.orders) == 1

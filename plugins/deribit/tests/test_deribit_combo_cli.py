@@ -289,3 +289,40 @@ def test_a_combo_its_book_cannot_unwind_is_unwound_leg_by_leg(server, env):
                                                "--leg", f"sell 0.2 {high}"], env=env).output
     assert "unwind impossible: no book to unwind against" in text and "NOT FLAT" not in text
     assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
+
+
+def test_combo_always_refuses_what_it_cannot_send_as_one_combo(server, env):
+    """--combo always never falls back to separate orders: five legs (Deribit combos take at most
+    four), or a combo whose limit breaks --max-loss, is refused with one line, exit 2, nothing sent."""
+    code = expiry(server)
+    five = [f"buy 0.1 BTC-{code}-{strike}-C" for strike in (90000, 100000, 110000, 120000)] + \
+        [f"sell 0.1 BTC-{code}-130000-C"]
+    result, error = run(env, "--combo", "always", *[a for leg in five for a in ("--leg", leg)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert error["error"].startswith("--combo always: ") and "\n" not in error["error"]
+    result, _ = run(env, "--combo", "always", "--max-loss", "1", "--leg", f"buy 0.1 BTC-{code}-100000-C",
+                    "--leg", f"sell 0.1 BTC-{code}-110000-C")
+    assert result.exit_code == 2 and "--max-loss" in result.output, result.output
+    assert server.state.orders == {} and server.state.calls["private/buy"] + server.state.calls["private/sell"] == 0
+
+
+def test_max_loss_is_checked_against_the_combo_when_the_combo_is_chosen(server, env):
+    """The combo's worst loss fits --max-loss though the legged plan's does not: the combo is sent."""
+    code = expiry(server)
+    legs = ["--leg", f"buy 0.1 BTC-{code}-100000-C", "--leg", f"sell 0.1 BTC-{code}-110000-C"]
+    public_env = {**env, "DERIBIT_CLIENT_ID": None, "DERIBIT_CLIENT_SECRET": None}
+    server.state.create_combo({"trades": [{"instrument_name": f"BTC-{code}-100000-C", "amount": "1", "direction": "buy"},
+                                          {"instrument_name": f"BTC-{code}-110000-C", "amount": "1", "direction": "sell"}]})
+
+    def worst(*mode):
+        quote = CliRunner().invoke(cli_module.cli, ["quote", "--venue", "deribit", "--json", *mode, *legs], env=public_env)
+        return Decimal(json.loads(quote.stdout)["plan"]["totals"]["max_loss_usd"])
+    combo, legged = worst(), worst("--combo", "never")
+    assert combo < legged  # the precondition: the combo's limit loses less at worst
+    budget = (combo + legged) / 2
+    result, report = run(env, "--max-loss", f"{budget:.2f}", "--timeout", "10", *legs)
+    assert result.exit_code == 0, result.output
+    (order,) = server.state.combo_orders()
+    assert order["order_state"] == "filled" and server.state.single_leg_orders() == []
+    result, _ = run(env, "--max-loss", f"{budget:.2f}", "--combo", "never", *legs)
+    assert result.exit_code == 2 and "--max-loss" in result.output
