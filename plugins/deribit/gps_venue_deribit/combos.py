@@ -64,7 +64,7 @@ class Combos:
             return None
         currencies = {listing_currency_of(leg.symbol) for leg in legs}
         if len(currencies) != 1:
-            return None
+            raise ValueError(f"Deribit combos cannot mix settlement currencies ({', '.join(sorted(currencies))})")
         currency = currencies.pop()
         wanted = {leg.symbol: leg.ratio for leg in legs}
         combo = self._existing(currency, wanted)

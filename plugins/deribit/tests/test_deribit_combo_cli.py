@@ -326,3 +326,12 @@ def test_max_loss_is_checked_against_the_combo_when_the_combo_is_chosen(server, 
     assert order["order_state"] == "filled" and server.state.single_leg_orders() == []
     result, _ = run(env, "--max-loss", f"{budget:.2f}", "--combo", "never", *legs)
     assert result.exit_code == 2 and "--max-loss" in result.output
+
+
+def test_combo_always_says_deribit_combos_cannot_mix_settlement_currencies(server, env):
+    code = expiry(server)
+    result, error = run(env, "--combo", "always", "--leg", f"buy 0.1 BTC-{code}-100000-C",
+                        "--leg", f"sell 0.1 BTC_USDC-{code}-110000-C")
+    assert result.exit_code == 2, result.output
+    assert "cannot mix settlement currencies" in error["error"]
+    assert server.state.orders == {} and server.state.calls["private/create_combo"] == 0
