@@ -130,12 +130,18 @@ def market_lines(data: dict) -> list[str]:
 
 
 def tick_lines(plan: dict) -> list[str]:
-    """One line per leg whose tick is larger than the slippage budget."""
+    """One line per leg, and per combo, whose tick is larger than the slippage budget."""
     cap = Decimal(plan["max_slippage"]) * 100
     return [
         f"Leg {leg['leg']}: the tick {leg['tick']} {leg['price_currency']} is more than {cap:.2f}% of the best "
         f"price {leg['best_price']}: the limit is the best price, so the slippage cap is effectively 0%"
         for leg in plan["legs"] if leg.get("tick_exceeds_slippage")
+    ] + [
+        f"Combo {c['instrument']} (legs {'+'.join(str(i) for i in c['legs'])}): the tick {c['tick']} "
+        f"{c['price_currency']} is more than {cap:.2f}% of the best price {c['best_price']}: the limit is the best "
+        f"price, so the slippage cap is effectively 0%"
+        for c in plan.get("combos") or ()
+        if cap > 0 and c.get("best_price") is not None and c["best_price"] == c["limit_price"]
     ]
 
 

@@ -335,3 +335,15 @@ def test_combo_always_says_deribit_combos_cannot_mix_settlement_currencies(serve
     assert result.exit_code == 2, result.output
     assert "cannot mix settlement currencies" in error["error"]
     assert server.state.orders == {} and server.state.calls["private/create_combo"] == 0
+
+
+def test_a_combo_whose_tick_swallows_the_slippage_cap_is_warned_about(server, env):
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    server.state.set_combo_book(combo["id"], bids=[[Decimal("0.0025"), Decimal("1")]], asks=[[Decimal("0.003"), Decimal("1")]])
+    quote = CliRunner().invoke(cli_module.cli, ["quote", "--venue", "deribit", "--combo", "always", "--leg", f"buy 0.1 {low}",
+                                                "--leg", f"sell 0.1 {high}"], env=env)
+    assert quote.exit_code == 0, quote.output
+    assert f"Combo {combo['id']} (legs 1+2)" in quote.output and "effectively 0%" in quote.output
