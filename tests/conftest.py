@@ -14,3 +14,30 @@ def gps_home(tmp_path, monkeypatch):
     home = tmp_path / "gps-home"
     monkeypatch.setenv("GPS_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def venues(tmp_path, monkeypatch):
+    """Both real venue plugins (and only them) pointed at their fake servers on 127.0.0.1.
+
+    Yields ``(deribit_state, aevo_state)``: the fakes' books of record. Skips when either plugin
+    is not installed.
+    """
+    deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
+    aevo_fake = pytest.importorskip("gps_venue_aevo.fake_server")
+    deribit = deribit_fake.FakeDeribit().start()
+    aevo_state = aevo_fake.FakeAevo()
+    aevo = aevo_fake.serve(aevo_state)
+    env = {"GPS_HOME": str(tmp_path / "home"), "GPS_LOAD_PLUGINS": "deribit,aevo",
+           "DERIBIT_BASE_URL": deribit.url, "DERIBIT_CLIENT_ID": deribit.state.client_id,
+           "DERIBIT_CLIENT_SECRET": deribit.state.client_secret, "AEVO_BASE_URL": aevo.url,
+           **aevo_state.create_account()}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DERIBIT_TESTNET", raising=False)
+    monkeypatch.delenv("AEVO_TESTNET", raising=False)
+    try:
+        yield deribit.state, aevo_state
+    finally:
+        deribit.stop()
+        aevo.stop()

@@ -12,27 +12,6 @@ from click.testing import CliRunner
 from gps_core.cli import cli
 from gps_core.instruments import OptionKey
 
-deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
-aevo_fake = pytest.importorskip("gps_venue_aevo.fake_server")
-
-
-@pytest.fixture
-def venues(tmp_path, monkeypatch):
-    deribit = deribit_fake.FakeDeribit().start()
-    aevo_state = aevo_fake.FakeAevo()
-    aevo = aevo_fake.serve(aevo_state)
-    env = {"GPS_HOME": str(tmp_path / "home"), "GPS_LOAD_PLUGINS": "deribit,aevo",
-           "DERIBIT_BASE_URL": deribit.url, "DERIBIT_CLIENT_ID": deribit.state.client_id,
-           "DERIBIT_CLIENT_SECRET": deribit.state.client_secret, "AEVO_BASE_URL": aevo.url,
-           **aevo_state.create_account()}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("DERIBIT_TESTNET", raising=False)
-    monkeypatch.delenv("AEVO_TESTNET", raising=False)
-    yield deribit.state, aevo_state
-    deribit.stop()
-    aevo.stop()
-
 
 def split_call_spread(deribit, aevo):
     """A bull call spread (buy the lower strike, sell the higher) whose legs are cheapest on different
