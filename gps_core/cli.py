@@ -1034,4 +1034,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as ``python -m gps_core.cli``: call the imported module's group, on which the commands of
+    # the other cli modules registered (this ``__main__`` copy of the module has none of them).
+    from gps_core.cli import main as _main
+
+    _main()

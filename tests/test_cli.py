@@ -217,3 +217,14 @@ def test_venues_imports_no_http_client_or_eth_account(env):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "GPS_LOAD_PLUGINS": ""}).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_python_dash_m_runs_every_command():
+    """``python -m gps_core.cli`` offers the commands registered by the other cli modules too."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "gps_core.cli", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "positions" in done.stdout and "close" in done.stdout

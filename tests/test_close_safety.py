@@ -22,7 +22,7 @@ from gps_core.instruments import OptionKey
 dryrun = pytest.importorskip("gps_venue_dryrun")
 
 D = Decimal
-GPS = str(Path(sys.executable).with_name("gps"))  # `python -m gps_core.cli` lacks the commands other modules add
+GPS = str(Path(sys.executable).with_name("gps"))
 CALL_95, CALL_100 = OptionKey.parse("BTC-25JUN27-95000-C"), OptionKey.parse("BTC-25JUN27-100000-C")
 
 
