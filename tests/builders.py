@@ -34,3 +34,22 @@ def book(instrument: VenueInstrument, bids=(), asks=(), usd_per_unit="1", index=
                      bids=tuple(BookLevel(D(p), D(q)) for p, q in bids),
                      asks=tuple(BookLevel(D(p), D(q)) for p, q in asks),
                      usd_per_unit=D(usd_per_unit), index_price=D(index))
+
+
+def closed_port_url() -> str:
+    """A local URL nothing listens on: a venue that is down (connection refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def paper_orders(home) -> list[dict]:
+    """The dry-run venue's book of record: every order in ``<GPS_HOME>/dryrun/orders.json``."""
+    import json
+    from pathlib import Path
+
+    store = Path(home) / "dryrun" / "orders.json"
+    return json.loads(store.read_text())["orders"] if store.exists() else []

@@ -21,6 +21,8 @@ from gps_core.instruments import OptionKey
 
 pytest.importorskip("gps_venue_dryrun")
 
+from builders import paper_orders as venue_orders
+
 FIXTURES = Path(__file__).parent / "fixtures" / "options-gps"
 CARDS = {"best": "best_match", "safer": "safer_alt", "upside": "higher_upside"}
 #: Before every fixture card's expiry (ETH/SOL/SPY/NVDA 2026-02-26, BTC 2026-03-27), which real time has passed.
@@ -47,11 +49,6 @@ def env(tmp_path, monkeypatch):
     monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
     return tmp_path
 
-
-def venue_orders(home: Path) -> list[dict]:
-    """The dry-run venue's book of record: every paper order it stored."""
-    store = home / "dryrun" / "orders.json"
-    return json.loads(store.read_text())["orders"] if store.exists() else []
 
 
 @pytest.mark.parametrize("name, card", crypto_cards())

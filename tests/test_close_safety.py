@@ -6,7 +6,6 @@ Assertions about what is held are made at the paper venue's store (its book of r
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -135,15 +134,10 @@ def test_a_leg_quantity_off_the_venue_step_is_refused_not_rounded(home):
 
 # --- a venue that cannot be asked ----------------------------------------------------------------
 
+from builders import closed_port_url
+
 deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
 
-
-def closed_port_url() -> str:
-    """A local URL nothing listens on: a venue that is down (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from gps_core.strategy import load_strategy, strategy_from_text
 
 pytest.importorskip("gps_venue_dryrun")
 
+from builders import paper_orders as venue_orders
+
 FIXTURES = Path(__file__).parent / "fixtures" / "options-gps"
 
 
@@ -30,10 +32,6 @@ def env(tmp_path, monkeypatch):
     monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
     return tmp_path
 
-
-def venue_orders(home: Path) -> list[dict]:
-    store = home / "dryrun" / "orders.json"
-    return json.loads(store.read_text())["orders"] if store.exists() else []
 
 
 def refused(result) -> str:

@@ -6,7 +6,6 @@ order stores and the dryrun venue's paper store.
 """
 
 import json
-import socket
 
 import pytest
 from click.testing import CliRunner
@@ -14,17 +13,12 @@ from click.testing import CliRunner
 from gps_core.cli import cli
 from gps_core.instruments import OptionKey
 
+from builders import closed_port_url
+
 deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
 aevo_fake = pytest.importorskip("gps_venue_aevo.fake_server")
 dryrun_market = pytest.importorskip("gps_venue_dryrun.market")
 
-
-def closed_port_url() -> str:
-    """A local URL nothing listens on: a venue that is down (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
