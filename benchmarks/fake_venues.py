@@ -20,9 +20,9 @@ def main() -> None:
     parser.add_argument("--rtt", type=float, default=0.05, help="seconds added to every request")
     args = parser.parse_args()
 
-    from gps_venue_aevo.fake_server import FakeAevo, serve
-    from gps_venue_deribit.fake_exchange import FakeExchange
-    from gps_venue_deribit.fake_server import FakeDeribit
+    from gps_venue_aevo.testing.fake_server import FakeAevo, serve
+    from gps_venue_deribit.testing.fake_exchange import FakeExchange
+    from gps_venue_deribit.testing.fake_server import FakeDeribit
 
     deribit = FakeDeribit(FakeExchange()).start()
     deribit.state.faults.latency = args.rtt

@@ -12,8 +12,9 @@ FILES = {
     "pyproject.toml.tmpl": "pyproject.toml",
     "README.md.tmpl": "README.md",
     "package/__init__.py.tmpl": "gps_venue_{name}/__init__.py",
-    "package/fake.py.tmpl": "gps_venue_{name}/fake.py",
-    "package/harness.py.tmpl": "gps_venue_{name}/harness.py",
+    "package/testing/__init__.py.tmpl": "gps_venue_{name}/testing/__init__.py",
+    "package/testing/fake_exchange.py.tmpl": "gps_venue_{name}/testing/fake_exchange.py",
+    "package/testing/harness.py.tmpl": "gps_venue_{name}/testing/harness.py",
     "tests/test_conformance.py.tmpl": "tests/test_{name}_conformance.py",
 }
 

@@ -23,8 +23,8 @@ def venues(tmp_path, monkeypatch):
     Yields ``(deribit_state, aevo_state)``: the fakes' books of record. Skips when either plugin
     is not installed.
     """
-    deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
-    aevo_fake = pytest.importorskip("gps_venue_aevo.fake_server")
+    deribit_fake = pytest.importorskip("gps_venue_deribit.testing.fake_server")
+    aevo_fake = pytest.importorskip("gps_venue_aevo.testing.fake_server")
     deribit = deribit_fake.FakeDeribit().start()
     aevo_state = aevo_fake.FakeAevo()
     aevo = aevo_fake.serve(aevo_state)

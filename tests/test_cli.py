@@ -108,7 +108,7 @@ def test_no_trade_card_only_warns_on_paper(env, strategy):
 
 @pytest.fixture
 def fake_deribit(env, monkeypatch):
-    fake_server = pytest.importorskip("gps_venue_deribit.fake_server")
+    fake_server = pytest.importorskip("gps_venue_deribit.testing.fake_server")
     server = fake_server.FakeDeribit().start()
     monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit")
     monkeypatch.setenv("DERIBIT_BASE_URL", server.url)

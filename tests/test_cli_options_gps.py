@@ -131,7 +131,7 @@ def test_equity_cards_are_refused_in_one_line(env, monkeypatch, name, card, comm
 
 @pytest.fixture
 def fake_deribit(env, monkeypatch):
-    fake_server = pytest.importorskip("gps_venue_deribit.fake_server")
+    fake_server = pytest.importorskip("gps_venue_deribit.testing.fake_server")
     server = fake_server.FakeDeribit().start()
     monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit")
     monkeypatch.setenv("DERIBIT_BASE_URL", server.url)

@@ -136,7 +136,7 @@ def test_a_leg_quantity_off_the_venue_step_is_refused_not_rounded(home):
 
 from builders import closed_port_url
 
-deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
+deribit_fake = pytest.importorskip("gps_venue_deribit.testing.fake_server")
 
 
 

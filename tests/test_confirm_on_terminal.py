@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
+deribit_fake = pytest.importorskip("gps_venue_deribit.testing.fake_server")
 
 GPS = str(Path(sys.executable).with_name("gps"))
 

@@ -17,7 +17,7 @@ def scaffolded(tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m.startswith("gps_venue_toy")]:
         del sys.modules[name]
     package = importlib.import_module("gps_venue_toy")
-    harness = importlib.import_module("gps_venue_toy.harness")
+    harness = importlib.import_module("gps_venue_toy.testing.harness")
     yield package, harness.ToyHarness
 
 
@@ -59,7 +59,7 @@ def test_leaking_the_api_key_fails_c13(scaffolded, monkeypatch):
 
 def test_cancel_of_filled_reported_as_cancelled_fails_c09(scaffolded, monkeypatch):
     package, harness = scaffolded
-    fake = importlib.import_module("gps_venue_toy.fake")
+    fake = importlib.import_module("gps_venue_toy.testing.fake_exchange")
     original = fake.FakeExchange.cancel
 
     def sloppy_cancel(self, key, client_id):

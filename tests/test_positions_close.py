@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from gps_core.cli import cli
 from gps_core.instruments import OptionKey
 
-deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
-aevo_fake = pytest.importorskip("gps_venue_aevo.fake_server")
+deribit_fake = pytest.importorskip("gps_venue_deribit.testing.fake_server")
+aevo_fake = pytest.importorskip("gps_venue_aevo.testing.fake_server")
 dryrun = pytest.importorskip("gps_venue_dryrun")
 
 D = Decimal

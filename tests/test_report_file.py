@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from gps_core.cli import cli
 from gps_core.instruments import OptionKey
 
-deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
+deribit_fake = pytest.importorskip("gps_venue_deribit.testing.fake_server")
 dryrun_market = pytest.importorskip("gps_venue_dryrun.market")
 
 

@@ -39,7 +39,7 @@ def gps(*args, env=None, input=None):
 
 @pytest.fixture
 def fake_deribit(env, monkeypatch):
-    fake_server = pytest.importorskip("gps_venue_deribit.fake_server")
+    fake_server = pytest.importorskip("gps_venue_deribit.testing.fake_server")
     server = fake_server.FakeDeribit().start()
     monkeypatch.setenv("GPS_LOAD_PLUGINS", "deribit")
     monkeypatch.setenv("DERIBIT_BASE_URL", server.url)

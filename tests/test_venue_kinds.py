@@ -15,8 +15,8 @@ from gps_core.instruments import OptionKey
 
 from builders import closed_port_url
 
-deribit_fake = pytest.importorskip("gps_venue_deribit.fake_server")
-aevo_fake = pytest.importorskip("gps_venue_aevo.fake_server")
+deribit_fake = pytest.importorskip("gps_venue_deribit.testing.fake_server")
+aevo_fake = pytest.importorskip("gps_venue_aevo.testing.fake_server")
 dryrun_market = pytest.importorskip("gps_venue_dryrun.market")
 
 

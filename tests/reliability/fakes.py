@@ -13,9 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from gps_core.testing.server import LocalServer
-from gps_venue_aevo.fake_server import FakeAevo, FakeAevoHandler, _error
-from gps_venue_deribit.fake_exchange import FakeExchange, Faults, RpcError
-from gps_venue_deribit.fake_server import DeribitHandler, FakeDeribit
+from gps_venue_aevo.testing.fake_server import FakeAevo, FakeAevoHandler, _error
+from gps_venue_deribit.testing.fake_exchange import FakeExchange, Faults, RpcError
+from gps_venue_deribit.testing.fake_server import DeribitHandler, FakeDeribit
 
 #: The instrument of the request the current server thread is handling.
 _current = threading.local()

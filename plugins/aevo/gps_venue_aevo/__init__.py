@@ -50,7 +50,7 @@ class AevoVenue:
                                                         daemon=True)
                 self._signing_import.start()
             if self._service is None:
-                from .service import AevoService
+                from .backend import AevoService
 
                 self._service = AevoService()
             return self._service

@@ -10,7 +10,7 @@ from gps_core.errors import GpsError, InvalidReply
 from gps_core.model import OrderRequest, OrderSnapshot, TimeInForce, VenueOrderStatus
 from gps_core.money import to_decimal
 
-from .markets import from_ns
+from .market import from_ns
 from .signing import OrderFields, SignedOrder
 
 #: Aevo ``order_status`` -> gps. ``partial`` is still working; ``stop_order`` is a

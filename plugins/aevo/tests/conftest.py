@@ -12,8 +12,8 @@ from gps_core.instruments import OptionKey
 from gps_core.model import OrderRequest, Side
 from gps_core.secrets import Secret
 from gps_venue_aevo.config import MAINNET_DOMAIN, Environment
-from gps_venue_aevo.fake_server import FakeAevo, serve
-from gps_venue_aevo.service import AevoService
+from gps_venue_aevo.testing.fake_server import FakeAevo, serve
+from gps_venue_aevo.backend import AevoService
 
 HERE = Path(__file__).parent
 

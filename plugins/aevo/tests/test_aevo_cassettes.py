@@ -29,9 +29,9 @@ from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import OrderRequest, Side, VenueOrderStatus
 from gps_core.money import Money
 from gps_core.secrets import Secret
-from gps_venue_aevo import AevoVenue, markets
+from gps_venue_aevo import AevoVenue, market
 from gps_venue_aevo.config import Environment
-from gps_venue_aevo.service import AevoService
+from gps_venue_aevo.backend import AevoService
 
 SENT: list = []  # requests as vcrpy saw them: the cassette's, then the ones the plugin sent
 
@@ -89,9 +89,9 @@ def test_markets_parsing_skips_perpetuals_and_marks_inactive():
     names = {i.symbol: i for i in everything}
     assert "BTC-PERP" not in names and len(names) == 5
     assert names["BTC-25DEC26-120000-C"].is_active is False
-    live = markets.live(everything, now=datetime(2026, 11, 24, tzinfo=timezone.utc))
+    live = market.live(everything, now=datetime(2026, 11, 24, tzinfo=timezone.utc))
     assert {i.symbol for i in live} == set(names) - {"BTC-25DEC26-120000-C"}
-    assert markets.live(everything, now=datetime(2027, 1, 1, tzinfo=timezone.utc))[0].symbol == "BTC-26MAR27-100000-C"
+    assert market.live(everything, now=datetime(2027, 1, 1, tzinfo=timezone.utc))[0].symbol == "BTC-26MAR27-100000-C"
 
 
 def test_orderbook_in_usd_with_index():

@@ -3,7 +3,7 @@
 import pytest
 
 from gps_core.testing.conformance import VenueConformance
-from gps_venue_aevo.harness import AevoHarness
+from gps_venue_aevo.testing.harness import AevoHarness
 
 
 class TestAevoConformance(VenueConformance):

@@ -13,8 +13,8 @@ from gps_venue_aevo import INFO, AevoVenue
 
 def test_importing_the_entry_module_loads_no_heavy_modules():
     code = ("import sys, gps_venue_aevo; gps_venue_aevo.AevoVenue().gps_venue_info(); "
-            "heavy = [m for m in ('requests', 'eth_account', 'eth_utils', 'urllib3', 'gps_venue_aevo.client', "
-            "'gps_venue_aevo.service', 'gps_venue_aevo.fake_server') if m in sys.modules]; print(heavy)")
+            "heavy = [m for m in ('requests', 'eth_account', 'eth_utils', 'urllib3', 'gps_venue_aevo.transport', "
+            "'gps_venue_aevo.backend', 'gps_venue_aevo.testing.fake_server') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

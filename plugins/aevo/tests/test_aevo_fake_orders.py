@@ -21,10 +21,10 @@ from gps_core.errors import (
 from gps_core.model import Side, TimeInForce, VenueOrderStatus
 from gps_core.secrets import Secret
 from gps_venue_aevo import signing
-from gps_venue_aevo.client import AevoClient
+from gps_venue_aevo.transport import AevoClient
 from gps_venue_aevo.config import MAINNET_DOMAIN, Environment
 from gps_venue_aevo.orders import order_body
-from gps_venue_aevo.service import AevoService
+from gps_venue_aevo.backend import AevoService
 
 
 def test_place_fills_against_the_book_and_is_recorded_before_send(aevo_service, fake_aevo, new_order):
@@ -206,14 +206,14 @@ def test_fake_rejects_bad_signatures_and_wrong_makers(aevo_service, fake_aevo, a
 def test_fake_checks_the_hmac_over_the_exact_body(aevo_service, fake_aevo, new_order):
     import requests
 
-    from gps_venue_aevo import hmac_auth
+    from gps_venue_aevo import auth
 
     order = new_order()
     fields = aevo_service._fields(order, aevo_service._signer.maker)
     signed = signing.sign_order(fields, MAINNET_DOMAIN, aevo_service._signer.signing_key.reveal())
     body = order_body(order, fields, signed)
     api = aevo_service.client._api_key
-    headers = hmac_auth.auth_headers(api.key.reveal(), api.secret.reveal(), "POST", "/orders", body)
+    headers = auth.auth_headers(api.key.reveal(), api.secret.reveal(), "POST", "/orders", body)
     spaced = body.replace(b",", b", ")  # same JSON, different bytes
     reply = requests.post(fake_aevo.url + "/orders", data=spaced, headers=headers, timeout=5)
     assert reply.status_code == 401 and reply.json() == {"error": "INVALID_SIGNATURE"}
@@ -363,7 +363,7 @@ def test_connection_refused_is_a_network_error_not_unknown(aevo_env):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     service = AevoService(Environment(f"http://127.0.0.1:{port}", False, MAINNET_DOMAIN))
-    from gps_venue_aevo.client import ApiKey
+    from gps_venue_aevo.transport import ApiKey
 
     service.client.set_api_key(ApiKey(Secret(aevo_env["AEVO_API_KEY"]), Secret(aevo_env["AEVO_API_SECRET"])))
     with pytest.raises(NetworkError):

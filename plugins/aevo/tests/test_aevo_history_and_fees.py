@@ -22,7 +22,7 @@ from gps_core.errors import OutcomeUnknown, VenueError
 from gps_core.model import VenueOrderStatus
 from gps_core.money import Money
 from gps_venue_aevo import history, signing
-from gps_venue_aevo.fake_server import FEE_CAP, HISTORY_MAX_AGE_NS, TAKER_FEE
+from gps_venue_aevo.testing.fake_server import FEE_CAP, HISTORY_MAX_AGE_NS, TAKER_FEE
 
 NS = 10**9
 

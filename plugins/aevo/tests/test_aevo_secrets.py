@@ -10,7 +10,7 @@ from gps_core.errors import GpsError
 from gps_core.secrets import Secret
 from gps_venue_aevo import AevoVenue
 from gps_venue_aevo.config import MAINNET_DOMAIN, Environment
-from gps_venue_aevo.service import AevoService
+from gps_venue_aevo.backend import AevoService
 
 CANARY_API_KEY = "canary-api-key-7f3a9c"
 CANARY_SECRET = "canary-api-secret-b81d22e4"

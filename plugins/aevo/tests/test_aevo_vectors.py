@@ -9,9 +9,9 @@ import pytest
 from eth_utils import keccak
 
 from gps_core.errors import InvalidOrder
-from gps_venue_aevo import hmac_auth, signing
+from gps_venue_aevo import auth, signing
 from gps_venue_aevo.config import MAINNET_DOMAIN, TESTNET_DOMAIN
-from gps_venue_aevo.fake_server import domain_separator, order_struct_hash, recover_signer
+from gps_venue_aevo.testing.fake_server import domain_separator, order_struct_hash, recover_signer
 
 DOMAINS = {"mainnet": MAINNET_DOMAIN, "testnet": TESTNET_DOMAIN}
 
@@ -76,15 +76,15 @@ def test_all_five_hmac_vectors_are_reproduced(aevo_vectors):
     vectors = aevo_vectors["backend_vectors"]["hmac"]
     assert len(vectors) == 5
     for v in vectors:
-        path = hmac_auth.signed_path(v["request_target"]) if v["method"] != "ws" else v["request_target"]
+        path = auth.signed_path(v["request_target"]) if v["method"] != "ws" else v["request_target"]
         assert path == v["signed_path"], v["id"]
-        assert hmac_auth.signature(v["key"], v["secret"], v["timestamp"], v["method"], path, v["body"]) == v["signature"], v["id"]
+        assert auth.signature(v["key"], v["secret"], v["timestamp"], v["method"], path, v["body"]) == v["signature"], v["id"]
 
 
 @pytest.mark.parametrize("vid", ["rest_get_with_query", "rest_post_json_body", "rest_delete_no_body"])
 def test_rest_headers_match_vectors(aevo_vectors, vid):
     v = next(x for x in aevo_vectors["backend_vectors"]["hmac"] if x["id"] == vid)
-    headers = hmac_auth.auth_headers(v["key"], v["secret"], v["method"], v["request_target"], v["body"].encode(),
+    headers = auth.auth_headers(v["key"], v["secret"], v["method"], v["request_target"], v["body"].encode(),
                                      timestamp_ns=int(v["timestamp"]))
     assert headers == {"AEVO-KEY": v["key"], "AEVO-TIMESTAMP": v["timestamp"], "AEVO-SIGNATURE": v["signature"]}
 

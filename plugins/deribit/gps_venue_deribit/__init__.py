@@ -21,7 +21,7 @@ from gps_core.hookspecs import hookimpl
 from gps_core.model import Capability, ClientIdKind, VenueInfo
 
 if TYPE_CHECKING:
-    from .client import DeribitClient
+    from .backend import DeribitClient
 
 __version__ = "0.1.0"
 __all__ = ["DeribitVenue", "VENUE_INFO"]
@@ -65,7 +65,7 @@ class DeribitVenue:
         """The client, made on first use from the environment at that moment."""
         with self._lock:
             if self._client is None:
-                from .client import DeribitClient
+                from .backend import DeribitClient
 
                 self._client = DeribitClient()
             return self._client

@@ -25,7 +25,7 @@ from gps_core.http import retry_safe
 from gps_core.money import to_decimal
 from gps_core.secrets import Secret, register_secret_values
 
-from .settings import SESSION_NAME
+from .config import SESSION_NAME
 from .transport import Transport
 
 #: Fraction of a token's lifetime after which it is refreshed.

@@ -29,7 +29,7 @@ from gps_core.model import OrderRequest, OrderSnapshot, Side, TimeInForce
 from gps_core.money import is_multiple, to_decimal
 
 from .auth import TokenManager
-from .error_codes import TOKEN_REFUSED, Outcome, lookup
+from .errors import TOKEN_REFUSED, Outcome, lookup
 from .listing import listing_currency
 from .parsing import VENUE, snapshot_from_order, trades_fee
 from .transport import Transport

@@ -32,8 +32,8 @@ from gps_core.errors import (
 from gps_core.secrets import redact
 
 from . import wire
-from .error_codes import error_for
-from .settings import API_PREFIX, Settings
+from .errors import error_for
+from .config import API_PREFIX, Settings
 
 log = logging.getLogger(__name__)
 USER_AGENT = "gps-venue-deribit/0.1"

@@ -10,9 +10,9 @@ import pytest
 from gps_core.instruments import OptionKey
 from gps_core.model import OrderRequest, Side, TimeInForce
 from gps_core.secrets import Secret
-from gps_venue_deribit.client import DeribitClient
-from gps_venue_deribit.fake_exchange import FakeExchange
-from gps_venue_deribit.fake_server import FakeDeribit
+from gps_venue_deribit.backend import DeribitClient
+from gps_venue_deribit.testing.fake_exchange import FakeExchange
+from gps_venue_deribit.testing.fake_server import FakeDeribit
 
 CLIENT_ID = "gps-fake-client"
 CLIENT_SECRET = "gps-fake-secret"

@@ -7,7 +7,7 @@ import pytest
 from gps_core.errors import AuthenticationError
 from gps_core.model import Side
 from gps_venue_deribit.auth import client_signature
-from gps_venue_deribit.client import DeribitClient
+from gps_venue_deribit.backend import DeribitClient
 
 
 class Clock:
@@ -95,7 +95,7 @@ def test_private_calls_need_authentication_first(server, instrument, new_order):
 
 
 def test_settings_from_environment():
-    from gps_venue_deribit.settings import PRODUCTION_URL, TESTNET_URL, Settings
+    from gps_venue_deribit.config import PRODUCTION_URL, TESTNET_URL, Settings
 
     assert Settings.from_environ({}).base_url == PRODUCTION_URL
     assert Settings.from_environ({"DERIBIT_TESTNET": "1"}).base_url == TESTNET_URL

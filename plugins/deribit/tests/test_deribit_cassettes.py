@@ -20,7 +20,7 @@ from gps_core.errors import AuthenticationError, OrderNotOpen
 from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import FeeSchedule, OrderRequest, Side, TickRule, VenueInstrument
 from gps_core.secrets import Secret
-from gps_venue_deribit.client import DeribitClient
+from gps_venue_deribit.backend import DeribitClient
 
 CASSETTES = Path(__file__).parent / "cassettes"
 D = Decimal

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gps_core.testing.conformance import VenueConformance
-from gps_venue_deribit.harness import DeribitHarness, DeribitLinearHarness
+from gps_venue_deribit.testing.harness import DeribitHarness, DeribitLinearHarness
 
 
 class TestDeribitConformance(VenueConformance):

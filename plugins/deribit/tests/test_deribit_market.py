@@ -11,7 +11,7 @@ from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import Side
 from gps_core.plugins import PluginHost
 from gps_venue_deribit import DeribitVenue
-from gps_venue_deribit.fake_exchange import RpcError
+from gps_venue_deribit.testing.fake_exchange import RpcError
 from gps_venue_deribit.market import api_depth
 
 D = Decimal

@@ -24,7 +24,7 @@ from gps_core.errors import (
     VenueUnavailable,
 )
 from gps_core.model import Side, TimeInForce, VenueOrderStatus, utcnow
-from gps_venue_deribit.client import DeribitClient
+from gps_venue_deribit.backend import DeribitClient
 
 
 def best(server, instrument, side: str) -> Decimal:

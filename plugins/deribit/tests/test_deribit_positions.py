@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import pytest
 
 from gps_core.errors import InvalidReply
-from gps_venue_deribit.fake_exchange import FakeExchange
+from gps_venue_deribit.testing.fake_exchange import FakeExchange
 from gps_venue_deribit.positions import currencies_for, position_from_row
 
 

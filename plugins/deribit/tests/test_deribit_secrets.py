@@ -12,9 +12,9 @@ from gps_core.instruments import OptionKey
 from gps_core.model import Side
 from gps_core.secrets import Secret
 from gps_venue_deribit import DeribitVenue
-from gps_venue_deribit.client import DeribitClient
-from gps_venue_deribit.fake_exchange import FakeExchange
-from gps_venue_deribit.fake_server import FakeDeribit
+from gps_venue_deribit.backend import DeribitClient
+from gps_venue_deribit.testing.fake_exchange import FakeExchange
+from gps_venue_deribit.testing.fake_server import FakeDeribit
 
 CANARY_ID = "canary-client-id-7f3a"
 CANARY_SECRET = "CANARY-SECRET-d41d8cd98f00b204"

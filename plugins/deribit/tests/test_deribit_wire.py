@@ -22,7 +22,7 @@ from gps_core.errors import (
     VenueUnavailable,
 )
 from gps_venue_deribit import VENUE_INFO, wire
-from gps_venue_deribit.error_codes import ERROR_TABLE, error_for
+from gps_venue_deribit.errors import ERROR_TABLE, error_for
 
 
 @pytest.mark.parametrize("code, cls", [
@@ -81,7 +81,7 @@ def test_venue_info():
 
 def test_entry_module_is_light():
     code = ("import sys, gps_venue_deribit; "
-            "heavy = [m for m in ('requests', 'urllib3', 'gps_venue_deribit.client', 'gps_venue_deribit.transport') "
+            "heavy = [m for m in ('requests', 'urllib3', 'gps_venue_deribit.backend', 'gps_venue_deribit.transport') "
             "if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

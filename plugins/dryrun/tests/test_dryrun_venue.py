@@ -15,7 +15,7 @@ from gps_core.plugins import PluginHost
 from gps_core.secrets import Secret
 from gps_core.testing.conformance import VenueConformance
 from gps_venue_dryrun import DryRunVenue
-from gps_venue_dryrun.harness import DryRunHarness
+from gps_venue_dryrun.testing.harness import DryRunHarness
 
 ASOF = "2030-01-14"  # in the future, so its instruments can be traded on any day the tests run
 

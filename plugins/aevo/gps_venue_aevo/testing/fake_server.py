@@ -18,7 +18,7 @@ It speaks the wire protocol the plugin speaks to the real venue:
 Every ``POST /orders`` is counted (``orders_received``) and every accepted order kept
 (``orders``): the book of record that proves an order was never placed twice.
 
-Standalone: ``python -m gps_venue_aevo.fake_server --port 8765`` prints the environment
+Standalone: ``python -m gps_venue_aevo.testing.fake_server --port 8765`` prints the environment
 variables (throwaway keys) that point gps at it.
 """
 
@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from gps_core.instruments import MONTHS
 from gps_core.testing.server import LocalServer, QuietHandler
 
-from .config import MAINNET_DOMAIN, TESTNET_DOMAIN, SigningDomain
+from ..config import MAINNET_DOMAIN, TESTNET_DOMAIN, SigningDomain
 
 D = Decimal
 ZERO = D(0)
@@ -814,7 +814,7 @@ def serve(fake: FakeAevo | None = None, port: int = 0) -> LocalServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gps_venue_aevo.fake_server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gps_venue_aevo.testing.fake_server", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--testnet", action="store_true", help="sign-check orders in the testnet domain")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""What each hook does, on top of :class:`~gps_venue_aevo.client.AevoClient`.
+"""What each hook does, on top of :class:`~gps_venue_aevo.transport.AevoClient`.
 
 Loaded on the first hook call (never at import of the entry module). Thread-safe: the
 caches are guarded by a lock and everything else is per call.
@@ -30,8 +30,8 @@ from gps_core.model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, S
 from gps_core.money import Money, is_multiple, to_decimal
 from gps_core.secrets import Secret
 
-from . import config, fees, history, markets, orders, signing
-from .client import AevoClient, ApiKey
+from . import config, fees, history, market, orders, signing
+from .transport import AevoClient, ApiKey
 from .config import Environment
 from .signing import OrderFields
 
@@ -154,9 +154,9 @@ class AevoService:
             if cached and time.monotonic() - cached[0] < MARKETS_TTL:
                 return cached[1]
             raw = retry_safe(lambda: self.client.markets(asset))
-            parsed = markets.parse_markets(raw)
-            self._markets[asset] = (time.monotonic(), parsed, markets.index_from_markets(raw))
-            self._marks[asset] = markets.marks_from_markets(raw)
+            parsed = market.parse_markets(raw)
+            self._markets[asset] = (time.monotonic(), parsed, market.index_from_markets(raw))
+            self._marks[asset] = market.marks_from_markets(raw)
             return parsed
 
     def find(self, key: OptionKey) -> VenueInstrument | None:
@@ -168,7 +168,7 @@ class AevoService:
         return matches[0] if matches else None
 
     def live_instruments(self, underlying: str) -> list[VenueInstrument]:
-        return markets.live(self.instruments(underlying))
+        return market.live(self.instruments(underlying))
 
     def index_price(self, asset: str) -> Decimal:
         """``GET /index`` (cached briefly), falling back to the ``/markets`` index price."""
@@ -192,7 +192,7 @@ class AevoService:
         raw = retry_safe(lambda: self.client.orderbook(instrument.symbol))
         asset = instrument.key.underlying.upper()
         mark = self._marks.get(asset, {}).get(instrument.symbol, (None, None))  # /markets, cached up to MARKETS_TTL
-        return markets.parse_orderbook(raw, instrument, depth, self.index_price(asset), mark)
+        return market.parse_orderbook(raw, instrument, depth, self.index_price(asset), mark)
 
     # --- positions ---------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ STRUCTURE_CODES = {("C", "C"): "CS", ("P", "P"): "PS"}
 
 
 class ComboBooks:
-    """Mixed into :class:`~gps_venue_deribit.fake_exchange.FakeExchange` (uses its lock, ids and books)."""
+    """Mixed into :class:`~gps_venue_deribit.testing.fake_exchange.FakeExchange` (uses its lock, ids and books)."""
 
     spread_factor = Decimal("0.5")
 
@@ -120,7 +120,7 @@ class ComboBooks:
         """``private/create_combo``: the existing combo for the structure (either direction) or a new one."""
         trades = params.get("trades")
         if isinstance(trades, str):
-            from . import wire
+            from .. import wire
 
             trades = wire.loads(trades)
         if not isinstance(trades, list) or not 2 <= len(trades) <= 4:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from gps_core.testing.conformance import Harness
 
-from . import AevoVenue
+from .. import AevoVenue
 from .fake_server import FakeAevo, serve
-from .signing import salt_for
+from ..signing import salt_for
 
 
 class AevoHarness(Harness):
@@ -25,8 +25,8 @@ class AevoHarness(Harness):
         self._credentials = self.fake.create_account()
 
     def plugin(self) -> AevoVenue:
-        from .config import Environment
-        from .service import AevoService
+        from ..config import Environment
+        from ..backend import AevoService
 
         return AevoVenue(AevoService(Environment.from_environ({"AEVO_BASE_URL": self.server.url})))
 

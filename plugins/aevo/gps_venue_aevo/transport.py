@@ -20,7 +20,7 @@ from gps_core.errors import AuthenticationError, NetworkError, OutcomeUnknown
 from gps_core.http import new_session
 from gps_core.secrets import Secret
 
-from . import hmac_auth
+from . import auth
 from .config import Environment
 from .errors import error_for
 
@@ -99,7 +99,7 @@ class AevoClient:
             api_key = self._api_key
             if api_key is None:
                 raise AuthenticationError(f"{what}: not authenticated (set AEVO_API_KEY and AEVO_API_SECRET)")
-            headers.update(hmac_auth.auth_headers(api_key.key.reveal(), api_key.secret.reveal(), method, target, data))
+            headers.update(auth.auth_headers(api_key.key.reveal(), api_key.secret.reveal(), method, target, data))
         try:
             response = self._session.request(method, self.base_url + target, data=data or None,
                                              headers=headers, timeout=self.timeout, allow_redirects=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gps_core.testing.conformance import Harness
 
-from . import FAULTS_ENV, NAME, DryRunVenue
+from .. import FAULTS_ENV, NAME, DryRunVenue
 
 
 class DryRunHarness(Harness):

@@ -14,7 +14,7 @@ from .auth import TokenManager
 from .market import Market
 from .orders import Orders
 from .parsing import VENUE
-from .settings import CLIENT_ID_ENV, CLIENT_SECRET_ENV, Settings
+from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, Settings
 from .transport import Transport
 
 

@@ -4,13 +4,13 @@ It speaks the wire protocol the plugin uses: ``GET /api/v2/<method>?<params>`` a
 ``POST /api/v2[/<method>]`` with a JSON-RPC body; replies carry the JSON-RPC envelope with
 ``usIn``/``usOut``/``usDiff``/``testnet``, errors come as JSON-RPC ``error`` bodies (HTTP
 400, 401 for auth, 429 for rate limits). State and fault injection live in
-:class:`~gps_venue_deribit.fake_exchange.FakeExchange` (``server.state``)::
+:class:`~gps_venue_deribit.testing.fake_exchange.FakeExchange` (``server.state``)::
 
     with FakeDeribit() as server:
         server.state.faults.inject("drop_after", method="private/buy")
         ...  # DERIBIT_BASE_URL=server.url
 
-Standalone: ``python -m gps_venue_deribit.fake_server --port 8765`` prints its URL and
+Standalone: ``python -m gps_venue_deribit.testing.fake_server --port 8765`` prints its URL and
 the credentials it accepts.
 """
 
@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from gps_core.testing.server import LocalServer, QuietHandler
 
-from . import wire
+from .. import wire
 from .fake_exchange import FakeExchange, RpcError
 
 PREFIX = "/api/v2"
@@ -234,7 +234,7 @@ class FakeDeribit(LocalServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gps_venue_deribit.fake_server",
+    parser = argparse.ArgumentParser(prog="python -m gps_venue_deribit.testing.fake_server",
                                      description="Run a fake Deribit API v2 on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     parser.add_argument("--client-id", default=FakeExchange.client_id)

@@ -15,7 +15,7 @@ from gps_core.errors import (
     RateLimited,
     VenueUnavailable,
 )
-from gps_venue_deribit.error_codes import CODES, ERROR_TABLE, Outcome, error_for, lookup
+from gps_venue_deribit.errors import CODES, ERROR_TABLE, Outcome, error_for, lookup
 
 #: Every code of Deribit's "RPC Error Codes" table (API v2 reference; as reproduced code by code
 #: by ccxt's ``deribit.exceptions`` and by deribit-base's ``codes.rs`` for v2.1.1), plus 13888.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gps_core.testing.conformance import Harness
 
-from . import DeribitVenue
+from .. import DeribitVenue
 from .fake_server import FakeDeribit
 
 ORDER_METHODS = ("private/buy", "private/sell")
@@ -23,7 +23,7 @@ class DeribitHarness(Harness):
         self.server = FakeDeribit().start()
 
     def plugin(self) -> DeribitVenue:
-        from .client import DeribitClient
+        from ..backend import DeribitClient
 
         return DeribitVenue(DeribitClient({"DERIBIT_BASE_URL": self.server.url}))
 
