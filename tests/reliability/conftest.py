@@ -44,7 +44,7 @@ def make_harness(tmp_path):
 
 @pytest.fixture
 def short_http_timeouts() -> dict[str, str]:
-    """Environment giving the HTTP plugins a short read timeout, through their own settings."""
+    """Settings giving the HTTP plugins a short read timeout, through their own settings."""
     return {"DERIBIT_READ_TIMEOUT": str(READ_TIMEOUT), "AEVO_READ_TIMEOUT": str(READ_TIMEOUT)}
 
 

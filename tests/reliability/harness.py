@@ -53,7 +53,7 @@ class VenueHarness:
         self.home = home
 
     def env(self) -> dict[str, str]:
-        """Environment for a gps process that uses only this venue."""
+        """Settings for a gps process that uses only this venue."""
         return {"GPS_HOME": str(self.home), "GPS_LOAD_PLUGINS": self.name}
 
     def instruments(self, count: int) -> list[str]:

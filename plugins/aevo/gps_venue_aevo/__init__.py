@@ -16,7 +16,7 @@ from .config import CREDENTIAL_ENV, VENUE
 
 __version__ = "0.1.0"
 
-INFO = VenueInfo(
+VENUE_INFO = VenueInfo(
     name=VENUE,
     title="Aevo",
     underlyings=("BTC", "ETH"),
@@ -33,8 +33,8 @@ INFO = VenueInfo(
 class AevoVenue:
     """The Aevo venue. The core instantiates it once per process; every hook is thread-safe."""
 
-    def __init__(self, service=None):
-        self._service = service
+    def __init__(self, backend=None):
+        self._backend_instance = backend
         self._lock = threading.Lock()
         self._signing_import: threading.Thread | None = None
 
@@ -49,11 +49,11 @@ class AevoVenue:
                 self._signing_import = threading.Thread(target=_import_signing, name="aevo-signing-import",
                                                         daemon=True)
                 self._signing_import.start()
-            if self._service is None:
-                from .backend import AevoService
+            if self._backend_instance is None:
+                from .backend import AevoBackend
 
-                self._service = AevoService()
-            return self._service
+                self._backend_instance = AevoBackend()
+            return self._backend_instance
 
     def _signing_ready(self) -> None:
         self._backend()
@@ -61,7 +61,7 @@ class AevoVenue:
 
     @hookimpl
     def gps_venue_info(self):
-        return INFO
+        return VENUE_INFO
 
     @hookimpl
     def gps_authenticate(self, credentials):
@@ -70,13 +70,13 @@ class AevoVenue:
 
     @hookimpl
     def gps_find_instrument(self, key):
-        if key.underlying not in INFO.underlyings:
+        if key.underlying not in VENUE_INFO.underlyings:
             return None
         return self._backend().find(key)
 
     @hookimpl
     def gps_list_instruments(self, underlying):
-        if underlying.upper() not in INFO.underlyings:
+        if underlying.upper() not in VENUE_INFO.underlyings:
             return []
         return self._backend().live_instruments(underlying)
 

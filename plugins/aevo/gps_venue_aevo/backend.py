@@ -1,4 +1,4 @@
-"""What each hook does, on top of :class:`~gps_venue_aevo.transport.AevoClient`.
+"""What each hook does, on top of :class:`~gps_venue_aevo.transport.Transport`.
 
 Loaded on the first hook call (never at import of the entry module). Thread-safe: the
 caches are guarded by a lock and everything else is per call.
@@ -31,8 +31,8 @@ from gps_core.money import Money, is_multiple, to_decimal
 from gps_core.secrets import Secret
 
 from . import config, fees, history, market, orders, signing
-from .transport import AevoClient, ApiKey
-from .config import Environment
+from .transport import Transport, ApiKey
+from .config import Settings
 from .signing import OrderFields
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,13 @@ class _Signer:
         return f"_Signer(maker={self.maker!r}, signing_key='***')"
 
 
-class AevoService:
+class AevoBackend:
     """The Aevo venue's behaviour; one per plugin instance."""
 
-    def __init__(self, environment: Environment | None = None, client: AevoClient | None = None,
+    def __init__(self, settings: Settings | None = None, transport: Transport | None = None,
                  clock: Callable[[], float] = time.time):
-        self.environment = environment or Environment.from_environ()
-        self.client = client or AevoClient(self.environment)
+        self.settings = settings or Settings.from_environ()
+        self.transport = transport or Transport(self.settings)
         self.clock = clock
         self._signer: _Signer | None = None
         self._lock = threading.Lock()
@@ -75,7 +75,7 @@ class AevoService:
         self._fees: dict[tuple[str, Decimal], tuple[Money, Decimal | None]] = {}
 
     def __repr__(self) -> str:
-        return f"AevoService({self.environment.base_url!r}, signer={self._signer!r})"
+        return f"AevoBackend({self.settings.base_url!r}, signer={self._signer!r})"
 
     # --- credentials -------------------------------------------------------------------
 
@@ -97,14 +97,14 @@ class AevoService:
             signer_address = signing.address_of(signing_key.reveal())
         except Exception:  # noqa: BLE001 - never let the key's parser put it in a message
             raise AuthenticationError(f"{config.SIGNING_KEY} is not a valid secp256k1 private key") from None
-        self.client.set_api_key(ApiKey(credentials[config.API_KEY], credentials[config.API_SECRET]))
-        account = retry_safe(self.client.account)
+        self.transport.set_api_key(ApiKey(credentials[config.API_KEY], credentials[config.API_SECRET]))
+        account = retry_safe(self.transport.account)
         self._check_account(account, maker, signer_address)
         with self._lock:
             self._signer = _Signer(maker, signing_key)
-        net = "testnet" if self.environment.testnet else "mainnet"
-        return AuthResult(config.VENUE, account=maker, testnet=self.environment.testnet,
-                          detail=f"{net} at {self.environment.base_url}; signing key {signer_address}")
+        net = "testnet" if self.settings.testnet else "mainnet"
+        return AuthResult(config.VENUE, account=maker, testnet=self.settings.testnet,
+                          detail=f"{net} at {self.settings.base_url}; signing key {signer_address}")
 
     def _check_account(self, account, maker: str, signer_address: str) -> None:
         """Catch a wrong wallet or an unregistered/expired signing key before any order is signed.
@@ -153,7 +153,7 @@ class AevoService:
             cached = self._markets.get(asset)
             if cached and time.monotonic() - cached[0] < MARKETS_TTL:
                 return cached[1]
-            raw = retry_safe(lambda: self.client.markets(asset))
+            raw = retry_safe(lambda: self.transport.markets(asset))
             parsed = market.parse_markets(raw)
             self._markets[asset] = (time.monotonic(), parsed, market.index_from_markets(raw))
             self._marks[asset] = market.marks_from_markets(raw)
@@ -177,7 +177,7 @@ class AevoService:
         if cached and time.monotonic() - cached[0] < INDEX_TTL:
             return cached[1]
         try:
-            raw = retry_safe(lambda: self.client.index(asset), attempts=2)
+            raw = retry_safe(lambda: self.transport.index(asset), attempts=2)
             price = to_decimal(raw.get("price") if isinstance(raw, dict) else None, field="index price")
         except GpsError as exc:
             fallback = self._markets.get(asset)
@@ -189,7 +189,7 @@ class AevoService:
         return price
 
     def order_book(self, instrument: VenueInstrument, depth: int) -> OrderBook:
-        raw = retry_safe(lambda: self.client.orderbook(instrument.symbol))
+        raw = retry_safe(lambda: self.transport.orderbook(instrument.symbol))
         asset = instrument.key.underlying.upper()
         mark = self._marks.get(asset, {}).get(instrument.symbol, (None, None))  # /markets, cached up to MARKETS_TTL
         return market.parse_orderbook(raw, instrument, depth, self.index_price(asset), mark)
@@ -201,7 +201,7 @@ class AevoService:
         from .positions import parse_positions
 
         self._require_signer()
-        return parse_positions(retry_safe(self.client.positions), underlying)
+        return parse_positions(retry_safe(self.transport.positions), underlying)
 
     # --- orders ------------------------------------------------------------------------
 
@@ -246,12 +246,12 @@ class AevoService:
         except AuthenticationError as exc:
             raise OrderRejected(f"not sent: {exc.message}", code=exc.code) from None
         fields = self._fields(order, signer.maker)
-        signed = signing.sign_order(fields, self.environment.domain, signer.signing_key.reveal())
+        signed = signing.sign_order(fields, self.settings.domain, signer.signing_key.reveal())
         order.record_before_send(venue_order_id=signed.order_id, salt=str(fields.salt),
                                  timestamp=fields.timestamp, instrument_id=str(fields.instrument),
                                  maker=fields.maker)
         try:
-            raw = self.client.create_order(orders.order_body(order, fields, signed))
+            raw = self.transport.create_order(orders.order_body(order, fields, signed))
         except AuthenticationError as exc:
             # Only one of Aevo's documented authentication codes gets here on POST /orders
             # (errors.error_for): Aevo refused the order before doing anything with it.
@@ -295,7 +295,7 @@ class AevoService:
         """
         order_id = self._order_id(order)
         try:
-            raw = retry_safe(lambda: self.client.order(order_id))
+            raw = retry_safe(lambda: self.transport.order(order_id))
         except OrderNotFound:
             raw = self._from_history(order, order_id)
         snap = orders.snapshot(raw, order.client_order_id, fallback_price=order.limit_price)
@@ -305,7 +305,7 @@ class AevoService:
         start, end = history.window(order.venue_data.get("timestamp"), self.clock())
 
         def page(offset: int):
-            return retry_safe(lambda: self.client.order_history(start, end, offset=offset))
+            return retry_safe(lambda: self.transport.order_history(start, end, offset=offset))
 
         for entry in history.rows(page, "order_history", "order_id"):
             if str(entry.get("order_id", "")).lower() == order_id:
@@ -358,7 +358,7 @@ class AevoService:
         asset = order.instrument.key.underlying
 
         def page(offset: int):
-            return retry_safe(lambda: self.client.trade_history(asset, start, end, offset=offset))
+            return retry_safe(lambda: self.transport.trade_history(asset, start, end, offset=offset))
 
         return fees.charged(history.rows(page, "trade_history", "trade_id"), order_id)
 
@@ -384,7 +384,7 @@ class AevoService:
         """
         order_id = self._order_id(order)
         try:
-            retry_safe(lambda: self.client.cancel_order(order_id))
+            retry_safe(lambda: self.transport.cancel_order(order_id))
         except (OrderNotOpen, OrderNotFound) as refused:
             try:
                 snap = self.status(order)

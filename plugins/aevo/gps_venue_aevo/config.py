@@ -42,7 +42,7 @@ TESTNET_DOMAIN = SigningDomain("Aevo Testnet", "1", 11155111)
 
 
 @dataclass(frozen=True)
-class Environment:
+class Settings:
     """Mainnet or testnet: the REST base URL and the matching signing domain."""
 
     base_url: str
@@ -51,7 +51,7 @@ class Environment:
     read_timeout: float = 10.0
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Environment":
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """``AEVO_TESTNET=1`` picks testnet (URL and domain); ``AEVO_BASE_URL`` overrides the URL only.
 
         ``AEVO_READ_TIMEOUT`` (seconds, default 10) bounds the wait for a reply.

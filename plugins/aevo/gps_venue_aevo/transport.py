@@ -21,7 +21,7 @@ from gps_core.http import new_session
 from gps_core.secrets import Secret
 
 from . import auth
-from .config import Environment
+from .config import Settings
 from .errors import error_for
 
 log = logging.getLogger(__name__)
@@ -61,19 +61,19 @@ def _never_sent(exc: BaseException) -> bool:
     return False
 
 
-class AevoClient:
+class Transport:
     """Aevo's REST API for one environment (mainnet, testnet or a fake server)."""
 
-    def __init__(self, environment: Environment, session=None, timeout=None):
-        self.environment = environment
-        self.base_url = environment.base_url
-        self.timeout = timeout or (TIMEOUT[0], environment.read_timeout)
+    def __init__(self, settings: Settings, session=None, timeout=None):
+        self.settings = settings
+        self.base_url = settings.base_url
+        self.timeout = timeout or (TIMEOUT[0], settings.read_timeout)
         self._session = session or new_session()
         self._api_key: ApiKey | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"AevoClient({self.base_url!r}, authenticated={self._api_key is not None})"
+        return f"Transport({self.base_url!r}, authenticated={self._api_key is not None})"
 
     def set_api_key(self, api_key: ApiKey) -> None:
         with self._lock:

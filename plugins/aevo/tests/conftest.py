@@ -11,9 +11,9 @@ import pytest
 from gps_core.instruments import OptionKey
 from gps_core.model import OrderRequest, Side
 from gps_core.secrets import Secret
-from gps_venue_aevo.config import MAINNET_DOMAIN, Environment
+from gps_venue_aevo.config import MAINNET_DOMAIN, Settings
 from gps_venue_aevo.testing.fake_server import FakeAevo, serve
-from gps_venue_aevo.backend import AevoService
+from gps_venue_aevo.backend import AevoBackend
 
 HERE = Path(__file__).parent
 
@@ -47,24 +47,24 @@ def aevo_env(fake_aevo) -> dict[str, str]:
 
 
 @pytest.fixture
-def aevo_service(fake_aevo, aevo_env) -> AevoService:
+def aevo_backend(fake_aevo, aevo_env) -> AevoBackend:
     """An authenticated service talking to the fake."""
-    service = AevoService(Environment(fake_aevo.url, False, MAINNET_DOMAIN))
+    service = AevoBackend(Settings(fake_aevo.url, False, MAINNET_DOMAIN))
     service.authenticate({k: Secret(v) for k, v in aevo_env.items()})
     return service
 
 
 @pytest.fixture
-def new_order(aevo_service, fake_aevo):
+def new_order(aevo_backend, fake_aevo):
     """Make an order on a fake instrument (priced to take the best level unless ``price`` is given)."""
 
     def make(**kwargs) -> OrderRequest:
-        return make_order(aevo_service, fake_aevo, **kwargs)
+        return make_order(aevo_backend, fake_aevo, **kwargs)
 
     return make
 
 
-def make_order(service: AevoService, fake: FakeAevo, *, name: str | None = None, side: Side = Side.BUY,
+def make_order(service: AevoBackend, fake: FakeAevo, *, name: str | None = None, side: Side = Side.BUY,
                quantity: str = "0.1", price: str | None = None, cid: str = "gps-test-L1-1", **kwargs) -> OrderRequest:
     name = name or fake.option_names("BTC", call=True)[4]
     instrument = service.find(OptionKey.parse(name))

@@ -30,8 +30,8 @@ from gps_core.model import OrderRequest, Side, VenueOrderStatus
 from gps_core.money import Money
 from gps_core.secrets import Secret
 from gps_venue_aevo import AevoVenue, market
-from gps_venue_aevo.config import Environment
-from gps_venue_aevo.backend import AevoService
+from gps_venue_aevo.config import Settings
+from gps_venue_aevo.backend import AevoBackend
 
 SENT: list = []  # requests as vcrpy saw them: the cassette's, then the ones the plugin sent
 
@@ -48,8 +48,8 @@ CLOCK = 1795536000  # seconds; fixes the order timestamp, hence the order id in 
 CLIENT_ORDER_ID = "gps-20261124T160000-abc123-L1-1"
 
 
-def _mainnet() -> AevoService:
-    return AevoService(Environment.from_environ({}), clock=lambda: CLOCK)
+def _mainnet() -> AevoBackend:
+    return AevoBackend(Settings.from_environ({}), clock=lambda: CLOCK)
 
 
 def _vector_credentials(vectors) -> dict[str, Secret]:

@@ -8,7 +8,7 @@ from importlib import metadata
 
 from gps_core.model import HOOKSPEC_VERSION, Capability, ClientIdKind
 from gps_core.plugins import PluginHost
-from gps_venue_aevo import INFO, AevoVenue
+from gps_venue_aevo import VENUE_INFO, AevoVenue
 
 
 def test_importing_the_entry_module_loads_no_heavy_modules():
@@ -25,11 +25,11 @@ def test_entry_point_is_registered():
 
 
 def test_venue_info():
-    assert INFO.name == "aevo" and INFO.hookspec_version == HOOKSPEC_VERSION
-    assert INFO.client_id_kind is ClientIdKind.DERIVED
-    assert INFO.credential_env == ("AEVO_API_KEY", "AEVO_API_SECRET", "AEVO_SIGNING_KEY", "AEVO_WALLET_ADDRESS")
-    assert {Capability.GTC, Capability.IOC, Capability.POST_ONLY, Capability.REDUCE_ONLY} <= INFO.capabilities
-    assert INFO.price_currencies == ("USD",)
+    assert VENUE_INFO.name == "aevo" and VENUE_INFO.hookspec_version == HOOKSPEC_VERSION
+    assert VENUE_INFO.client_id_kind is ClientIdKind.DERIVED
+    assert VENUE_INFO.credential_env == ("AEVO_API_KEY", "AEVO_API_SECRET", "AEVO_SIGNING_KEY", "AEVO_WALLET_ADDRESS")
+    assert {Capability.GTC, Capability.IOC, Capability.POST_ONLY, Capability.REDUCE_ONLY} <= VENUE_INFO.capabilities
+    assert VENUE_INFO.price_currencies == ("USD",)
 
 
 def test_core_loads_it_through_a_per_venue_caller():
@@ -41,12 +41,12 @@ def test_core_loads_it_through_a_per_venue_caller():
 
 
 def test_environment_selection(monkeypatch):
-    from gps_venue_aevo.config import MAINNET_DOMAIN, TESTNET_DOMAIN, Environment
+    from gps_venue_aevo.config import MAINNET_DOMAIN, TESTNET_DOMAIN, Settings
 
-    assert Environment.from_environ({}) == Environment("https://api.aevo.xyz", False, MAINNET_DOMAIN)
-    assert Environment.from_environ({"AEVO_TESTNET": "1"}) == Environment(
+    assert Settings.from_environ({}) == Settings("https://api.aevo.xyz", False, MAINNET_DOMAIN)
+    assert Settings.from_environ({"AEVO_TESTNET": "1"}) == Settings(
         "https://api-testnet.aevo.xyz", True, TESTNET_DOMAIN)
-    custom = Environment.from_environ({"AEVO_TESTNET": "1", "AEVO_BASE_URL": "http://127.0.0.1:9/"})
-    assert custom == Environment("http://127.0.0.1:9", True, TESTNET_DOMAIN)
+    custom = Settings.from_environ({"AEVO_TESTNET": "1", "AEVO_BASE_URL": "http://127.0.0.1:9/"})
+    assert custom == Settings("http://127.0.0.1:9", True, TESTNET_DOMAIN)
     monkeypatch.setenv("AEVO_BASE_URL", "http://127.0.0.1:8")
-    assert Environment.from_environ().base_url == "http://127.0.0.1:8"
+    assert Settings.from_environ().base_url == "http://127.0.0.1:8"

@@ -92,25 +92,25 @@ def test_readme_table_matches_the_code():
     assert rows == {code: (placement_outcome(code), cls.__name__) for code, (cls, _) in ERROR_TABLE.items()}
 
 
-def test_unlisted_refusal_after_aevo_took_the_order_is_settled_by_lookup(aevo_service, fake_aevo, new_order):
+def test_unlisted_refusal_after_aevo_took_the_order_is_settled_by_lookup(aevo_backend, fake_aevo, new_order):
     fake_aevo.inject("error_after", status=400, code=UNLISTED)
     order = new_order()
     with pytest.raises(OutcomeUnknown) as caught:
-        aevo_service.place(order)
+        aevo_backend.place(order)
     assert not isinstance(caught.value, OrderRejected)
-    snap = aevo_service.status(order)
+    snap = aevo_backend.status(order)
     assert snap.status is VenueOrderStatus.FILLED and snap.venue_order_id == order.venue_order_id
     assert [o["order_id"] for o in fake_aevo.orders_for(order.venue_data["salt"])] == [order.venue_order_id]
     assert len(fake_aevo.orders_received) == 1
 
 
-def test_unlisted_refusal_when_nothing_was_placed_is_unknown_then_not_found(aevo_service, fake_aevo, new_order):
+def test_unlisted_refusal_when_nothing_was_placed_is_unknown_then_not_found(aevo_backend, fake_aevo, new_order):
     fake_aevo.inject("reject", code=UNLISTED)
     order = new_order()
     with pytest.raises(OutcomeUnknown):
-        aevo_service.place(order)
+        aevo_backend.place(order)
     with pytest.raises(OrderNotFound):
-        aevo_service.status(order)
+        aevo_backend.status(order)
     assert fake_aevo.orders == {}
 
 
@@ -155,10 +155,10 @@ def test_execute_after_a_403_from_an_edge_finds_the_filled_leg_and_unwinds_nothi
     assert len(fake_aevo.orders_received) == 2 and len(fake_aevo.orders) == 2
 
 
-def test_a_documented_auth_refusal_is_rejected_with_its_help_and_nothing_exists(aevo_service, fake_aevo, new_order,
+def test_a_documented_auth_refusal_is_rejected_with_its_help_and_nothing_exists(aevo_backend, fake_aevo, new_order,
                                                                                tmp_path):
     host = PluginHost(environ={})
-    host.register(AevoVenue(aevo_service), "aevo")
+    host.register(AevoVenue(aevo_backend), "aevo")
     journal = Journal(tmp_path, "auth-refused")
     engine = Engine({"aevo": host.venue("aevo")}, journal, ExecutionOptions(unknown_grace=0.2), sleep=lambda s: None)
     fake_aevo.inject("reject", code="ORDER_INVALID_SIGNATURE", status=401)
@@ -176,23 +176,23 @@ def _posts(fake) -> int:
     return sum(1 for method, path in fake.requests if (method, path) == ("POST", "/orders"))
 
 
-def test_post_only_ioc_is_refused_before_sending(aevo_service, fake_aevo, new_order):
+def test_post_only_ioc_is_refused_before_sending(aevo_backend, fake_aevo, new_order):
     name = fake_aevo.option_names("BTC", call=True)[4]
     bid = fake_aevo.market(name).bids[0][0]
     order = new_order(name=name, price=str(bid), post_only=True, time_in_force=TimeInForce.IOC)
     with pytest.raises(InvalidOrder, match="post-only cannot be combined with IOC") as caught:
-        aevo_service.place(order)
+        aevo_backend.place(order)
     assert "\n" not in str(caught.value)
     assert order.venue_order_id is None and order.venue_data == {}  # never signed, never recorded
     assert fake_aevo.orders_received == [] and _posts(fake_aevo) == 0 and fake_aevo.orders == {}
     # Each alone is still sent.
-    assert aevo_service.place(new_order(name=name, price=str(bid), post_only=True, cid="gps-test-L2-1")).is_working
+    assert aevo_backend.place(new_order(name=name, price=str(bid), post_only=True, cid="gps-test-L2-1")).is_working
     assert _posts(fake_aevo) == 1
 
 
-def test_engine_treats_post_only_ioc_as_definitive_and_sends_nothing(aevo_service, fake_aevo, new_order, tmp_path):
+def test_engine_treats_post_only_ioc_as_definitive_and_sends_nothing(aevo_backend, fake_aevo, new_order, tmp_path):
     host = PluginHost(environ={})
-    host.register(AevoVenue(aevo_service), "aevo")
+    host.register(AevoVenue(aevo_backend), "aevo")
     journal = Journal(tmp_path, "post-only-ioc")
     engine = Engine({"aevo": host.venue("aevo")}, journal, ExecutionOptions(unknown_grace=0.2), sleep=lambda s: None)
     tracked = TrackedOrder(request=new_order(post_only=True, time_in_force=TimeInForce.IOC), leg_index=0)
@@ -212,7 +212,7 @@ def test_an_error_field_that_is_not_a_code_is_never_echoed():
     assert isinstance(error_for(400, {"error": leaked}, {}, what="POST /orders", placing=True), OutcomeUnknown)
 
 
-def test_an_order_left_unknown_by_an_unlisted_code_shows_the_code_and_is_settled_once(aevo_service, fake_aevo,
+def test_an_order_left_unknown_by_an_unlisted_code_shows_the_code_and_is_settled_once(aevo_backend, fake_aevo,
                                                                                       tmp_path):
     """Aevo answers an unlisted code and never takes the order: it stays of unknown state (Aevo
     orders have no valid_until). The text report names the venue's code; the progress says
@@ -227,10 +227,10 @@ def test_an_order_left_unknown_by_an_unlisted_code_shows_the_code_and_is_settled
     from gps_core.strategy import Leg, Strategy
 
     host = PluginHost(environ={})
-    host.register(AevoVenue(aevo_service), "aevo")
+    host.register(AevoVenue(aevo_backend), "aevo")
     venue = host.venue("aevo")
     key = OptionKey.parse(fake_aevo.option_names("BTC", call=True)[4])
-    instrument = aevo_service.find(key)
+    instrument = aevo_backend.find(key)
     plan = plan_strategy(Strategy(legs=(Leg(Side.BUY, Decimal("0.1"), key),)),
                          {0: [Quote("aevo", instrument, venue.order_book(instrument, 10))]})
     fake_aevo.inject("reject", code=UNLISTED, status=400)

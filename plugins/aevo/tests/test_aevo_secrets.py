@@ -9,8 +9,8 @@ import pytest
 from gps_core.errors import GpsError
 from gps_core.secrets import Secret
 from gps_venue_aevo import AevoVenue
-from gps_venue_aevo.config import MAINNET_DOMAIN, Environment
-from gps_venue_aevo.backend import AevoService
+from gps_venue_aevo.config import MAINNET_DOMAIN, Settings
+from gps_venue_aevo.backend import AevoBackend
 
 CANARY_API_KEY = "canary-api-key-7f3a9c"
 CANARY_SECRET = "canary-api-secret-b81d22e4"
@@ -26,14 +26,14 @@ def test_canary_secrets_appear_nowhere(fake_aevo, caplog, new_order):
     fake_aevo.add_account(api_key=CANARY_API_KEY, api_secret=CANARY_SECRET, wallet=wallet, signing_key_address=signer)
     credentials = {"AEVO_API_KEY": Secret(CANARY_API_KEY), "AEVO_API_SECRET": Secret(CANARY_SECRET),
                    "AEVO_SIGNING_KEY": Secret(CANARY_SIGNING_KEY), "AEVO_WALLET_ADDRESS": Secret(wallet)}
-    service = AevoService(Environment(fake_aevo.url, False, MAINNET_DOMAIN))
+    service = AevoBackend(Settings(fake_aevo.url, False, MAINNET_DOMAIN))
     venue = AevoVenue(service)
     texts: list[str] = []
     caplog.set_level(logging.DEBUG)
 
     result = venue.gps_authenticate(credentials=credentials)
-    texts += [repr(result), str(result), repr(venue), repr(service), repr(service.client),
-              repr(service._signer), repr(service.client._api_key)]
+    texts += [repr(result), str(result), repr(venue), repr(service), repr(service.transport),
+              repr(service._signer), repr(service.transport._api_key)]
     order = new_order()
     # new_order's fixture service is another instance; place through the canary one.
     order = order.with_updates(instrument=service.find(order.instrument.key))
@@ -53,7 +53,7 @@ def test_canary_secrets_appear_nowhere(fake_aevo, caplog, new_order):
     with pytest.raises(GpsError) as caught:
         venue.gps_place(order=order.with_updates(client_order_id="gps-c-L5-1", venue_order_id=None, venue_data={}))
     failures.append(caught.value)
-    bad = AevoService(Environment(fake_aevo.url, False, MAINNET_DOMAIN))
+    bad = AevoBackend(Settings(fake_aevo.url, False, MAINNET_DOMAIN))
     with pytest.raises(GpsError) as caught:
         bad.authenticate(dict(credentials, AEVO_API_SECRET=Secret(CANARY_SECRET + "x")))
     failures.append(caught.value)

@@ -21,7 +21,7 @@ from gps_core.hookspecs import hookimpl
 from gps_core.model import Capability, ClientIdKind, VenueInfo
 
 if TYPE_CHECKING:
-    from .backend import DeribitClient
+    from .backend import DeribitBackend
 
 __version__ = "0.1.0"
 __all__ = ["DeribitVenue", "VENUE_INFO"]
@@ -53,7 +53,7 @@ VENUE_INFO = VenueInfo(
 class DeribitVenue:
     """The Deribit hook implementations; one instance per gps process (thread-safe)."""
 
-    def __init__(self, client: "DeribitClient | None" = None):
+    def __init__(self, client: "DeribitBackend | None" = None):
         self._client = client
         self._lock = threading.Lock()
 
@@ -61,13 +61,13 @@ class DeribitVenue:
         return f"DeribitVenue(client={self._client!r})"
 
     @property
-    def client(self) -> "DeribitClient":
+    def client(self) -> "DeribitBackend":
         """The client, made on first use from the environment at that moment."""
         with self._lock:
             if self._client is None:
-                from .backend import DeribitClient
+                from .backend import DeribitBackend
 
-                self._client = DeribitClient()
+                self._client = DeribitBackend()
             return self._client
 
     @hookimpl

@@ -18,7 +18,7 @@ from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, Settings
 from .transport import Transport
 
 
-class DeribitClient:
+class DeribitBackend:
     """Everything the hooks need, built from ``environ`` (``os.environ`` by default).
 
     Public market data works at once; orders need :meth:`authenticate` first.
@@ -33,7 +33,7 @@ class DeribitClient:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"DeribitClient({self.settings.base_url!r}, authenticated={self._orders is not None})"
+        return f"DeribitBackend({self.settings.base_url!r}, authenticated={self._orders is not None})"
 
     def authenticate(self, credentials: Mapping[str, Secret], **token_options) -> AuthResult:
         """Log in with ``DERIBIT_CLIENT_ID`` / ``DERIBIT_CLIENT_SECRET`` from ``credentials``."""

@@ -10,7 +10,7 @@ import pytest
 from gps_core.instruments import OptionKey
 from gps_core.model import OrderRequest, Side, TimeInForce
 from gps_core.secrets import Secret
-from gps_venue_deribit.backend import DeribitClient
+from gps_venue_deribit.backend import DeribitBackend
 from gps_venue_deribit.testing.fake_exchange import FakeExchange
 from gps_venue_deribit.testing.fake_server import FakeDeribit
 
@@ -40,8 +40,8 @@ def make_client(server):
     """Make a client for the fake server (``form``: post/get; extra TokenManager options)."""
     made = []
 
-    def make(form: str = "post", login: bool = True, **token_options) -> DeribitClient:
-        client = DeribitClient({"DERIBIT_BASE_URL": server.url, "DERIBIT_HTTP_FORM": form})
+    def make(form: str = "post", login: bool = True, **token_options) -> DeribitBackend:
+        client = DeribitBackend({"DERIBIT_BASE_URL": server.url, "DERIBIT_HTTP_FORM": form})
         if login:
             client.authenticate(_credentials(), **token_options)
         made.append(client)
@@ -51,7 +51,7 @@ def make_client(server):
 
 
 @pytest.fixture
-def client(make_client) -> DeribitClient:
+def client(make_client) -> DeribitBackend:
     return make_client()
 
 

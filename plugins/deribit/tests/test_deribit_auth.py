@@ -7,7 +7,7 @@ import pytest
 from gps_core.errors import AuthenticationError
 from gps_core.model import Side
 from gps_venue_deribit.auth import client_signature
-from gps_venue_deribit.backend import DeribitClient
+from gps_venue_deribit.backend import DeribitBackend
 
 
 class Clock:
@@ -72,7 +72,7 @@ def test_expired_token_on_a_safe_call_logs_in_once_and_retries(server, client, i
 
 
 def test_missing_credentials_name_both_variables(server, credentials):
-    client = DeribitClient({"DERIBIT_BASE_URL": server.url})
+    client = DeribitBackend({"DERIBIT_BASE_URL": server.url})
     with pytest.raises(AuthenticationError) as caught:
         client.authenticate({})
     assert "DERIBIT_CLIENT_ID" in str(caught.value) and "DERIBIT_CLIENT_SECRET" in str(caught.value)
@@ -82,14 +82,14 @@ def test_missing_credentials_name_both_variables(server, credentials):
 
 
 def test_wrong_secret_is_refused(server, credentials):
-    client = DeribitClient({"DERIBIT_BASE_URL": server.url})
+    client = DeribitBackend({"DERIBIT_BASE_URL": server.url})
     with pytest.raises(AuthenticationError) as caught:
         client.authenticate(credentials(secret="not-the-secret"))
     assert caught.value.code == 13004
 
 
 def test_private_calls_need_authentication_first(server, instrument, new_order):
-    client = DeribitClient({"DERIBIT_BASE_URL": server.url})
+    client = DeribitBackend({"DERIBIT_BASE_URL": server.url})
     with pytest.raises(AuthenticationError):
         client.orders.status(new_order(instrument()))
 

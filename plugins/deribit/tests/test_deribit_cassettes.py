@@ -20,7 +20,7 @@ from gps_core.errors import AuthenticationError, OrderNotOpen
 from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import FeeSchedule, OrderRequest, Side, TickRule, VenueInstrument
 from gps_core.secrets import Secret
-from gps_venue_deribit.backend import DeribitClient
+from gps_venue_deribit.backend import DeribitBackend
 
 CASSETTES = Path(__file__).parent / "cassettes"
 D = Decimal
@@ -46,13 +46,13 @@ replay = vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode="none",
 replay.register_matcher("jsonrpc_params", jsonrpc_params)
 
 
-def production_client() -> DeribitClient:
-    client = DeribitClient({})
+def production_client() -> DeribitBackend:
+    client = DeribitBackend({})
     assert client.settings.base_url == "https://www.deribit.com"
     return client
 
 
-def login(client: DeribitClient) -> None:
+def login(client: DeribitBackend) -> None:
     client.authenticate(DOC_CREDENTIALS, wall_ms=lambda: DOC_TIMESTAMP, nonce=lambda: DOC_NONCE)
 
 

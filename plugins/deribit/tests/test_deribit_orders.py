@@ -24,7 +24,7 @@ from gps_core.errors import (
     VenueUnavailable,
 )
 from gps_core.model import Side, TimeInForce, VenueOrderStatus, utcnow
-from gps_venue_deribit.backend import DeribitClient
+from gps_venue_deribit.backend import DeribitBackend
 
 
 def best(server, instrument, side: str) -> Decimal:
@@ -137,7 +137,7 @@ def test_connection_refused_is_network_error():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    closed = DeribitClient({"DERIBIT_BASE_URL": f"http://127.0.0.1:{port}"})
+    closed = DeribitBackend({"DERIBIT_BASE_URL": f"http://127.0.0.1:{port}"})
     with pytest.raises(NetworkError):
         closed.transport.call("public/get_time")
 

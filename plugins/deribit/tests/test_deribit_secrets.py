@@ -12,7 +12,7 @@ from gps_core.instruments import OptionKey
 from gps_core.model import Side
 from gps_core.secrets import Secret
 from gps_venue_deribit import DeribitVenue
-from gps_venue_deribit.backend import DeribitClient
+from gps_venue_deribit.backend import DeribitBackend
 from gps_venue_deribit.testing.fake_exchange import FakeExchange
 from gps_venue_deribit.testing.fake_server import FakeDeribit
 
@@ -24,7 +24,7 @@ def test_secrets_and_tokens_never_leak(caplog, new_order):
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
     with FakeDeribit(FakeExchange(client_id=CANARY_ID, client_secret=CANARY_SECRET)) as server:
-        client = DeribitClient({"DERIBIT_BASE_URL": server.url})
+        client = DeribitBackend({"DERIBIT_BASE_URL": server.url})
         venue = DeribitVenue(client)
         result = venue.gps_authenticate(credentials={"DERIBIT_CLIENT_ID": Secret(CANARY_ID),
                                                      "DERIBIT_CLIENT_SECRET": Secret(CANARY_SECRET)})
@@ -42,7 +42,7 @@ def test_secrets_and_tokens_never_leak(caplog, new_order):
                 venue.gps_place(order=new_order(inst, Side.SELL, "0.1", "0.5"))
             errors.append(caught.value)
         with pytest.raises(VenueError) as caught:  # wrong secret: refused login
-            DeribitClient({"DERIBIT_BASE_URL": server.url}).authenticate(
+            DeribitBackend({"DERIBIT_BASE_URL": server.url}).authenticate(
                 {"DERIBIT_CLIENT_ID": Secret(CANARY_ID), "DERIBIT_CLIENT_SECRET": Secret(CANARY_SECRET + "x")})
         errors.append(caught.value)
         tokens += list(server.state._tokens) + list(server.state._refresh)
@@ -50,7 +50,7 @@ def test_secrets_and_tokens_never_leak(caplog, new_order):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(VenueError) as caught:
-        DeribitClient({"DERIBIT_BASE_URL": f"http://127.0.0.1:{port}"}).authenticate(
+        DeribitBackend({"DERIBIT_BASE_URL": f"http://127.0.0.1:{port}"}).authenticate(
             {"DERIBIT_CLIENT_ID": Secret(CANARY_ID), "DERIBIT_CLIENT_SECRET": Secret(CANARY_SECRET)})
     errors.append(caught.value)
     for exc in errors:

@@ -25,10 +25,10 @@ class AevoHarness(Harness):
         self._credentials = self.fake.create_account()
 
     def plugin(self) -> AevoVenue:
-        from ..config import Environment
-        from ..backend import AevoService
+        from ..config import Settings
+        from ..backend import AevoBackend
 
-        return AevoVenue(AevoService(Environment.from_environ({"AEVO_BASE_URL": self.server.url})))
+        return AevoVenue(AevoBackend(Settings.from_environ({"AEVO_BASE_URL": self.server.url})))
 
     def credentials(self) -> dict[str, str]:
         return dict(self._credentials)

@@ -23,9 +23,9 @@ class DeribitHarness(Harness):
         self.server = FakeDeribit().start()
 
     def plugin(self) -> DeribitVenue:
-        from ..backend import DeribitClient
+        from ..backend import DeribitBackend
 
-        return DeribitVenue(DeribitClient({"DERIBIT_BASE_URL": self.server.url}))
+        return DeribitVenue(DeribitBackend({"DERIBIT_BASE_URL": self.server.url}))
 
     def credentials(self) -> dict[str, str]:
         return {"DERIBIT_CLIENT_ID": self.server.state.client_id,
