@@ -1,7 +1,8 @@
-"""HTTP plumbing shared by venue plugins: sessions and the retry policy for *safe* calls.
+"""HTTP plumbing shared by venue plugins: sessions, "did the request ever leave?", and the
+retry policy for *safe* calls.
 
-``requests`` is imported only when a session is made, so nothing here slows down
-``gps --help``. Order placement is never retried by this module: :func:`retry_safe`
+``requests`` is imported only when a session is made (or a failure examined), so nothing here
+slows down ``gps --help``. Order placement is never retried by this module: :func:`retry_safe`
 is for reads (books, instruments, status lookups) and idempotent cancels.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from .errors import NetworkError, OutcomeUnknown, RateLimited, VenueUnavailable
 
@@ -27,6 +28,34 @@ def new_session(pool_size: int = 16):
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a ``requests`` failure proves the request never left this machine.
+
+    True when no connection was made: a connect timeout, a refused connection, a name that
+    did not resolve (``urllib3``'s ``NewConnectionError``), found anywhere in the exception's
+    chain (``args``, ``reason``, ``__cause__``, ``__context__``). A venue then raises
+    :class:`~gps_core.errors.NetworkError` (nothing was done). Anything else (a read timeout,
+    a connection dropped after sending) may have reached the venue: the caller must treat the
+    outcome of an order as unknown (:class:`~gps_core.errors.OutcomeUnknown`).
+    """
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (requests.exceptions.ConnectTimeout, NewConnectionError, ConnectionRefusedError)):
+            return True
+        if isinstance(item, BaseException):
+            pending.extend(a for a in item.args if isinstance(a, BaseException))
+            pending.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+    return False
 
 
 def retry_safe(

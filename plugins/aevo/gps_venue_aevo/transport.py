@@ -14,10 +14,9 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from gps_core.errors import AuthenticationError, NetworkError, OutcomeUnknown
-from gps_core.http import new_session
+from gps_core.http import never_sent, new_session
 from gps_core.secrets import Secret
 
 from . import auth
@@ -40,25 +39,6 @@ class ApiKey:
 
     def __repr__(self) -> str:
         return "ApiKey('***')"
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """Whether a requests error proves the request never left (no connection was made)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    seen = set()
-    pending: list[Any] = [exc]
-    while pending:
-        item = pending.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, NewConnectionError):
-            return True
-        pending.extend([getattr(item, "reason", None), getattr(item, "__cause__", None),
-                        getattr(item, "__context__", None)])
-        pending.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
-    return False
 
 
 class Transport:
@@ -104,7 +84,7 @@ class Transport:
             response = self._session.request(method, self.base_url + target, data=data or None,
                                              headers=headers, timeout=self.timeout, allow_redirects=False)
         except requests.exceptions.RequestException as exc:
-            if _never_sent(exc):
+            if never_sent(exc):
                 raise NetworkError(f"{what}: could not connect to {self.base_url} ({type(exc).__name__})") from None
             unknown = "" if method == "GET" else "; the outcome is unknown"
             raise OutcomeUnknown(f"{what}: no reply ({type(exc).__name__}){unknown}") from None

@@ -27,6 +27,7 @@ from gps_core.errors import ConfigurationError
 from gps_core.instruments import OptionKey, OptionType
 from gps_core.model import BookLevel, FeeSchedule, OrderBook, VenueInstrument
 from gps_core.money import round_to_step
+from gps_core.testing.market import black_scholes
 
 from .expiries import expiries, expiry_moment
 
@@ -68,22 +69,6 @@ UNDERLYINGS: dict[str, Underlying] = {
     "ETH": Underlying("ETH", Decimal(3400), 0.70, 50, 100, 0.5, Decimal("0.5"), 80, Decimal("0.5")),
     "SOL": Underlying("SOL", Decimal(140), 0.80, 2, 10, 0.02, Decimal(1), 100, Decimal("0.5"), Decimal("0.01")),
 }
-
-
-def _norm_cdf(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
-def black_scholes(spot: float, strike: float, years: float, vol: float, call: bool) -> float:
-    """Undiscounted Black-Scholes price (zero rates: the forward is the index)."""
-    if years <= 0 or vol <= 0:
-        return max(0.0, spot - strike) if call else max(0.0, strike - spot)
-    spread = vol * math.sqrt(years)
-    d1 = (math.log(spot / strike) + 0.5 * spread * spread) / spread
-    d2 = d1 - spread
-    if call:
-        return spot * _norm_cdf(d1) - strike * _norm_cdf(d2)
-    return strike * _norm_cdf(-d2) - spot * _norm_cdf(-d1)
 
 
 def smile_vol(base: float, spot: float, strike: float) -> float:

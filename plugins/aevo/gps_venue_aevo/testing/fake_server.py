@@ -28,16 +28,16 @@ import argparse
 import hashlib
 import hmac
 import json
-import math
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from gps_core.instruments import MONTHS
+from gps_core.testing.market import black_scholes, expiry_calendar, expiry_moment
 from gps_core.testing.server import LocalServer, QuietHandler
 
 from ..config import MAINNET_DOMAIN, TESTNET_DOMAIN, SigningDomain
@@ -105,35 +105,12 @@ def recover_signer(domain: SigningDomain, struct_hash: bytes, signature: str) ->
 # --- the market ---------------------------------------------------------------------------
 
 
-def _ncdf(x: float) -> float:
-    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
-
-
-def _black_scholes(spot: float, strike: float, years: float, vol: float, call: bool) -> float:
-    if years <= 0:
-        return max(0.0, spot - strike) if call else max(0.0, strike - spot)
-    d1 = (math.log(spot / strike) + vol * vol * years / 2) / (vol * math.sqrt(years))
-    d2 = d1 - vol * math.sqrt(years)
-    if call:
-        return spot * _ncdf(d1) - strike * _ncdf(d2)
-    return strike * _ncdf(-d2) - spot * _ncdf(-d1)
-
-
 def expiries_from(today: date, now: datetime) -> list[datetime]:
     """Aevo-like expiries at 08:00 UTC: two dailies, three weeklies (Fridays), the next
-    three month-ends (last Friday) and the next quarter-ends, all in the future."""
-    at8 = lambda d: datetime.combine(d, dtime(8, 0), tzinfo=timezone.utc)  # noqa: E731
-    days = {today + timedelta(days=n) for n in (1, 2)}
-    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
-    days |= {friday + timedelta(weeks=n) for n in range(3)}
-    year, month = today.year, today.month
-    for n in range(12):
-        y, m = year + (month - 1 + n) // 12, (month - 1 + n) % 12 + 1
-        last = date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
-        last_friday = last - timedelta(days=(last.weekday() - 4) % 7)
-        if n < 3 or m in (3, 6, 9, 12):
-            days.add(last_friday)
-    return sorted(at8(d) for d in days if at8(d) > now + timedelta(hours=1))
+    three month-ends (last Friday) and the quarter-ends up to a year out, all at least an hour away."""
+    live = lambda day: expiry_moment(day) > now + timedelta(hours=1)  # noqa: E731
+    days = expiry_calendar(today, dailies=2, weeklies=3, monthlies=3, quarterly_horizon=timedelta(days=366), live=live)
+    return [expiry_moment(day) for day in days]
 
 
 @dataclass(frozen=True)
@@ -288,7 +265,7 @@ class FakeAevo:
                 years = (expiry - now).total_seconds() / (365 * 86400)
                 for strike in spec.strikes:
                     for call in (True, False):
-                        value = _black_scholes(float(spec.index), float(strike), years, spec.vol, call)
+                        value = black_scholes(float(spec.index), float(strike), years, spec.vol, call)
                         mark = max(spec.price_step * 2, _snap(D(repr(value)), spec.price_step, up=False))
                         market = Market(next_id, _name(asset, expiry, strike, call), asset, expiry, strike, call,
                                         mark, spec.price_step, spec.amount_step, iv=D(repr(spec.vol)))

@@ -21,14 +21,13 @@ Two kinds of listing, as Deribit has them:
 
 from __future__ import annotations
 
-import calendar
-import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from gps_core.instruments import MONTHS
+from gps_core.testing.market import black_scholes, expiry_calendar, last_friday
 
 TICK = Decimal("0.0001")
 STEP_ABOVE = Decimal("0.005")
@@ -144,43 +143,19 @@ def row_tick_at(row: dict, price: Decimal) -> Decimal:
     return tick
 
 
-def last_friday(year: int, month: int) -> date:
-    day = date(year, month, calendar.monthrange(year, month)[1])
-    return day - timedelta(days=(day.weekday() - 4) % 7)
-
-
 def expiries(today: date) -> list[date]:
-    """Weekly, monthly and quarterly expiries strictly after ``today``."""
-    found: set[date] = set()
-    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
-    found.update({friday, friday + timedelta(days=7)})
-    year, month = today.year, today.month
-    months = []
-    for offset in range(0, 15):
-        y, m = year + (month - 1 + offset) // 12, (month - 1 + offset) % 12 + 1
-        months.append((y, m))
-    found.update(d for d in (last_friday(y, m) for y, m in months[:3]) if d > today)
-    quarters = [last_friday(y, m) for y, m in months if m in (3, 6, 9, 12) and last_friday(y, m) > today]
-    found.update(quarters[:2])
-    return sorted(found)
+    """Two Friday weeklies, the month-ends of the next three months and two quarterlies, all after ``today``."""
+    return expiry_calendar(today, weeklies=2, monthlies=3, quarterlies=2)
 
 
 def expiry_code(day: date) -> str:
     return f"{day.day}{MONTHS[day.month - 1]}{day.year % 100:02d}"
 
 
-def _norm_cdf(x: float) -> float:
-    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
-
-
 def theoretical(spot: Decimal, strike: Decimal, years: float, vol: float, call: bool, *, in_coin: bool = True) -> Decimal:
     """Black-Scholes price per coin of underlying: in the coin (inverse) or in USD/USDC (``in_coin=False``)."""
-    s, k = float(spot), float(strike)
-    years = max(years, 1 / 365)
-    d1 = (math.log(s / k) + vol * vol * years / 2) / (vol * math.sqrt(years))
-    d2 = d1 - vol * math.sqrt(years)
-    usd = s * _norm_cdf(d1) - k * _norm_cdf(d2) if call else k * _norm_cdf(-d2) - s * _norm_cdf(-d1)
-    return Decimal(repr(max(usd, 0.0) / s if in_coin else max(usd, 0.0)))
+    usd = black_scholes(float(spot), float(strike), max(years, 1 / 365), vol, call)
+    return Decimal(repr(max(usd, 0.0) / float(spot) if in_coin else max(usd, 0.0)))
 
 
 @dataclass
