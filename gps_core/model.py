@@ -69,7 +69,6 @@ class Capability(str, Enum):
     #: ``gps_cancel`` works with only the client order id (no venue order id yet): it cancels
     #: whatever order carries it, so an order whose placement reply was lost can be cancelled.
     CANCEL_BY_CLIENT_ID = "cancel_by_client_id"
-    PAPER = "paper"
 
 
 @dataclass(frozen=True)
@@ -84,8 +83,8 @@ class VenueInfo:
     :param client_id_max_length: the longest client order id it accepts.
     :param capabilities: what it supports (see :class:`Capability`).
     :param credential_env: the environment variables its credentials come from.
-    :param paper: ``True`` when no real money moves (the dry-run venue).
-    :param fee_note: one line on its fees, for ``gps venues``.
+    :param paper: ``True`` when no real money moves (the dry-run venue, a simulated venue of
+        ``--dry-run``): never mixed with live venues in one strategy.
     :param hookspec_version: the hook API version it was built for.
     """
 
@@ -98,7 +97,6 @@ class VenueInfo:
     capabilities: frozenset[Capability] = frozenset()
     credential_env: tuple[str, ...] = ()
     paper: bool = False
-    fee_note: str = ""
     hookspec_version: int = HOOKSPEC_VERSION
 
     def supports(self, capability: Capability) -> bool:

@@ -17,7 +17,7 @@ from .config import ensure_dir, gps_home
 from .errors import AuthenticationError, BadInput, ConfigurationError, OrderNotFound, OrderNotOpen, VenueError
 from .events import Event, JournaledOrder, execution_mode, replay
 from .journal import Journal, read_events
-from .model import Capability, OrderBook, OrderRequest, OrderSnapshot, VenueInfo
+from .model import OrderBook, OrderRequest, OrderSnapshot, VenueInfo
 from .orders import state_from_snapshot
 from .plugins import PluginHost, Venue, load_host
 from .routing import Market, Quote, short_line, unpriced_venues
@@ -247,9 +247,7 @@ class SimulatedVenue:
 
         self.real = venue
         self.name = venue.name
-        self.info: VenueInfo = replace(
-            venue.info, paper=True, capabilities=frozenset(venue.info.capabilities) | {Capability.PAPER}
-        )
+        self.info: VenueInfo = replace(venue.info, paper=True)
         plan = FaultPlan.parse(faults) if faults else None
         self.broker = PaperBroker(ensure_dir(home / "paper") / f"{venue.name}.json", venue.name, plan)
         self.authenticated = True

@@ -26,7 +26,6 @@ VENUE_INFO = VenueInfo(
     client_id_max_length=128,
     capabilities=frozenset({Capability.GTC, Capability.IOC, Capability.POST_ONLY, Capability.REDUCE_ONLY}),
     credential_env=CREDENTIAL_ENV,
-    fee_note="options: taker 0.05% / maker 0.03% of the underlying's value, capped at 12.5% of the premium",
 )
 
 

@@ -45,8 +45,6 @@ VENUE_INFO = VenueInfo(
         Capability.CANCEL_BY_CLIENT_ID,
     }),
     credential_env=("DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET"),
-    fee_note="inverse options: 0.03% of the underlying, linear USDC options: 0.05% taker / 0.01% maker of "
-             "the index, both capped at 12.5% of the premium",
 )
 
 

@@ -40,7 +40,6 @@ INFO = VenueInfo(
     client_id_kind=ClientIdKind.LOCAL,
     client_id_max_length=64,
     capabilities=frozenset({
-        Capability.PAPER,
         Capability.GTC,
         Capability.IOC,
         Capability.POST_ONLY,
@@ -49,7 +48,6 @@ INFO = VenueInfo(
     }),
     credential_env=(),
     paper=True,
-    fee_note="paper: 0.03% of the underlying per contract, capped at 12.5% of the premium",
 )
 
 

@@ -39,7 +39,7 @@ def call_at_the_money(venue):
 def test_venue_info(venue):
     info = venue.info
     assert info.name == "dryrun" and info.paper and info.client_id_kind is ClientIdKind.LOCAL
-    for cap in ("PAPER", "GTC", "IOC", "POST_ONLY", "REDUCE_ONLY", "LOOKUP_BY_CLIENT_ID"):
+    for cap in ("GTC", "IOC", "POST_ONLY", "REDUCE_ONLY", "LOOKUP_BY_CLIENT_ID"):
         assert info.supports(Capability[cap])
     assert info.underlyings == ("BTC", "ETH", "SOL") and info.price_currencies == ("USD",)
     assert info.credential_env == ()
