@@ -6,11 +6,11 @@ expiry no venue lists: the error names the nearest listed ones).
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Callable
 
 from .chain import expiries_json, expiry_code, list_everywhere, nearest_expiries, strikes_json
+from .codec import dumps
 from .errors import BadInput
 from .instruments import parse_expiry
 from .render import table
@@ -80,7 +80,7 @@ def run_chain(underlying: str, expiry: str | None, selection: str, as_json: bool
     if day is None:
         rows = expiries_json(listings)
         if as_json:
-            say(json.dumps({"underlying": underlying, "venues": names, "paper_venues": sorted(paper),
+            say(dumps({"underlying": underlying, "venues": names, "paper_venues": sorted(paper),
                             "failures": listings.failures, "expiries": rows}, indent=2))
         else:
             say(expiries_text(rows, names, paper))
@@ -92,7 +92,7 @@ def run_chain(underlying: str, expiry: str | None, selection: str, as_json: bool
                        + (f"; nearest listed: {near}" if near else ""))
     rows = strikes_json(venues, listings, day, progress)
     if as_json:
-        say(json.dumps({"underlying": underlying, "expiry": day.isoformat(), "code": expiry_code(day),
+        say(dumps({"underlying": underlying, "expiry": day.isoformat(), "code": expiry_code(day),
                         "venues": names, "paper_venues": sorted(paper), "failures": listings.failures,
                         "strikes": rows}, indent=2))
     else:

@@ -10,7 +10,6 @@ complete (or a venue failed), 2 bad input or usage.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import sys
 from decimal import Decimal, InvalidOperation
@@ -48,9 +47,9 @@ def _silence(stream) -> None:
 
 
 def _echo_json(data) -> None:
-    from .codec import to_jsonable
+    from .codec import dumps
 
-    _say(json.dumps(to_jsonable(data), indent=2))
+    _say(dumps(data, indent=2))
 
 
 def _fail(message: str, code: int, *, as_json: bool = False) -> None:
@@ -60,7 +59,9 @@ def _fail(message: str, code: int, *, as_json: bool = False) -> None:
     text = redact_known(message)
     _say(f"gps: error: {text}", err=True)
     if as_json:
-        _say(json.dumps({"error": text, "exit_code": code}))
+        from .codec import dumps
+
+        _say(dumps({"error": text, "exit_code": code}))
     sys.exit(code)
 
 
@@ -993,9 +994,9 @@ def _render_or_json(render, data: dict) -> str:
     try:
         return render(data)
     except Exception:  # noqa: BLE001
-        from .codec import to_jsonable
+        from .codec import dumps
 
-        return json.dumps(to_jsonable(data), indent=2)
+        return dumps(data, indent=2)
 
 
 from . import cli_positions  # noqa: E402,F401 - registers `gps positions` and `gps close`

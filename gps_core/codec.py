@@ -1,8 +1,10 @@
-"""JSON encoding of the model, for the journal and ``--json`` output.
+"""JSON encoding of the model: the one encoder for the journal, reports, ``--json`` output and
+the paper store (:func:`dumps`).
 
-Numbers are written as strings so no ``Decimal`` ever passes through a float. A
-:class:`~gps_core.secrets.Secret` cannot be encoded at all: trying raises ``TypeError``,
-so a secret can never reach the journal by accident.
+Numbers are written as strings so no ``Decimal`` ever passes through a float; enums as their
+value, dates and times as ISO 8601. A :class:`~gps_core.secrets.Secret` cannot be encoded at
+all: trying raises ``TypeError``, so a secret can never reach the journal by accident.
+(Venue plugins write their own wire formats: a venue may want a ``Decimal`` as a JSON number.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from .secrets import Secret
 
 
 def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: ``Decimal`` -> ``str``, enum -> its value, date/datetime ->
+    ISO 8601, :class:`OptionKey` -> its name, :class:`Money` -> its JSON; dicts, lists, tuples
+    and sets recursively. Raises ``TypeError`` for a :class:`Secret`."""
     if isinstance(value, Secret):
         raise TypeError("refusing to serialise a Secret")
     if isinstance(value, Decimal):
@@ -53,6 +58,7 @@ def to_jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any, **kwargs) -> str:
+    """``value`` as JSON text (see :func:`to_jsonable`); ``kwargs`` go to :func:`json.dumps` (``indent``...)."""
     return json.dumps(to_jsonable(value), **kwargs)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .codec import to_jsonable
+from .codec import dumps
 from .config import ensure_dir
 from .errors import BadInput
 from .events import Event, closing_report, first, last, problem
@@ -91,7 +91,7 @@ class Journal:
         Raises :class:`OSError` if the event (or the fsync) could not be written.
         """
         record = {"ts": utcnow().isoformat(), "event": str(event), "execution_id": self.execution_id, **data}
-        line = json.dumps(to_jsonable(record), separators=(",", ":"), sort_keys=False)
+        line = dumps(record, separators=(",", ":"))
         payload = (redact_known(line) + "\n").encode("utf-8")
         with self._lock:
             if self._fd is None:

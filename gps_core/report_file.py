@@ -8,7 +8,6 @@ atomically: a temporary file in the same directory, flushed and fsynced, then re
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -37,9 +36,9 @@ def check_writable(path: str) -> Path:
 
 def write_report(target: Path, report: dict) -> None:
     """Write ``report`` (plain JSON data) to ``target`` atomically. Raises OSError on failure."""
-    from .codec import to_jsonable
+    from .codec import dumps
 
-    data = (json.dumps(to_jsonable(report), indent=2) + "\n").encode()
+    data = (dumps(report, indent=2) + "\n").encode()
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
