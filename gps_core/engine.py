@@ -240,7 +240,6 @@ class Engine:
         # legs whose reduce-only unwind the venue refused
         self._unwind_caps: dict[int, tuple[Decimal, str, str]] = {}
         self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
-        self._combos_legwise: set[int] = set()  # combo orders (by leg_index) unwound leg by leg
         self._stopping = False  # on the way out: waits are never cut short any more
         self._said: set[tuple[str, tuple[str, ...]]] = set()  # progress lines already shown
 
@@ -850,7 +849,10 @@ class Engine:
         for _ in range(self.options.unwind_attempts):
             todo = []
             for leg in filled:
-                if leg.leg_index in self._combos_legwise:
+                if leg.role == "combo":
+                    # Never on the combo book: a combo holds no position of its own, and Deribit documents
+                    # reduce-only for an instrument's position, not for combo books. Each leg is unwound
+                    # reduce-only on its own book, by the legged unwind's rules.
                     todo.extend(self._combo_leg_unwinds(result, leg))
                     continue
                 mine = [u for u in result.unwinds if u.leg_index == leg.leg_index
@@ -866,27 +868,10 @@ class Engine:
                     since = mine[ids.index(refused) + 1:] if refused in ids else []
                     exposure = min(exposure, held - sum((u.filled for u in since), Decimal(0)))
                 quantity = round_to_step(exposure, leg.request.instrument.quantity_step, up=False)
-                if leg.role == "combo" and 0 <= quantity < exposure:
-                    # The combo's size step cannot take what it holds: unwind each leg on its own book.
-                    self._combos_legwise.add(leg.leg_index)
-                    leg.reason = (f"unwind impossible on the combo book: {format_decimal(exposure)} is not a multiple of "
-                                  f"its size step; unwound leg by leg on the legs' own books")
-                    self._write("unwind_impossible", client_order_id=leg.client_order_id, reason=leg.reason)
-                    todo.extend(self._combo_leg_unwinds(result, leg))
-                elif quantity > 0:
+                if quantity > 0:
                     todo.append((leg, quantity, len(mine) + 1))
-            orders = []
-            for leg, quantity, attempt in todo:
-                unwind = self._unwind_order(leg, quantity, attempt)
-                if unwind is None and leg.role == "combo" and leg.leg_index not in self._combos_legwise:
-                    # The combo book cannot take the unwind: unwind each leg on its own book instead,
-                    # reduce-only, by the same rules as a legged unwind.
-                    self._combos_legwise.add(leg.leg_index)
-                    leg.reason = f"{leg.reason}; unwound leg by leg on the legs' own books"
-                    orders.extend(u for u in (self._unwind_order(o, q, n) for o, q, n in
-                                              self._combo_leg_unwinds(result, leg)) if u is not None)
-                elif unwind is not None:
-                    orders.append(unwind)
+            orders = [u for u in (self._unwind_order(leg, quantity, attempt) for leg, quantity, attempt in todo)
+                      if u is not None]
             if not orders:
                 return
             result.unwinds.extend(orders)

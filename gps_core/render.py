@@ -214,6 +214,9 @@ def report_text(report: dict) -> str:
     for order in report["legs"]:
         if str(order.get("reason") or "").startswith("unwind impossible"):
             lines.append(f"note: {order['client_order_id']} on {order['venue']}: {order['reason']}")
+        if order["role"] == "combo" and report["unwinds"]:
+            lines.append(f"note: combo order {order['venue_symbol']} unwound leg by leg, reduce-only, on the legs' own "
+                         "books (a combo book holds no position to reduce)")
     for r in report.get("residuals") or []:
         held = "long" if r["side"] == "buy" else "short"
         unknown = ""
@@ -300,6 +303,10 @@ def reason_lines(report: dict) -> list[str]:
         if len(reason) > REASON_CHARS:
             reason = reason[:REASON_CHARS - 1].rstrip() + "…"
         name = f"unwind of leg {o['leg']}" if o["role"] == "unwind" else f"leg {o['leg']}"
+        if o["role"] == "combo":
+            legs = ", ".join(f"leg {c['leg'] or '?'} {c['side']} {c['quantity']} {c['instrument']}"
+                             for c in o.get("combo_legs") or ())
+            name = f"combo order {o['venue_symbol']} ({legs})"
         lines.append(f"{name} {o['status']}: {reason}")
     return lines
 

@@ -163,6 +163,11 @@ def combo_order_to_json(order: TrackedOrder, plan: Plan) -> dict:
     row = order_to_json(order, next(p for p in plan.legs if p.index == order.leg_index))
     combo = next((c for c in plan.combos if c.leg_indices[0] == order.leg_index), None)
     by_symbol = {p.instrument.symbol: p for p in plan.legs}
+    # what the combo order trades per leg (its legs' instruments, sides and |ratio| x quantity)
+    row["combo_legs"] = [{"leg": by_symbol[r["venue_symbol"]].index + 1 if r["venue_symbol"] in by_symbol else None,
+                          **{**r, "quantity": _s(r["quantity"])}}
+                         for r in per_leg_exposure(order.request.instrument, order.request.side, order.request.quantity,
+                                                   {s: p.leg.instrument.name for s, p in by_symbol.items()})]
     if combo is not None:
         row["legs"] = [i + 1 for i in combo.leg_indices]
         if order.average_price is not None and combo.expected_price is not None:
@@ -199,25 +204,57 @@ def kept_positions(result: ExecutionResult) -> list[dict]:
             for row in per_leg_exposure(o.request.instrument, o.request.side, o.filled, names)]
 
 
+def _money_usd(money, planned: PlannedLeg) -> Decimal:
+    """A fee (``Money``) in USD, by the rules of :func:`_fee_usd`."""
+    if money is None:
+        return ZERO
+    if money.currency in ("USD", "USDC", "USDT"):
+        return money.amount
+    return money.amount * planned.usd_per_unit  # the price currency or the underlying coin
+
+
+def _entry_of(result: ExecutionResult, unwind: TrackedOrder) -> tuple[int, Decimal, Decimal, Decimal] | None:
+    """``(side sign, quantity, average price, fee USD)`` of what ``unwind`` offsets, or ``None``.
+
+    A legged leg's own order; or, for an unwind sent on a leg's own book after a combo order
+    (a combo is unwound leg by leg), that leg's fills from the combo's trades.
+    """
+    planned = next(p for p in result.plan.legs if p.index == unwind.leg_index)
+    symbol = unwind.request.instrument.symbol
+    for order in result.legs:
+        if order.filled <= 0:
+            continue
+        if order.role != "combo" and order.leg_index == unwind.leg_index and order.average_price is not None:
+            return order.request.side.sign, order.filled, order.average_price, _fee_usd(order, planned)
+        fills = [f for f in order.leg_fills if f.symbol == symbol] if order.role == "combo" else []
+        quantity = sum((f.quantity for f in fills), ZERO)
+        if quantity > 0:
+            average = sum((f.price * f.quantity for f in fills), ZERO) / quantity
+            fee = sum((_money_usd(f.fee, planned) for f in fills), ZERO)
+            return fills[0].side.sign, quantity, average, fee
+    return None
+
+
 def unwind_realised_usd(result: ExecutionResult, by_index: dict[int, PlannedLeg]) -> Decimal | None:
     """USD the unwinds' round trips cost (+) or made (-), fees included; None without a filled unwind.
 
     Per filled unwind: the quantity it offset, bought (sold) at the leg's average price and sold
-    (bought) back at the unwind's, plus the unwind's fee and the leg's fee pro rata.
+    (bought) back at the unwind's, plus the unwind's fee and the leg's fee pro rata. For a combo
+    unwound leg by leg, a leg's entry is its fills from the combo's trades (price and fee per leg).
     """
     total, any_filled = ZERO, False
     for unwind in result.unwinds:
         if unwind.filled == 0 or unwind.average_price is None:
             continue
-        leg = next((o for o in result.legs if o.leg_index == unwind.leg_index and o.filled > 0
-                    and o.average_price is not None), None)
-        if leg is None:
+        entry = _entry_of(result, unwind)
+        if entry is None:
             continue
+        sign, entered, average, entry_fee = entry
         planned = by_index[unwind.leg_index]
-        quantity = min(unwind.filled, leg.filled)
-        price_move = leg.request.side.sign * (leg.average_price - unwind.average_price)
+        quantity = min(unwind.filled, entered)
+        price_move = sign * (average - unwind.average_price)
         total += price_move * quantity * planned.usd_per_unit
-        total += _fee_usd(unwind, planned) + _fee_usd(leg, planned) * quantity / leg.filled
+        total += _fee_usd(unwind, planned) + entry_fee * quantity / entered
         any_filled = True
     return total if any_filled else None
 

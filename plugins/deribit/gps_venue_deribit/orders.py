@@ -57,6 +57,11 @@ def check_order(order: OrderRequest) -> None:
         raise InvalidOrder(f"{what}: price {order.limit_price} is not on the tick {tick} {instrument.price_currency}")
     if order.post_only and order.time_in_force is not TimeInForce.GTC:
         raise InvalidOrder(f"{what}: post-only needs good-til-cancelled on Deribit")
+    if order.reduce_only and instrument.is_combo:
+        # Deribit documents reduce_only against an instrument's position; a combo book holds none
+        # (positions are per leg). gps reduces a combo's legs on their own books instead.
+        raise InvalidOrder(f"{what}: reduce-only is not documented for Deribit combo books "
+                           f"({instrument.symbol}); reduce each leg on its own book")
 
 
 def order_params(order: OrderRequest, clock_offset_ms: int = 0) -> dict:

@@ -179,7 +179,11 @@ def test_quote_shows_a_listed_combo_without_credentials_and_sends_nothing(server
     assert server.state.calls["private/create_combo"] == 0
 
 
-def test_a_partly_filled_combo_is_cancelled_and_unwound_as_a_combo_leaving_every_leg_flat(server, env):
+def test_a_partly_filled_combo_is_unwound_leg_by_leg_reduce_only_leaving_every_leg_flat(server, env):
+    """A combo filled in part is cancelled and each leg unwound reduce-only on its own book: Deribit
+    documents reduce_only against an instrument's position and a combo book holds none, so no
+    order is ever sent to the combo book to unwind (even with bids on it). The report realises
+    the unwind's round trip per leg, from the combo's own trades and the unwinds' fills."""
     code = expiry(server)
     low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
     combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
@@ -191,13 +195,43 @@ def test_a_partly_filled_combo_is_cancelled_and_unwound_as_a_combo_leaving_every
                          "--leg", f"sell 0.2 {high}")
     assert result.exit_code == 1, result.output
     exchange = server.state
-    assert exchange.single_leg_orders() == []  # the unwind went through the combo book too
-    entry, unwind = sorted(exchange.combo_orders(), key=lambda o: o["creation_timestamp"])
-    assert entry["direction"] == "buy" and entry["filled_amount"] == Decimal("0.1")
+    (entry,) = exchange.combo_orders()  # exactly one combo order ever: the entry
+    assert entry["direction"] == "buy" and entry["filled_amount"] == Decimal("0.1") and not entry["reduce_only"]
     assert entry["order_state"] == "cancelled"
-    assert unwind["direction"] == "sell" and unwind["filled_amount"] == Decimal("0.1") and unwind["reduce_only"]
+    unwinds = {(o["instrument_name"], o["direction"], o["amount"], o["reduce_only"], o["time_in_force"])
+               for o in exchange.single_leg_orders()}
+    assert unwinds == {(low, "sell", Decimal("0.1"), True, "immediate_or_cancel"),
+                       (high, "buy", Decimal("0.1"), True, "immediate_or_cancel")}
     assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
-    assert report["residuals"] == [] and [u["role"] for u in report["unwinds"]] == ["unwind"]
+    assert report["residuals"] == [] and [u["role"] for u in report["unwinds"]] == ["unwind", "unwind"]
+    assert all(u["reduce_only"] for u in report["unwinds"])
+    # unwind_realised_usd from the fake's trades: per leg, entry (the combo's trade on the leg) against exit
+    usd = Decimal(report["plan"]["legs"][0]["usd_per_unit"])
+    expected = Decimal(0)
+    for name in (low, high):
+        (leg_in,) = [t for t in exchange.user_trades(entry["order_id"]) if t["instrument_name"] == name]
+        (exit_order,) = [o for o in exchange.single_leg_orders() if o["instrument_name"] == name]
+        (leg_out,) = exchange.user_trades(exit_order["order_id"])
+        sign = 1 if leg_in["direction"] == "buy" else -1
+        expected += (sign * (leg_in["price"] - leg_out["price"]) * leg_out["amount"] + leg_in["fee"] + leg_out["fee"]) * usd
+    assert report["totals"]["unwind_realised_usd"] is not None
+    assert Decimal(report["totals"]["unwind_realised_usd"].replace("$", "").replace(",", "")) == expected.quantize(Decimal("0.01"))
+
+
+def test_deribit_refuses_to_send_a_reduce_only_combo_order(server, client):
+    """The plugin never sends reduce_only on a combo book (undocumented there): refused before sending."""
+    from gps_core.errors import OrderRejected
+    from gps_core.model import ComboLeg, OrderRequest, Side, TimeInForce
+
+    code = expiry(server)
+    offer = client.combos.offer([ComboLeg(f"BTC-{code}-100000-C", 1), ComboLeg(f"BTC-{code}-110000-C", -1)],
+                               create=True, depth=5)
+    order = OrderRequest(client_order_id="gps-test-reduce-combo", instrument=offer.instrument, side=Side.SELL,
+                         quantity=Decimal("0.1"), limit_price=Decimal("0.01"), time_in_force=TimeInForce.IOC,
+                         reduce_only=True)
+    with pytest.raises(OrderRejected, match="reduce-only is not documented for Deribit combo books"):
+        client.orders.place(order)
+    assert server.state.combo_orders() == [] and server.state.calls["private/sell"] == 0
 
 
 def partly_filling_combo(server, code, ask=None, offered=Decimal("0.05")):
@@ -272,7 +306,7 @@ def test_recover_names_every_leg_a_part_filled_combo_holds(server, env):
 def test_a_combo_its_book_cannot_unwind_is_unwound_leg_by_leg(server, env):
     """Default --on-partial unwind after a combo filled in part, with nobody bidding for the combo:
     each leg is unwound reduce-only on its own book, every leg ends flat at the fake, and the
-    report says why the combo book could not take the unwind."""
+    report says the combo was unwound leg by leg."""
     code = expiry(server)
     low, high, ask = partly_filling_combo(server, code, offered=Decimal("0.1"))
     result, report = run(env, "--combo", "always", "--timeout", "1", "--leg", f"buy 0.2 {low}",
@@ -287,7 +321,7 @@ def test_a_combo_its_book_cannot_unwind_is_unwound_leg_by_leg(server, env):
     text = CliRunner().invoke(cli_module.cli, ["execute", "--venue", "deribit", "--yes", "--combo", "always",
                                                "--timeout", "1", "--leg", f"buy 0.2 {low}",
                                                "--leg", f"sell 0.2 {high}"], env=env).output
-    assert "unwind impossible: no book to unwind against" in text and "NOT FLAT" not in text
+    assert "unwound leg by leg, reduce-only, on the legs' own books" in text and "NOT FLAT" not in text
     assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
 
 
@@ -347,3 +381,31 @@ def test_a_combo_whose_tick_swallows_the_slippage_cap_is_warned_about(server, en
                                                 "--leg", f"sell 0.1 {high}"], env=env)
     assert quote.exit_code == 0, quote.output
     assert f"Combo {combo['id']} (legs 1+2)" in quote.output and "effectively 0%" in quote.output
+
+
+def test_a_combo_order_dropped_before_it_is_booked_is_named_as_the_combo_not_leg_1(server, env):
+    """The fake drops the combo's private/buy before booking it: nothing is placed at the fake, and
+    the report names the combo order (its id and every leg it would have traded) with the
+    not-placed wording of a single order, never "leg 1 rejected"."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    server.state.faults.inject("drop_before", method="private/buy")
+    args = ["execute", "--venue", "deribit", "--yes", "--combo", "always", "--timeout", "2",
+            "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}"]
+    result = CliRunner().invoke(cli_module.cli, args, env=env)
+    assert result.exit_code == 1, result.output
+    exchange = server.state
+    assert exchange.calls["private/buy"] == 1 and exchange.orders == {}  # never booked; nothing open
+    assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
+    (combo,) = [c["id"] for c in exchange.get_combos("BTC")]
+    named = f"combo order {combo} (leg 1 buy 0.1 BTC-{code}-100000-C, leg 2 sell 0.1 BTC-{code}-110000-C) rejected: " \
+            "never reached the venue (not found by client order id)"
+    assert named in result.output, result.output
+    assert "leg 1 rejected" not in result.output
+    server.state.faults.inject("drop_before", method="private/buy")
+    again, report = run(env, "--combo", "always", "--timeout", "2", "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}")
+    (row,) = report["legs"]
+    assert row["role"] == "combo" and row["status"] == "rejected" and row["filled"] == "0"
+    assert [(c["leg"], c["side"], c["quantity"], c["venue_symbol"]) for c in row["combo_legs"]] == \
+        [(1, "buy", "0.1", low), (2, "sell", "0.1", high)]
+    assert exchange.orders == {} and report["residuals"] == []
