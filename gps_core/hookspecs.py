@@ -202,8 +202,8 @@ def gps_combo_offer(legs: list[ComboLeg], create: bool, depth: int) -> ComboOffe
         order; 2 to 4 legs.
     :param create: ``True`` when gps is about to execute (credentials checked): create the
         combo if the venue does not list it yet (Deribit ``private/create_combo``).
-        ``False`` (``gps quote``): offer only a combo that already exists, using public
-        data. (``--dry-run`` on a real venue does not call this hook yet.)
+        ``False`` (``gps quote``, ``--dry-run`` on a real venue): offer only a combo that
+        already exists, using public data; nothing is created.
     :param depth: the combo book levels wanted per side.
     :returns: a :class:`~gps_core.model.ComboOffer` (the combo instrument with its tick and
         size rules and ``combo_legs``, and its book; the venue may list the structure in the

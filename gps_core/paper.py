@@ -47,7 +47,7 @@ from .errors import (
     ReduceOnlyRefused,
 )
 from .instruments import OptionKey
-from .model import (FeeSchedule, OrderBook, OrderRequest, OrderSnapshot, Position, Side, TimeInForce,
+from .model import (FeeSchedule, LegFill, OrderBook, OrderRequest, OrderSnapshot, Position, Side, TimeInForce,
                     VenueOrderStatus, utcnow)
 from .money import ZERO, Money, format_decimal, is_multiple, round_to_step
 
@@ -286,7 +286,21 @@ class PaperOrder:
             fee=Money(self.fee, self.price_currency),
             reason=self.reason,
             updated_at=self.updated_at,
+            leg_fills=self._leg_fill_totals(),
         )
+
+    def _leg_fill_totals(self) -> tuple[LegFill, ...]:
+        """A combo order's fills per leg (side, quantity, average price; the fee is the order's, whole)."""
+        if not self.combo_legs or not self.fills:
+            return ()
+        totals: dict[str, list] = {}
+        for fill in self.fills:
+            for symbol, signed, price in self.leg_fills(fill):
+                row = totals.setdefault(symbol, [ZERO, ZERO, signed > 0])
+                row[0] += abs(signed)
+                row[1] += abs(signed) * price
+        return tuple(LegFill(symbol, Side.BUY if bought else Side.SELL, quantity, _plain(value / quantity))
+                     for symbol, (quantity, value, bought) in totals.items() if quantity)
 
     def fill_rest_as_maker(self) -> None:
         """Fill whatever is left at the limit price (a resting order being hit), at the maker fee."""

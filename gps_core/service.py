@@ -251,9 +251,26 @@ class SimulatedVenue:
         plan = FaultPlan.parse(faults) if faults else None
         self.broker = PaperBroker(ensure_dir(home / "paper") / f"{venue.name}.json", venue.name, plan)
         self.authenticated = True
+        self._listed: dict[str, Any] = {}  # venue symbol -> instrument found, for a combo's legs
 
     def find_instrument(self, key):
-        return self.real.find_instrument(key)
+        instrument = self.real.find_instrument(key)
+        if instrument is not None:
+            self._listed[instrument.symbol] = instrument
+        return instrument
+
+    @property
+    def offers_combos(self) -> bool:
+        """Whether the real venue offers combo books (``gps_combo_offer``)."""
+        return bool(getattr(self.real, "offers_combos", False))
+
+    def combo_offer(self, legs, *, create: bool, depth: int = DEFAULT_DEPTH):
+        """The real venue's combo for ``legs`` with its real book, from public data only.
+
+        A dry run creates nothing at the venue (``create`` is ignored): a combo the venue does
+        not list yet is not offered, and the plan says so.
+        """
+        return self.real.combo_offer(legs, create=False, depth=depth)
 
     def list_instruments(self, underlying: str):
         return self.real.list_instruments(underlying)
@@ -262,7 +279,23 @@ class SimulatedVenue:
         return self.real.order_book(instrument, depth)
 
     def place(self, order: OrderRequest) -> OrderSnapshot:
-        return self.broker.place(order, self.real.order_book(order.instrument, DEFAULT_DEPTH))
+        book = self.real.order_book(order.instrument, DEFAULT_DEPTH)
+        if order.instrument.is_combo:
+            return self.broker.place(order, book, leg_prices=self._leg_prices(order))
+        return self.broker.place(order, book)
+
+    def _leg_prices(self, order: OrderRequest) -> dict:
+        """Each combo leg's touch on its real book (ask bought, bid sold): the per-leg prices of its paper fills."""
+        prices = {}
+        for leg in order.instrument.combo_legs:
+            listed = self._listed.get(leg.symbol)
+            if listed is None:
+                continue  # the first leg takes the difference to the combo's price
+            book = self.real.order_book(listed, 1)
+            levels = book.asks if leg.ratio * order.side.sign > 0 else book.bids
+            if levels:
+                prices[leg.symbol] = levels[0].price
+        return prices
 
     def order_status(self, order: OrderRequest) -> OrderSnapshot:
         return self.broker.status(order)

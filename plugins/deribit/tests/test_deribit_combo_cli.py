@@ -409,3 +409,43 @@ def test_a_combo_order_dropped_before_it_is_booked_is_named_as_the_combo_not_leg
     assert [(c["leg"], c["side"], c["quantity"], c["venue_symbol"]) for c in row["combo_legs"]] == \
         [(1, "buy", "0.1", low), (2, "sell", "0.1", high)]
     assert exchange.orders == {} and report["residuals"] == []
+
+
+def test_dry_run_prices_the_listed_combo_book_and_places_nothing_at_the_venue(server, env):
+    """--dry-run against Deribit asks for the combo from public data: the plan shows the combo chosen
+    and why, the simulated execution trades it as one paper order filled on every leg, and the
+    fake's book of record is untouched (no order, no combo created, no private call)."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    result, report = run(env, "--dry-run", "--timeout", "5", "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}")
+    assert result.exit_code == 0, result.output
+    exchange = server.state
+    assert exchange.orders == {} and not [m for m in exchange.calls if m.startswith("private/")]
+    (chosen,) = report["plan"]["combos"]
+    assert chosen["instrument"] == combo["id"] and chosen["reason"].startswith("combo (no worse)")
+    assert report["plan"]["combo_notes"] == [f"deribit: {chosen['reason']}"]
+    assert report["mode"] == "dry-run"
+    (row,) = report["legs"]
+    assert row["role"] == "combo" and row["status"] == "filled" and row["venue_symbol"] == combo["id"]
+    assert {(f["venue_symbol"], f["side"], f["quantity"]) for f in row["leg_fills"]} == \
+        {(low, "buy", "0.1"), (high, "sell", "0.1")}
+    assert report["totals"]["orders_sent"] == 1 and report["totals"]["legging_window_ms"] == 0
+    text = CliRunner().invoke(cli_module.cli, ["execute", "--venue", "deribit", "--dry-run", "--yes", "--timeout", "5",
+                                               "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}"], env=env).output
+    assert f"Combo: deribit: combo (no worse): {combo['id']} as one order costs" in text
+    assert exchange.orders == {}
+
+
+def test_dry_run_says_why_it_legs_a_structure_deribit_does_not_list_yet(server, env):
+    """A dry run creates nothing at the venue: with no combo listed for the legs, the plan legs and
+    says the venue lists none yet; the fake never saw create_combo or any order."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    result, report = run(env, "--dry-run", "--timeout", "5", "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}")
+    assert result.exit_code == 0, result.output
+    assert report["plan"]["combos"] == []
+    assert report["plan"]["combo_notes"] == ["deribit: legged: the venue lists no combo for these legs yet"]
+    assert server.state.orders == {} and server.state.calls["private/create_combo"] == 0
+    assert server.state.get_combos("BTC") == []

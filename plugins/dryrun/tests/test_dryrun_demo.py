@@ -88,3 +88,20 @@ def test_a_leg_that_never_fills_is_cancelled_and_the_other_unwound(cli_env, tmp_
     assert by_symbol_side[(sell, "sell", False)] == "cancelled"
     unwinds = [o for o in store["orders"] if o["reduce_only"]]
     assert unwinds and all(o["status"] == "filled" for o in unwinds)
+
+
+def test_the_offline_demo_dry_run_shows_and_trades_the_paper_combo(cli_env, tmp_path):
+    """`--dry-run` on the paper venue shows the combo chosen and why, and its store (the book of
+    record) holds exactly one order: the combo, filled on both legs."""
+    strategy = tmp_path / "demo.json"
+    _run("-m", "gps_venue_dryrun.demo", "--out", str(strategy), env=cli_env)
+    done = _run("-m", "gps_core.cli", "execute", "--venue", "dryrun", "--dry-run", "--yes", "--json", str(strategy),
+                env=cli_env)
+    report = json.loads(done.stdout)
+    (chosen,) = report["plan"]["combos"]
+    assert chosen["reason"].startswith("combo (no worse)") and report["plan"]["combo_notes"] == [f"dryrun: {chosen['reason']}"]
+    store = json.loads((tmp_path / "home" / "dryrun" / "orders.json").read_text())
+    (order,) = store["orders"]
+    assert order["symbol"] == chosen["instrument"] and order["status"] == "filled"
+    assert sorted(leg[0] for leg in order["combo_legs"]) == sorted(leg["instrument"] for leg in
+                                                                  json.loads(strategy.read_text())["legs"])
