@@ -449,3 +449,22 @@ def test_dry_run_says_why_it_legs_a_structure_deribit_does_not_list_yet(server, 
     assert report["plan"]["combo_notes"] == ["deribit: legged: the venue lists no combo for these legs yet"]
     assert server.state.orders == {} and server.state.calls["private/create_combo"] == 0
     assert server.state.get_combos("BTC") == []
+
+
+def test_gps_close_of_a_combo_execution_closes_each_leg_reduce_only_on_its_own_book(server, env):
+    """`gps close` of a filled combo execution sends nothing to the combo book: each leg is closed
+    reduce-only on its own book, and every leg ends flat at the fake."""
+    code = expiry(server)
+    legs = [("buy", "0.1", f"BTC-{code}-100000-C"), ("sell", "0.1", f"BTC-{code}-110000-C")]
+    result, report = run(env, "--timeout", "10", *[a for s, q, n in legs for a in ("--leg", f"{s} {q} {n}")])
+    assert result.exit_code == 0, result.output
+    assert_one_combo_order_filled(server, report, legs)
+    closed = CliRunner().invoke(cli_module.cli, ["close", report["execution_id"], "--yes", "--json", "--quiet",
+                                                 "--timeout", "10"], env=env)
+    assert closed.exit_code == 0, closed.output
+    exchange = server.state
+    (combo,) = exchange.combo_orders()  # still the one entry: the close never went to the combo book
+    assert {(o["instrument_name"], o["direction"], o["amount"], o["reduce_only"]) for o in exchange.single_leg_orders()} \
+        == {(legs[0][2], "sell", Decimal("0.1"), True), (legs[1][2], "buy", Decimal("0.1"), True)}
+    assert exchange.position_of(legs[0][2]) == 0 and exchange.position_of(legs[1][2]) == 0
+    assert not [o for o in exchange.orders.values() if o["order_state"] == "open"]
