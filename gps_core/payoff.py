@@ -201,10 +201,14 @@ def payoff_profile(positions: Sequence[Position], cost: Decimal) -> PayoffProfil
     return PayoffProfile(first, kinks, max_profit, tuple(breakevens), slope_above, tuple(positions), cost)
 
 
-def curve_prices(profile: PayoffProfile, index: Decimal | None = None, points: int = 61) -> list[Decimal]:
-    """Index prices to evaluate the curve at: an even grid around the strikes (and the index),
-    plus every strike and breakeven, ascending. USD."""
-    anchors = list(profile.kinks) + list(profile.breakevens) + ([index] if index else [])
+def curve_prices(profile: PayoffProfile, index: Decimal | None = None, points: int = 61,
+                 also: Sequence[Decimal] = ()) -> list[Decimal]:
+    """Index prices to evaluate the curve at: an even grid around the strikes, the breakevens,
+    the index and ``also`` (prices that must be on the chart, such as each leg's own
+    breakeven), with a margin of a quarter of that span (at least 5% of the highest) either
+    side, plus every one of those prices inside the grid, ascending. USD."""
+    anchors = list(profile.kinks) + list(profile.breakevens) + ([index] if index else []) + \
+        [a for a in also if a > 0]
     low, high = min(anchors), max(anchors)
     width = max(high - low, high * Decimal("0.2"))
     start, stop = max(ZERO, low - width * Decimal("0.25")), high + width * Decimal("0.25")

@@ -101,7 +101,10 @@ def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:
     max_loss_usd, max_loss_unbounded, breakevens_usd: [...] ([] for mixed expiries),
     mixed_expiries, and for mixed expiries max_profit_bound (``at_least``: later legs are long and
     valued at intrinsic only; ``at_most``: a later short leg's time value is left out) and
-    breakevens_note, curve: [{index_usd, pnl_usd}...],
+    breakevens_note and leg_breakevens_usd: [...] (each leg alone at its own expiry: strike plus
+    or minus its expected premium, in leg order), curve: [{index_usd, pnl_usd}...] (its range
+    holds every strike, breakeven, the index and for mixed expiries every leg breakeven, with
+    margin),
     basis: [...]}``.
     """
     moment = now or utcnow()
@@ -132,6 +135,14 @@ def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:
     return result
 
 
+def leg_breakeven(p: PlannedLeg) -> Decimal:
+    """Where the leg alone breaks even at its own expiry: strike plus (call) or minus (put) its
+    expected premium per unit of the underlying, USD (never below zero)."""
+    key = p.leg.instrument
+    premium = p.expected_price * p.usd_per_unit / (p.instrument.contract_size or 1)
+    return key.strike + premium if key.option_type is OptionType.CALL else max(ZERO, key.strike - premium)
+
+
 def profile_json(legs: Sequence[PlannedLeg], cost: Decimal) -> dict:
     positions = [position_of(p) for p in legs]
     profile = payoff_profile(positions, cost)
@@ -139,6 +150,10 @@ def profile_json(legs: Sequence[PlannedLeg], cost: Decimal) -> dict:
     index = legs[0].book.index_price
     basis = list(bound.basis)
     mixed = any(p.expiry > profile.expiry for p in positions)
+    # With legs on several expiries the curve has no breakevens of its own (later legs at
+    # intrinsic only), so the chart's range takes each leg's own breakeven as well: the strikes
+    # alone leave a later leg's premium (where it starts to pay) off the chart.
+    leg_breakevens = [leg_breakeven(p) for p in legs] if mixed else []
     if mixed:
         basis.append("the chart and max profit value later legs at their intrinsic value at the first expiry "
                      "(their time value is left out)")
@@ -161,6 +176,8 @@ def profile_json(legs: Sequence[PlannedLeg], cost: Decimal) -> dict:
         "breakevens_usd": [] if mixed else [_usd(b) for b in profile.breakevens],
         "mixed_expiries": mixed,
         **mixed_fields,
-        "curve": [{"index_usd": _usd(s), "pnl_usd": _usd(profile.pnl(s))} for s in curve_prices(profile, index)],
+        **({"leg_breakevens_usd": [_usd(b) for b in leg_breakevens]} if mixed else {}),
+        "curve": [{"index_usd": _usd(s), "pnl_usd": _usd(profile.pnl(s))}
+                  for s in curve_prices(profile, index, also=leg_breakevens)],
         "basis": basis,
     }

@@ -289,3 +289,38 @@ def test_a_long_calendar_states_its_figures_as_bounds_and_no_breakevens(dryrun):
 def money(text):
     value = D(text)
     return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+@pytest.mark.parametrize("legs", [
+    ("sell 1 BTC-27MAR26-95000-C", "buy 1 BTC-26JUN26-95000-C"),  # calendar
+    ("sell 1 BTC-27MAR26-90000-P", "buy 1 BTC-26JUN26-85000-P", "buy 1 BTC-26JUN26-110000-C"),  # diagonal + wing
+])
+def test_a_calendar_chart_holds_every_strike_and_leg_breakeven_with_margin(gps_home, monkeypatch, legs):
+    """Through ``gps execute --dry-run``: the chart's range (JSON curve and text axis) holds every
+    leg's strike and where each leg alone breaks even (strike +/- its expected premium), with
+    at least 4% of the highest of them to spare on each side."""
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    monkeypatch.setenv("GPS_DRYRUN_ASOF", "2026-03-20")
+    monkeypatch.delenv("GPS_DRYRUN_INDEX", raising=False)
+    args = ["execute", "--venue", "dryrun", "--dry-run"]
+    for leg in legs:
+        args += ["--leg", leg]
+    result = CliRunner().invoke(cli, args + ["--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["plan"]
+    anchors = []
+    for leg in plan["legs"]:
+        _, _, strike, kind = leg["instrument"].split("-")
+        premium = D(leg["expected_price_usd"])
+        anchors += [D(strike), D(strike) + premium if kind == "C" else D(strike) - premium]
+    profile = plan["payoff"]["profile"]
+    assert profile["mixed_expiries"] is True
+    low, high = D(profile["curve"][0]["index_usd"]), D(profile["curve"][-1]["index_usd"])
+    margin = max(anchors) * D("0.04")
+    assert low <= min(anchors) - margin and high >= max(anchors) + margin
+    assert [D(b) for b in profile["leg_breakevens_usd"]] == [a.quantize(D("0.01")) for a in anchors[1::2]]
+    text = CliRunner().invoke(cli, args).output  # the plan is shown on stderr before the report
+    lines = text.splitlines()
+    axis = lines[lines.index(next(line for line in lines if line.startswith("P&L at expiry"))) + 14].split()
+    left, right = (D(a.replace(",", "")) for a in (axis[0], axis[-1]))
+    assert left <= min(anchors) - margin and right >= max(anchors) + margin
