@@ -22,7 +22,9 @@ def positions_cmd(venue, underlying, as_json) -> None:
     """Show open positions per venue and instrument, from each venue's own record.
 
     Per instrument: signed quantity (negative is short), average price in its currency, mark,
-    unrealised P&L in USD, and the gps executions whose journaled fills still hold it. Live
+    unrealised P&L in USD, and the gps executions whose journaled fills still hold it. Options
+    that expired while held are settled by the venue and no longer listed (the paper venue
+    settles them at intrinsic value against its index; --json lists them under "settled"). Live
     venues need their credentials. A venue whose plugin cannot report positions is listed as
     "positions unavailable". Exit 1 when a venue could not be asked.
 
@@ -63,6 +65,10 @@ def positions_text(report: dict) -> str:
             lines.append(f"{v['venue']}: could not ask for positions: {error}")
         elif not v["positions"]:
             lines.append(f"{v['venue']}: no open positions")
+        settled = v.get("settled") or []
+        if settled:
+            names = ", ".join(f"{s['instrument']} ({s['quantity']})" for s in settled)
+            lines.append(f"{v['venue']}: settled at expiry, no longer held: {names} (details: --json)")
         for p in v["positions"]:
             pnl = p["unrealized_pnl_usd"]
             rows.append((v["venue"], p["instrument"], p["quantity"],
@@ -128,9 +134,14 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     plan = plan_close(ctx, execution_id, legs)
     for note in plan.notes:
         ui.progress(note)
+    if not as_json:
+        for line in plan.settled:
+            _say(line)
     if not plan.to_send:
         if as_json:
             _echo_json({"close": plan.to_json(), "plan": None, "report": None})
+        elif plan.settled:
+            _say(f"Execution {plan.execution_id} holds nothing else to close.")
         else:
             _say(f"Execution {plan.execution_id} holds nothing to close.")
         sys.exit(EXIT_OK)

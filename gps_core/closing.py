@@ -50,6 +50,7 @@ class CloseLeg:
     venue_quantity: Decimal | None
     quantity: Decimal = ZERO
     note: str | None = None
+    settlement: Any = None  # the venue's Settlement when the leg expired and was settled
 
     @property
     def side(self) -> Side:
@@ -59,7 +60,7 @@ class CloseLeg:
         return {"venue": self.venue, "instrument": self.symbol, "side": self.side.value,
                 "quantity": _text(self.quantity), "journal_quantity": _text(self.journal_quantity),
                 "venue_quantity": None if self.venue_quantity is None else _text(self.venue_quantity),
-                "note": self.note}
+                "note": self.note, "settlement": None if self.settlement is None else self.settlement.to_json()}
 
 
 @dataclass
@@ -74,6 +75,11 @@ class ClosePlan:
     @property
     def to_send(self) -> list[CloseLeg]:
         return [leg for leg in self.legs if leg.quantity > 0]
+
+    @property
+    def settled(self) -> list[str]:
+        """One line per leg that expired and was settled (nothing of it is sent)."""
+        return [f"{leg.venue} {leg.settlement.describe()}: nothing to close" for leg in self.legs if leg.settlement]
 
     def to_json(self) -> dict:
         return {"closes": self.execution_id, "mode": self.mode, "legs": [leg.to_json() for leg in self.legs],
@@ -103,6 +109,16 @@ def parse_leg_selection(specs: Sequence[str]) -> dict[str, Decimal | None]:
             raise BadInput(f"--leg {name} is given twice")
         chosen[name] = amount
     return chosen
+
+
+def _settled_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> dict[str, Any]:
+    """``{symbol: Settlement}`` the venue settled at expiry (``{}`` for a venue without ``gps_settlements``)."""
+    from .service import SimulatedVenue, venue_for
+
+    venue = venue_for(ctx, venue_name, mode, cache)
+    if isinstance(venue, SimulatedVenue) or not getattr(venue, "has_settlements", False):
+        return {}
+    return {s.symbol: s for s in venue.settlements(None)}
 
 
 def _held_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> tuple[dict[str, Decimal] | None, str | None]:
@@ -143,7 +159,9 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
         holdings = [h for h in holdings if id(h) in picked]
     cache: dict = {}
     venue_held: dict[str, dict[str, Decimal] | None] = {}
+    settled: dict[str, dict[str, Any]] = {}
     for venue_name in sorted({h.venue for h in holdings}):
+        settled[venue_name] = _settled_at_venue(ctx, venue_name, mode, cache)
         venue_held[venue_name], note = _held_at_venue(ctx, venue_name, mode, cache)
         if note:
             plan.notes.append(note)
@@ -152,6 +170,13 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
         leg = CloseLeg(h.venue, h.symbol, h.instrument, h.quantity,
                        None if at_venue is None else at_venue.get(h.symbol, ZERO))
         wanted = abs(h.quantity)
+        settlement = settled[h.venue].get(h.symbol)
+        if settlement is not None and not leg.venue_quantity:
+            if chosen and picked[id(h)] is not None:
+                raise BadInput(f"--leg {h.symbol}: {settlement.describe()}; nothing of it can be closed")
+            leg.settlement = settlement
+            plan.legs.append(leg)
+            continue
         if leg.venue_quantity is not None:
             same_side = leg.venue_quantity != 0 and (leg.venue_quantity > 0) == (h.quantity > 0)
             cap = min(wanted, abs(leg.venue_quantity)) if same_side else ZERO

@@ -50,7 +50,7 @@ import pluggy
 if TYPE_CHECKING:
     from .instruments import OptionKey
     from .model import (AuthResult, ComboLeg, ComboOffer, OrderBook, OrderRequest, OrderSnapshot, Position,
-                        VenueInfo, VenueInstrument)
+                        Settlement, VenueInfo, VenueInstrument)
     from .secrets import Secret
 
 PROJECT = "gps"
@@ -184,6 +184,23 @@ def gps_positions(underlying: str | None) -> list[Position]:
         size (signed: positive long, negative short); ``[]`` when nothing is held.
     :raises VenueError: the venue could not be asked or its reply was unreadable (the core
         reports it for that venue and carries on with the others).
+    """
+
+
+@hookspec(firstresult=True)
+def gps_settlements(underlying: str | None) -> list[Settlement]:
+    """List the positions the venue settled at expiry, oldest first. **Optional**.
+
+    An option that expires while held is cash-settled by the venue (Deribit at 08:00 UTC on
+    its expiry day, at its intrinsic value against the index) and is no longer in
+    ``gps_positions``. With this hook ``gps close`` says a leg "expired and settled at ..."
+    instead of trying to trade it, and ``gps positions --json`` lists the settlements. A venue
+    without it still loads; closing a leg that is gone then says the venue holds nothing of it.
+    Added without changing ``HOOKSPEC_VERSION`` because a plugin built before it is complete.
+
+    :param underlying: only settlements on this underlying (``"BTC"``), or ``None`` for all.
+    :returns: a list of :class:`~gps_core.model.Settlement`; ``[]`` when none.
+    :raises VenueError: the venue could not be asked or its reply was unreadable.
     """
 
 

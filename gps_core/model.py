@@ -472,3 +472,50 @@ class Position:
                 return None
             pnl = (self.mark_price - self.average_price) * self.quantity
         return pnl * self.usd_per_unit
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A position the venue settled at expiry (cash-settled at the option's intrinsic value);
+    returned by the optional ``gps_settlements``.
+
+    :param venue: the venue's name.
+    :param symbol: the venue's name for the instrument.
+    :param quantity: signed contracts that were held when it expired (positive long).
+    :param settlement_price: what one contract settled at, in ``price_currency`` (its intrinsic
+        value against ``index_price``; ``0`` when it expired out of the money).
+    :param price_currency: the currency of ``settlement_price`` and ``average_price``.
+    :param index_price: the underlying's index, USD, it was settled against.
+    :param settled_at: the expiry moment (UTC).
+    :param average_price: the position's average entry price, or ``None`` when unknown.
+    :param pnl_usd: the position's P&L in USD from entry to settlement
+        (``(settlement_price - average_price) * quantity`` in USD), or ``None`` when unknown.
+    :param key: the venue-independent identity, when the symbol parses as an option.
+    """
+
+    venue: str
+    symbol: str
+    quantity: Decimal
+    settlement_price: Decimal
+    price_currency: str
+    index_price: Decimal
+    settled_at: datetime
+    average_price: Decimal | None = None
+    pnl_usd: Decimal | None = None
+    key: OptionKey | None = None
+
+    def to_json(self) -> dict:
+        text = lambda v: None if v is None else f"{v.normalize():f}"  # noqa: E731
+        return {"venue": self.venue, "instrument": self.symbol, "quantity": text(self.quantity),
+                "settlement_price": text(self.settlement_price), "price_currency": self.price_currency,
+                "index_usd": text(self.index_price), "settled_at": self.settled_at.isoformat(),
+                "average_price": text(self.average_price),
+                "pnl_usd": None if self.pnl_usd is None else f"{self.pnl_usd.quantize(Decimal('0.01')):f}"}
+
+    def describe(self) -> str:
+        """One line: ``BTC-27MAR26-85000-C (0.2) expired and settled at 5000 USD against the index $90,000 on ...``."""
+        pnl = "" if self.pnl_usd is None else (
+            f", P&L {'-' if self.pnl_usd < 0 else ''}${abs(self.pnl_usd):,.2f}")
+        return (f"{self.symbol} ({self.quantity.normalize():f}) expired and settled at "
+                f"{self.settlement_price.normalize():f} {self.price_currency} against the index "
+                f"${self.index_price:,.2f} on {self.settled_at:%Y-%m-%d %H:%M} UTC{pnl}")

@@ -399,6 +399,9 @@ class _State:
     orders: dict[str, PaperOrder]
     counters: dict[str, int]
     next_number: int
+    #: positions settled at expiry, as :mod:`gps_core.paper_settlement` records them
+    #: (``{"symbol", "quantity" (signed, what was held), ...}``): they net out of every position
+    settlements: list[dict] = field(default_factory=list)
 
     def find(self, order: OrderRequest) -> PaperOrder:
         if order.venue_order_id:
@@ -419,7 +422,30 @@ class _State:
                 total += sum((o.side.sign * r * o.filled_quantity for s, r, _ in o.combo_legs if s == symbol), ZERO)
             elif o.symbol == symbol:
                 total += o.side.sign * o.filled_quantity
-        return total
+        return total - self.settled(symbol)
+
+    def settled(self, symbol: str) -> Decimal:
+        """Signed contracts of ``symbol`` already settled at expiry (they are no longer held)."""
+        return sum((Decimal(s["quantity"]) for s in self.settlements if s["symbol"] == symbol), ZERO)
+
+    def held(self, venue: str) -> list[Position]:
+        """Net positions from every fill, less what was settled at expiry (see :meth:`PaperBroker.positions`)."""
+        held: dict[str, list] = {}  # symbol -> [quantity, average price, price currency]
+        for order in sorted(self.orders.values(), key=lambda o: o.created_at):
+            if order.combo_legs:
+                for fill in order.fills:
+                    for symbol, quantity, price in order.leg_fills(fill):
+                        entry = held.setdefault(symbol, [ZERO, ZERO, order.price_currency])
+                        entry[0], entry[1] = _add_fill(entry[0], entry[1], quantity, price)
+                continue
+            entry = held.setdefault(order.symbol, [ZERO, ZERO, order.price_currency])
+            for fill in order.fills:
+                entry[0], entry[1] = _add_fill(entry[0], entry[1], order.side.sign * fill.quantity, fill.price)
+        for symbol, entry in held.items():
+            entry[0] -= self.settled(symbol)
+        return [Position(venue=venue, symbol=symbol, quantity=quantity, price_currency=currency,
+                         average_price=_plain(average), key=_option_key(symbol))
+                for symbol, (quantity, average, currency) in held.items() if quantity != 0]
 
 
 _PATH_LOCKS: dict[str, threading.Lock] = {}
@@ -523,23 +549,20 @@ class PaperBroker:
         average in, fills that reduce it leave it, a fill that flips it starts it afresh at its
         price. No mark, no P&L: the venue adds those from its market. A combo order's fills are
         held per leg (ratio times the fill, at the leg prices of :meth:`PaperOrder.leg_fills`).
+        What was settled at expiry (:mod:`gps_core.paper_settlement`) is no longer held.
         """
-        held: dict[str, list] = {}  # symbol -> [quantity, average price, price currency]
         with self._transaction(write=False) as (state, _):
-            orders = sorted(state.orders.values(), key=lambda o: o.created_at)
-        for order in orders:
-            if order.combo_legs:
-                for fill in order.fills:
-                    for symbol, quantity, price in order.leg_fills(fill):
-                        entry = held.setdefault(symbol, [ZERO, ZERO, order.price_currency])
-                        entry[0], entry[1] = _add_fill(entry[0], entry[1], quantity, price)
-                continue
-            entry = held.setdefault(order.symbol, [ZERO, ZERO, order.price_currency])
-            for fill in order.fills:
-                entry[0], entry[1] = _add_fill(entry[0], entry[1], order.side.sign * fill.quantity, fill.price)
-        return [Position(venue=self.venue, symbol=symbol, quantity=quantity, price_currency=currency,
-                         average_price=_plain(average), key=_option_key(symbol))
-                for symbol, (quantity, average, currency) in held.items() if quantity != 0]
+            return state.held(self.venue)
+
+    def transact(self, step: Callable[["_State"], object]) -> object:
+        """Run ``step(state)`` as one transaction under the store's locks and save what it changed.
+
+        For store extensions such as settlement at expiry (:mod:`gps_core.paper_settlement`):
+        another process's transaction waits for it, so a step that checks before it writes is
+        idempotent. Returns what ``step`` returns.
+        """
+        with self._transaction() as (state, _):
+            return step(state)
 
     def fill(self, client_order_id: str) -> OrderSnapshot:
         """Fill what is left of a working order at its limit, as if someone traded against it.
@@ -777,7 +800,7 @@ class PaperBroker:
                 raise ValueError(f"unknown format {data.get('format')!r}")
             orders = [PaperOrder.from_json(o) for o in data["orders"]]
             return _State({o.client_order_id: o for o in orders}, dict(data.get("fault_counters", {})),
-                          int(data.get("next_order_number", len(orders) + 1)))
+                          int(data.get("next_order_number", len(orders) + 1)), list(data.get("settlements", [])))
         except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
             raise ConfigurationError(f"the paper order store {self.store_path} is unreadable: {exc}") from None
 
@@ -789,6 +812,7 @@ class PaperBroker:
             "next_order_number": state.next_number,
             "fault_counters": state.counters,
             "orders": [o.to_json() for o in state.orders.values()],
+            **({"settlements": state.settlements} if state.settlements else {}),
         }
         text = json.dumps(data, indent=1)
         if text == unless:

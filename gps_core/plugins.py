@@ -40,7 +40,7 @@ VENUE_HOOKS = (
     "gps_cancel",
 )
 #: Venue hooks a venue may leave out; :class:`Venue` says whether it has each.
-OPTIONAL_VENUE_HOOKS = ("gps_positions", "gps_combo_offer")
+OPTIONAL_VENUE_HOOKS = ("gps_positions", "gps_combo_offer", "gps_settlements")
 
 
 @dataclass
@@ -285,6 +285,17 @@ class Venue:
         if not self.has_positions:
             return []
         return self._call("gps_positions", underlying=underlying) or []
+
+    @property
+    def has_settlements(self) -> bool:
+        """Whether the venue implements the optional ``gps_settlements`` hook."""
+        return "gps_settlements" in self.optional_hooks
+
+    def settlements(self, underlying: str | None = None) -> list:
+        """Positions the venue settled at expiry (``gps_settlements``); ``[]`` from a venue without the hook."""
+        if not self.has_settlements:
+            return []
+        return self._call("gps_settlements", underlying=underlying) or []
 
     @property
     def offers_combos(self) -> bool:

@@ -117,6 +117,7 @@ class VenuePositions:
     available: bool
     positions: list[Position] = field(default_factory=list)
     error: str | None = None
+    settled: list = field(default_factory=list)  # Settlement records, for a venue with gps_settlements
 
 
 def venue_positions(ctx, venues: Sequence[Any], underlying: str | None = None) -> list[VenuePositions]:
@@ -130,7 +131,8 @@ def venue_positions(ctx, venues: Sequence[Any], underlying: str | None = None) -
             return VenuePositions(venue.name, False, error="positions unavailable (the venue plugin has no gps_positions)")
         try:
             ctx.authenticate(venue)
-            return VenuePositions(venue.name, True, list(venue.positions(underlying)))
+            settled = list(venue.settlements(underlying)) if getattr(venue, "has_settlements", False) else []
+            return VenuePositions(venue.name, True, list(venue.positions(underlying)), settled=settled)
         except Exception as exc:  # noqa: BLE001 - one venue's failure must not hide the others
             return VenuePositions(venue.name, True, error=str(exc) or type(exc).__name__)
 
@@ -165,7 +167,8 @@ def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str
     ``gps_positions``) or ``failed`` (it could not be asked: ``error`` says why);
     ``available`` is true only for ``ok``.
     ``executions`` lists each execution whose journaled fills still hold a non-zero quantity of
-    that instrument on that venue.
+    that instrument on that venue. A venue with ``gps_settlements`` also gives ``settled``: the
+    positions it settled at expiry (:meth:`~gps_core.model.Settlement.to_json`), no longer held.
     """
     by_place: dict[tuple[str, str], list[Holding]] = {}
     for holding in holdings.values():
@@ -184,7 +187,7 @@ def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str
             })
         status = "unavailable" if not answer.available else ("failed" if answer.error else "ok")
         venues.append({"venue": answer.venue, "available": status == "ok", "status": status, "error": answer.error,
-                       "positions": rows})
+                       "positions": rows, "settled": [s.to_json() for s in answer.settled]})
     return {"venues": venues}
 
 

@@ -119,3 +119,33 @@ def test_hook_gps_combo_offer(venue):
     assert [(f.symbol, f.side) for f in snapshot.leg_fills] == [(low.symbol, Side.BUY), (high.symbol, Side.SELL)]
     assert sum(f.price * (1 if f.side is Side.BUY else -1) for f in snapshot.leg_fills) == snapshot.average_price
     assert venue.combo_offer([ComboLeg("BTC-1JAN20-1-C", 1), ComboLeg(high.symbol, -1)], create=False, depth=5) is None
+
+
+def test_hook_gps_settlements(tmp_path):
+    """A position held past its expiry is settled once, at intrinsic value against the market's index."""
+    def venue_at(asof):
+        host = PluginHost(environ={})
+        host.register(dryrun.DryRunVenue(environ={"GPS_HOME": str(tmp_path), "GPS_DRYRUN_ASOF": asof,
+                                                  "GPS_DRYRUN_INDEX": "BTC=90000"}), "dryrun")
+        return host.venue("dryrun")
+
+    before = venue_at("2026-03-20")
+    assert before.has_settlements and before.settlements() == []
+    inst = before.find_instrument(OptionKey.parse("BTC-27MAR26-94000-P"))
+    book = before.order_book(inst, 1)
+    before.place(OrderRequest("gps-hooks-L1-1", inst, Side.SELL, D("0.5"), book.bids[0].price))
+    assert before.settlements() == [] and [p.quantity for p in before.positions()] == [D("-0.5")]
+    after = venue_at("2026-03-28")
+    (settled,) = after.settlements("BTC")
+    assert (settled.symbol, settled.quantity, settled.settlement_price, settled.index_price) == \
+        (inst.symbol, D("-0.5"), D(4000), D(90000))
+    assert settled.pnl_usd == ((D(4000) - book.bids[0].price) * D("-0.5")).quantize(D("0.01"))
+    assert after.positions() == [] and after.settlements("ETH") == [] and len(after.settlements()) == 1
+    # an order still working when its instrument expires is cancelled by the venue, and never fills
+    resting = OrderRequest("gps-hooks-L2-1", inst, Side.BUY, D("0.1"), book.bids[-1].price)
+    assert before.place(resting).status is VenueOrderStatus.OPEN
+    expired = after.order_status(resting)
+    assert expired.status is VenueOrderStatus.CANCELLED and "expired" in expired.reason
+    assert expired.filled_quantity == 0 and len(after.settlements()) == 1
+    with pytest.raises(OrderNotOpen):
+        after.cancel(resting)

@@ -162,10 +162,12 @@ class DryRunVenue:
 
     @hookimpl
     def gps_order_status(self, order):
+        self._settle_if_expired(order)
         return self._per_leg(order, self.broker().status(order))
 
     @hookimpl
     def gps_cancel(self, order):
+        self._settle_if_expired(order)
         return self._per_leg(order, self.broker().cancel(order))
 
     @hookimpl
@@ -175,6 +177,7 @@ class DryRunVenue:
         from decimal import Decimal
 
         market = self.market()
+        self._settle(market)
         found = []
         for position in self.broker().positions():
             if underlying and (position.key is None or position.key.underlying != underlying.upper()):
@@ -183,6 +186,28 @@ class DryRunVenue:
             mark = market.mid(listed) if listed is not None else None
             found.append(replace(position, mark_price=mark, usd_per_unit=Decimal(1)))
         return found
+
+    @hookimpl
+    def gps_settlements(self, underlying):
+        """Positions settled at expiry (cash, at intrinsic value against the market's index), settling any now due."""
+        from gps_core.paper_settlement import settlements
+
+        self._settle(self.market())
+        return [s for s in settlements(self.broker())
+                if not underlying or (s.key is not None and s.key.underlying == underlying.upper())]
+
+    def _settle(self, market):
+        """Settle what has expired at the market's clock, as Deribit does at 08:00 UTC (see the README)."""
+        from gps_core.paper_settlement import settle_expired
+
+        return settle_expired(self.broker(), market.clock(),
+                              lambda underlying: market.index(underlying) if underlying in market.specs else None)
+
+    def _settle_if_expired(self, order):
+        """An order on an expired instrument: settle first, so a working one shows as cancelled at expiry."""
+        market = self.market()
+        if order.instrument.is_expired(market.clock()):
+            self._settle(market)
 
     @hookimpl
     def gps_combo_offer(self, legs, create: bool, depth: int):
@@ -194,9 +219,10 @@ class DryRunVenue:
         return offer(self.market(), list(legs))
 
     def _per_leg(self, order, snapshot):
-        """A combo order's snapshot with its fills per leg; any other unchanged."""
+        """A combo order's snapshot with its fills per leg (at the leg prices stored with it); any other unchanged."""
         if not order.instrument.is_combo:
             return snapshot
         from .combos import with_leg_fills
 
-        return with_leg_fills(self.market(), snapshot, order)
+        stored = next((o for o in self.broker().orders() if o.client_order_id == snapshot.client_order_id), None)
+        return with_leg_fills(snapshot, order, stored)

@@ -28,6 +28,8 @@ from gps_core.model import (
 )
 from gps_core.money import ZERO, Money
 
+from .market import FEES
+
 MAX_LEGS = 4
 
 
@@ -91,21 +93,22 @@ def leg_prices(market, order: OrderRequest) -> dict:
     return prices
 
 
-def with_leg_fills(market, snapshot: OrderSnapshot, order: OrderRequest) -> OrderSnapshot:
-    """A paper combo fill reported per leg, with the legs' fees (the snapshot's fee is their sum)."""
-    if snapshot.filled_quantity <= 0 or snapshot.average_price is None:
+def with_leg_fills(snapshot: OrderSnapshot, order: OrderRequest, stored=None) -> OrderSnapshot:
+    """A paper combo fill reported per leg, with the legs' fees (the snapshot's fee is their sum).
+
+    The legs' prices are the reference prices stored with the order (``stored``, a
+    :class:`~gps_core.paper.PaperOrder`) at placement, so the report does not change when the
+    market moves or a leg expires; the first leg takes any difference to the combo's price.
+    """
+    if snapshot.filled_quantity <= 0 or snapshot.average_price is None or stored is None or not stored.combo_legs:
         return snapshot
-    legs = order.instrument.combo_legs
-    listed = [_listed(market, leg.symbol) for leg in legs]
-    books = [market.book(i, 1) for i in listed]
-    sides = [Side.BUY if leg.ratio * order.side.sign > 0 else Side.SELL for leg in legs]
-    prices = [(b.asks[0].price if s is Side.BUY else b.bids[0].price) for s, b in zip(sides, books)]
-    rest = sum((leg.ratio * price for leg, price in zip(legs[1:], prices[1:])), ZERO)
-    prices[0] = (snapshot.average_price - rest) / legs[0].ratio
+    from gps_core.paper import PaperFill
+
+    whole = PaperFill(snapshot.average_price, snapshot.filled_quantity, ZERO, "taker")
     fills, total = [], ZERO
-    for leg, inst, book, side, price in zip(legs, listed, books, sides, prices):
-        quantity = abs(leg.ratio) * snapshot.filled_quantity
-        fee = inst.fees.fee_per_contract(price, book.underlying_value()) * quantity
+    for symbol, signed, price in stored.leg_fills(whole):
+        fee = FEES.fee_per_contract(price, stored.underlying_value) * abs(signed)
         total += fee
-        fills.append(LegFill(leg.symbol, side, quantity, price, Money(fee, inst.price_currency)))
+        fills.append(LegFill(symbol, Side.BUY if signed > 0 else Side.SELL, abs(signed), price,
+                             Money(fee, order.instrument.price_currency)))
     return replace(snapshot, leg_fills=tuple(fills), fee=Money(total, order.instrument.price_currency))
