@@ -162,7 +162,9 @@ def preflight(ctx: Context, *, allow_unsettled: bool = False, closing: bool = Fa
 def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepared:
     """Venues, quotes, plan and authentication; nothing is sent. Raises BadInput/RoutingError/AuthenticationError."""
     strategy = request.strategy
-    pricing = price_strategy(ctx, strategy, request.venue, dry_run=request.dry_run, progress=ui.progress)
+    # A live run logs in alongside the quotes: no login round trip after them.
+    pricing = price_strategy(ctx, strategy, request.venue, dry_run=request.dry_run, progress=ui.progress,
+                             log_in=not request.dry_run)
     venues = pricing.venues
     if request.leg_venues is not None:  # pinned legs: only the named venue's quote may route each
         pricing.quotes = {i: [q for q in quotes if q.venue == request.leg_venues[i]]

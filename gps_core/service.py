@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -33,6 +34,9 @@ class Context:
 
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     _host: PluginHost | None = None
+    #: venue name -> its authentication started early (:meth:`authenticate_soon`)
+    _early: dict = field(default_factory=dict, repr=False)
+    _early_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def home(self) -> Path:
@@ -68,9 +72,46 @@ class Context:
             refuse_mixed_kinds(venues)
         return venues
 
+    def authenticate_soon(self, venues: Sequence[Venue]) -> None:
+        """Start authenticating each live venue in the background, so a login round trip runs
+        alongside the quotes instead of after them. Nothing is reported here: a venue's outcome
+        (success or its error) is taken by the next :meth:`authenticate` of that venue, so a
+        venue the plan does not use never fails the run."""
+        for venue in venues:
+            if venue.authenticated or venue.info.paper:
+                continue
+            with self._early_lock:
+                if venue.name in self._early:
+                    continue
+                future: Future = Future()
+                self._early[venue.name] = future
+
+            def run(venue=venue, future=future) -> None:
+                try:
+                    self._authenticate_now(venue)
+                except BaseException as exc:  # noqa: BLE001 - handed to authenticate()
+                    future.set_exception(exc)
+                else:
+                    future.set_result(None)
+
+            threading.Thread(target=run, name=f"gps-auth-{venue.name}", daemon=True).start()
+
     def authenticate(self, venue: Venue) -> None:
-        """Give a live venue its credentials (environment, then ``credentials.toml``)."""
-        if venue.authenticated or venue.info.paper:
+        """Give a live venue its credentials (environment, then ``credentials.toml``); waits
+        for (and raises the error of) an authentication :meth:`authenticate_soon` started."""
+        if venue.info.paper:
+            return
+        with self._early_lock:
+            early = self._early.pop(venue.name, None)
+        if early is not None:
+            early.result()
+            return
+        if venue.authenticated:
+            return
+        self._authenticate_now(venue)
+
+    def _authenticate_now(self, venue: Venue) -> None:
+        if venue.authenticated:
             return
         credentials = load_credentials(venue.info.credential_env, self.home, self.environ)
         register_secret_values(credentials.values())
@@ -112,7 +153,8 @@ class Pricing:
 
 
 def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run: bool = False,
-                   progress: Callable[[str], None] | None = None, depth: int = DEFAULT_DEPTH) -> Pricing:
+                   progress: Callable[[str], None] | None = None, depth: int = DEFAULT_DEPTH,
+                   log_in: bool = False) -> Pricing:
     """Select the venues for ``--venue selection`` and fetch every leg's quote from them.
 
     A leg on an underlying that none of the venues asked trades (with ``auto``: none of the
@@ -123,6 +165,9 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
     (see :meth:`Context.select_venues`). A dry run prices on the real venues' public books;
     with ``auto``, when none of them can be reached (or none is installed) it falls back to
     the paper venues' own offline market, and the returned :class:`Market` says so.
+
+    ``log_in``: start authenticating the live venues (:meth:`Context.authenticate_soon`) as the
+    quotes are asked for, once the input is known to be good.
     """
     say = progress or (lambda message: None)
     venues = ctx.select_venues(selection)
@@ -130,6 +175,8 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
     require_traded_underlyings(strategy, ctx.host.venues() if selection == "auto" else venues, ctx.host.venues(),
                                ctx.host.skipped_venues)
     offline = all(v.info.paper for v in venues)
+    if log_in and not dry_run:
+        ctx.authenticate_soon([v for v in venues if not v.info.paper])
     names = ", ".join(v.name for v in venues)
     note = None
     if selection == "auto" and offline:
@@ -189,7 +236,12 @@ def fetch_quotes(strategy: Strategy, venues: Sequence[Any], depth: int = DEFAULT
             instrument = venue.find_instrument(leg.instrument)
             if instrument is None:
                 return index, Quote(venue.name, nearest=_nearest_listed(venue, leg.instrument))
-            return index, Quote(venue.name, instrument, venue.order_book(instrument, depth))
+            book = venue.order_book(instrument, depth)
+            # A venue may return the instrument as it fetched it with the book (fresher than
+            # what it found from a cache): price on that one.
+            if book.instrument.symbol == instrument.symbol and book.instrument.key == instrument.key:
+                instrument = book.instrument
+            return index, Quote(venue.name, instrument, book)
         except ConfigurationError:
             raise  # gps's own setup is wrong (a malformed variable): the first and only error, not a venue down
         except Exception as exc:  # noqa: BLE001 - one venue's failure must not stop routing

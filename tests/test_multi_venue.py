@@ -76,3 +76,23 @@ def test_a_strategy_split_across_venues_gets_no_combo_for_its_deribit_legs(venue
     assert [leg["role"] for leg in report["legs"]] == ["leg", "leg", "leg"]
     assert deribit.combo_orders() == [] and deribit.calls["private/create_combo"] == 0
     assert len(deribit.single_leg_orders()) == 2 and len(aevo.orders) == 1
+
+
+def test_a_login_started_with_the_quotes_fails_only_a_run_that_uses_its_venue(venues, monkeypatch):
+    """Live runs log in to every selected venue alongside the quotes. A venue the plan does not
+    use may have bad credentials without failing the run; one the plan uses stops it before any
+    order is sent, on any venue."""
+    deribit, aevo = venues
+    (k1, d1, a1), (k2, d2, a2) = common_calls(deribit, aevo)
+    deribit.instrument(d1).asks = [[price * 3, amount] for price, amount in deribit.instrument(d1).asks]  # Aevo wins
+    monkeypatch.setenv("DERIBIT_CLIENT_SECRET", "not-the-secret")
+    result = CliRunner().invoke(cli, ["execute", "--venue", "auto", "--yes", "--json", "--quiet",
+                                      "--leg", f"buy 0.1 {k1.name}"])
+    assert result.exit_code == 0, result.stderr
+    assert [leg["venue"] for leg in json.loads(result.stdout)["legs"]] == ["aevo"]
+    assert deribit.grants["client_signature"] == 1  # it was asked, alongside the quotes, and refused
+    aevo.market(a2).asks = [[price * 3, amount] for price, amount in aevo.market(a2).asks]  # leg 2: Deribit wins
+    refused = CliRunner().invoke(cli, ["execute", "--venue", "auto", "--yes", "--json", "--quiet",
+                                       "--leg", f"buy 0.1 {k1.name}", "--leg", f"buy 0.1 {k2.name}"])
+    assert refused.exit_code != 0 and "deribit" in refused.stdout
+    assert sum(deribit.placed.values()) == 0 and len(aevo.orders) == 1  # the first run's order only

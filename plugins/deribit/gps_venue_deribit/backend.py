@@ -10,12 +10,26 @@ from gps_core.errors import AuthenticationError
 from gps_core.model import AuthResult
 from gps_core.secrets import Secret
 
-from .auth import TokenManager
+from .auth import RequestSigner, TokenManager
+from .instrument_cache import InstrumentCache, cache_path
 from .market import Market
 from .orders import Orders
 from .parsing import VENUE
 from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, Settings
 from .transport import Transport
+
+
+def instrument_cache(environ: Mapping[str, str], base_url: str, *, explicit: bool) -> InstrumentCache:
+    """The on-disk instrument cache under ``$GPS_HOME/cache`` (gps's state directory).
+
+    A client made from an explicit environment without ``GPS_HOME`` (tests, embedding code)
+    keeps its instruments in memory only: it never writes into the user's own state directory.
+    """
+    if explicit and not environ.get("GPS_HOME"):
+        return InstrumentCache(None, base_url)
+    from gps_core.config import gps_home
+
+    return InstrumentCache(cache_path(gps_home(environ) / "cache", base_url), base_url)
 
 
 class DeribitBackend:
@@ -25,9 +39,10 @@ class DeribitBackend:
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None, *, settings: Settings | None = None, session=None):
-        self.settings = settings or Settings.from_environ(os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        self.settings = settings or Settings.from_environ(env)
         self.transport = Transport(self.settings, session)
-        self.market = Market(self.transport)
+        self.market = Market(self.transport, cache=instrument_cache(env, self.settings.base_url, explicit=environ is not None))
         self._orders: Orders | None = None
         self._tokens: TokenManager | None = None
         self._lock = threading.Lock()
@@ -44,10 +59,15 @@ class DeribitBackend:
                 f"missing {' and '.join(missing)}: Deribit needs {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} "
                 "(environment or credentials.toml)", venue=VENUE)
         tokens = TokenManager(self.transport, Secret(client_id), Secret(secret), **token_options)
+        # The login checks the credentials (and reports their scope) before anything is sent;
+        # with signed requests (the default) it is the only use of the token.
         tokens.login()
+        signer = RequestSigner(Secret(client_id), Secret(secret)) if self.settings.auth == "signature" else None
+        orders = Orders(self.transport, tokens, signer)
+        orders.on_instrument_refused = self.market.forget
         with self._lock:
             self._tokens = tokens
-            self._orders = Orders(self.transport, tokens)
+            self._orders = orders
         scope = tokens.scope
         return AuthResult(venue=VENUE, account=None, testnet=tokens.testnet or self.settings.testnet,
                           detail=f"{self.settings.base_url} scope: {scope}" if scope else self.settings.base_url)

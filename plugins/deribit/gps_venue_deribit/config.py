@@ -16,6 +16,10 @@ TESTNET_ENV = "DERIBIT_TESTNET"
 BASE_URL_ENV = "DERIBIT_BASE_URL"
 HTTP_FORM_ENV = "DERIBIT_HTTP_FORM"
 COMBOS_ENV = "DERIBIT_COMBOS"
+AUTH_ENV = "DERIBIT_AUTH"
+#: How private requests are authorised: ``signature`` (each one signed, ``deri-hmac-sha256``)
+#: or ``token`` (a bearer token from ``public/auth``, refreshed as it ages).
+AUTH_MODES = ("signature", "token")
 
 #: ``session:<name>`` scope requested by ``public/auth``: a token bound to a named session
 #: is valid on every HTTP connection (a ``connection``-scoped one is not), and reusing one
@@ -36,6 +40,8 @@ class Settings:
     :param read_timeout: seconds to wait for a reply once the request is sent.
     :param combos: offer combo books (``gps_combo_offer``); ``DERIBIT_COMBOS=off`` turns it off,
         and the plugin then behaves as a venue without combos (every leg its own order).
+    :param auth: ``signature`` (the default; ``DERIBIT_AUTH``): every private request carries its
+        own ``deri-hmac-sha256`` signature, so no order waits for a token; or ``token``.
     """
 
     base_url: str = PRODUCTION_URL
@@ -43,6 +49,7 @@ class Settings:
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
     combos: bool = True
+    auth: str = "signature"
 
     @property
     def testnet(self) -> bool:
@@ -76,6 +83,11 @@ class Settings:
             from gps_core.errors import ConfigurationError
 
             raise ConfigurationError(f"{COMBOS_ENV} must be 'on' or 'off', got {combos!r}")
-        return cls(base_url=base, http_form=form,
+        auth = (environ.get(AUTH_ENV) or "signature").strip().lower()
+        if auth not in AUTH_MODES:
+            from gps_core.errors import ConfigurationError
+
+            raise ConfigurationError(f"{AUTH_ENV} must be 'signature' or 'token', got {auth!r}")
+        return cls(base_url=base, http_form=form, auth=auth,
                    read_timeout=seconds_from_env(environ, READ_TIMEOUT_ENV, cls.read_timeout),
                    combos=combos in _TRUE)

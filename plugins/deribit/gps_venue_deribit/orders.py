@@ -28,7 +28,7 @@ from gps_core.http import retry_safe
 from gps_core.model import OrderRequest, OrderSnapshot, Side, TimeInForce
 from gps_core.money import is_multiple, to_decimal
 
-from .auth import TokenManager
+from .auth import RequestSigner, TokenManager
 from .errors import TOKEN_REFUSED, Outcome, lookup
 from .listing import listing_currency
 from .parsing import VENUE, snapshot_from_order, trades_fee
@@ -37,6 +37,10 @@ from .transport import Transport
 log = logging.getLogger(__name__)
 
 LABEL_MAX = 64
+#: Refusals that mean gps's instrument metadata is wrong: 10020 invalid_or_unsupported_instrument,
+#: 10026 price_precision_exceeded, 10043 price_wrong_tick, 13020 not_found, -32602 invalid params
+#: (the fake's and Deribit's answer to an unknown instrument name).
+INSTRUMENT_REFUSALS = frozenset({10020, 10026, 10043, 13020, -32602})
 TIME_IN_FORCE = {TimeInForce.GTC: "good_til_cancelled", TimeInForce.IOC: "immediate_or_cancel"}
 
 
@@ -103,9 +107,14 @@ def with_leg_fills(snapshot: OrderSnapshot, trades, order: OrderRequest) -> Orde
 class Orders:
     """Order calls for one account. Thread-safe."""
 
-    def __init__(self, transport: Transport, tokens: TokenManager):
+    def __init__(self, transport: Transport, tokens: TokenManager | None, signer: RequestSigner | None = None):
+        if tokens is None and signer is None:
+            raise ValueError("Orders needs a token manager or a request signer")
         self._transport = transport
         self._tokens = tokens
+        self._signer = signer  # when set, every private call is signed on its own (no token)
+        #: called with the instrument name when an order is refused for its instrument or tick
+        self.on_instrument_refused = None
         self._fees: dict[tuple[str, str], object] = {}  # the trades, per (order id, filled amount)
         self._fees_lock = threading.Lock()
 
@@ -115,6 +124,14 @@ class Orders:
         """A repeatable private call: backoff on retryable errors, one re-login on 13009."""
 
         def attempt():
+            if self._signer is not None:
+                try:
+                    return self._transport.call(method, params, signer=self._signer)
+                except AuthenticationError as exc:
+                    if exc.code != TOKEN_REFUSED:
+                        raise
+                    # a refused signature (clock step, reused nonce): one more try, freshly signed
+                    return self._transport.call(method, params, signer=self._signer)
             token = self._tokens.token()
             try:
                 return self._transport.call(method, params, token=token)
@@ -129,27 +146,45 @@ class Orders:
     # --- place -------------------------------------------------------------------------
 
     def place(self, order: OrderRequest) -> OrderSnapshot:
-        """Send the order once; see :func:`gps_core.hookspecs.gps_place` for the outcomes."""
+        """Send the order once; see :func:`gps_core.hookspecs.gps_place` for the outcomes.
+
+        A refusal that says the instrument or its tick is not what gps believed (no such
+        instrument, wrong tick, too many decimals) also tells ``on_instrument_refused`` (the
+        market forgets its cached metadata for that instrument, so the next quote fetches it).
+        The order itself is never re-sent here.
+        """
+        try:
+            return self._place(order)
+        except OrderRejected as exc:
+            if exc.code in INSTRUMENT_REFUSALS and self.on_instrument_refused is not None:
+                self.on_instrument_refused(order.instrument.symbol)
+            raise
+
+    def _place(self, order: OrderRequest) -> OrderSnapshot:
         check_order(order)
         params = order_params(order, self._transport.clock_offset_ms)
         method = "private/buy" if order.side is Side.BUY else "private/sell"
+        token = None
+        if self._signer is None:
+            try:
+                token = self._tokens.token()
+            except AuthenticationError as exc:
+                raise OrderRejected(f"{method}: not sent, login refused: {exc.message}", code=exc.code) from None
+            except (RateLimited, NetworkError, VenueUnavailable):
+                raise
+            except VenueError as exc:  # the login's outcome is unknown, but the order never left
+                raise NetworkError(f"{method}: not sent, login failed: {exc.message}", code=exc.code) from None
         try:
-            token = self._tokens.token()
-        except AuthenticationError as exc:
-            raise OrderRejected(f"{method}: not sent, login refused: {exc.message}", code=exc.code) from None
-        except (RateLimited, NetworkError, VenueUnavailable):
-            raise
-        except VenueError as exc:  # the login's outcome is unknown, but the order never left
-            raise NetworkError(f"{method}: not sent, login failed: {exc.message}", code=exc.code) from None
-        try:
-            envelope = self._transport.call(method, params, token=token)
+            envelope = self._transport.call(method, params, token=token, signer=self._signer)
         except (OrderRejected, RateLimited, NetworkError, VenueUnavailable, OutcomeUnknown):
             raise
         except AuthenticationError as exc:
             if exc.code == TOKEN_REFUSED:
-                # The token is checked before the order reaches the engine: nothing was placed.
-                self._tokens.invalidate(token)
-                raise VenueUnavailable(f"{method}: access token refused; the order was not placed",
+                # The token or signature is checked before the order reaches the engine: nothing was placed.
+                if token is not None:
+                    self._tokens.invalidate(token)
+                what = "access token" if token is not None else "request signature"
+                raise VenueUnavailable(f"{method}: {what} refused; the order was not placed",
                                        code=exc.code) from None
             raise OrderRejected(exc.message, code=exc.code) from None
         except VenueError as exc:

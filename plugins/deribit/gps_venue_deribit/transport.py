@@ -18,6 +18,7 @@ import itertools
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from gps_core.errors import (
@@ -37,6 +38,20 @@ from .config import API_PREFIX, Settings
 
 log = logging.getLogger(__name__)
 USER_AGENT = "gps-venue-deribit/0.1"
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """One JSON-RPC call ready to send: ``body`` is ``None`` for the GET form."""
+
+    method: str
+    url: str
+    body: bytes | None
+    headers: dict = field(repr=False)
+    request_id: int | None
+
+    def __repr__(self) -> str:  # never the headers: they carry a signature or a token
+        return f"PreparedCall({self.method})"
 
 
 class Transport:
@@ -77,35 +92,56 @@ class Transport:
 
     # --- the call ----------------------------------------------------------------------
 
-    def call(self, method: str, params: dict | None = None, *, token: str | None = None) -> dict:
+    def call(self, method: str, params: dict | None = None, *, token: str | None = None, signer=None) -> dict:
         """Send one call; return the whole reply envelope (``result``, ``testnet``, ``usIn``...).
 
         :param token: the bearer access token for ``private/*`` methods.
+        :param signer: a :class:`~gps_venue_deribit.auth.RequestSigner` that signs this request
+            instead (``deri-hmac-sha256``; no token needed).
         :raises VenueError: a subclass saying what the outcome was (see the module docs).
         """
-        import requests
+        return self.send(self.prepare(method, params, token=token, signer=signer))
 
+    def prepare(self, method: str, params: dict | None = None, *, token: str | None = None,
+                signer=None) -> "PreparedCall":
+        """Everything of one call made ready to go (URL, body bytes, headers, signature).
+
+        A signed call must leave within Deribit's 60 s timestamp window, and only once: its
+        nonce is single-use.
+        """
         params = {k: v for k, v in (params or {}).items() if v is not None}
         request_id = self._next_id()
-        url = f"{self.settings.base_url}{API_PREFIX}/{method}"
+        path = f"{API_PREFIX}/{method}"
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         use_get = self.settings.http_form == "get" and method != "public/auth"
+        if use_get:
+            query = wire.query_string(params)
+            path, body = (f"{path}?{query}" if query else path), ""
+        else:
+            body = wire.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+            headers["Content-Type"] = "application/json"
+        if signer is not None:
+            headers["Authorization"] = signer.header("GET" if use_get else "POST", path, body, self.clock_offset_ms)
+        elif token:
+            headers["Authorization"] = f"Bearer {token}"
+        return PreparedCall(method, f"{self.settings.base_url}{path}", None if use_get else body.encode(),
+                            headers, None if use_get else request_id)
+
+    def send(self, call: "PreparedCall") -> dict:
+        """Send a prepared call once; return the reply envelope (see :meth:`call`)."""
+        import requests
+
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         started = time.monotonic()
         try:
-            if use_get:
-                query = wire.query_string(params)
-                response = self._session.get(f"{url}?{query}" if query else url, headers=headers, timeout=timeout)
+            if call.body is None:
+                response = self._session.get(call.url, headers=call.headers, timeout=timeout)
             else:
-                body = wire.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-                headers["Content-Type"] = "application/json"
-                response = self._session.post(url, data=body.encode(), headers=headers, timeout=timeout)
+                response = self._session.post(call.url, data=call.body, headers=call.headers, timeout=timeout)
         except requests.exceptions.RequestException as exc:
-            raise self._connection_error(method, exc) from None
-        log.debug("%s -> HTTP %s in %.1f ms", method, response.status_code, (time.monotonic() - started) * 1000)
-        envelope = self._read(method, request_id if not use_get else None, response)
+            raise self._connection_error(call.method, exc) from None
+        log.debug("%s -> HTTP %s in %.1f ms", call.method, response.status_code, (time.monotonic() - started) * 1000)
+        envelope = self._read(call.method, call.request_id, response)
         self._note_clock(envelope.get("usOut"))
         return envelope
 

@@ -37,11 +37,12 @@ def credentials():
 
 @pytest.fixture
 def make_client(server):
-    """Make a client for the fake server (``form``: post/get; extra TokenManager options)."""
+    """Make a client for the fake server (``form``: post/get; ``auth``: signature/token; extra
+    TokenManager options)."""
     made = []
 
-    def make(form: str = "post", login: bool = True, **token_options) -> DeribitBackend:
-        client = DeribitBackend({"DERIBIT_BASE_URL": server.url, "DERIBIT_HTTP_FORM": form})
+    def make(form: str = "post", login: bool = True, auth: str = "signature", **token_options) -> DeribitBackend:
+        client = DeribitBackend({"DERIBIT_BASE_URL": server.url, "DERIBIT_HTTP_FORM": form, "DERIBIT_AUTH": auth})
         if login:
             client.authenticate(_credentials(), **token_options)
         made.append(client)
@@ -53,6 +54,12 @@ def make_client(server):
 @pytest.fixture
 def client(make_client) -> DeribitBackend:
     return make_client()
+
+
+@pytest.fixture
+def token_client(make_client) -> DeribitBackend:
+    """A client whose private calls carry a bearer token (``DERIBIT_AUTH=token``)."""
+    return make_client(auth="token")
 
 
 @pytest.fixture

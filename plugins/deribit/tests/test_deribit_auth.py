@@ -36,7 +36,7 @@ def test_token_is_refreshed_before_it_expires(server, make_client, instrument, n
     server.state.token_lifetime = 10
     clock = Clock()
     inst = instrument()  # (the fixture's own client logs in too)
-    client = make_client(clock=clock)
+    client = make_client(auth="token", clock=clock)
     logins = server.state.grants["client_signature"]
     order = new_order(inst, Side.SELL, "0.1", "0.5")
     client.orders.place(order)
@@ -52,7 +52,7 @@ def test_failed_refresh_falls_back_to_a_fresh_login(server, make_client, instrum
     server.state.token_lifetime = 10
     clock = Clock()
     inst = instrument()
-    client = make_client(clock=clock)
+    client = make_client(auth="token", clock=clock)
     logins = server.state.grants["client_signature"]
     order = new_order(inst, Side.SELL, "0.1", "0.5")
     client.orders.place(order)
@@ -62,7 +62,8 @@ def test_failed_refresh_falls_back_to_a_fresh_login(server, make_client, instrum
     assert server.state.grants["refresh_token"] == 1 and server.state.grants["client_signature"] == logins + 1
 
 
-def test_expired_token_on_a_safe_call_logs_in_once_and_retries(server, client, instrument, new_order):
+def test_expired_token_on_a_safe_call_logs_in_once_and_retries(server, token_client, instrument, new_order):
+    client = token_client
     order = new_order(instrument(), Side.SELL, "0.1", "0.5")
     client.orders.place(order)
     logins = server.state.grants["client_signature"]

@@ -8,6 +8,7 @@ only replays (``record_mode="none"``): a request the cassette does not hold fail
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -85,6 +86,7 @@ def test_get_instruments_real_eth_rows_parse():
 @replay.use_cassette("deribit_instruments_btc.yaml")
 def test_get_instruments_real_btc_rows_parse_old_and_new_tick_rules():
     market = production_client().market
+    market.instruments("BTC")  # the listing (this cassette); find then answers from it, no per-name call
     june = market.find(OptionKey.parse("BTC-26JUN26-100000-C"))
     assert june.min_quantity == D("0.1") and june.tick_at(D("0.2555")) == D("0.0005")
     assert june.tick_at(D("0.0049")) == D("0.0001")
@@ -102,7 +104,10 @@ BOOK_INSTRUMENT = VenueInstrument(
 
 @replay.use_cassette("deribit_order_book.yaml")
 def test_order_book_from_the_ticker_capture():
-    book = production_client().market.order_book(BOOK_INSTRUMENT, 5)
+    stale = replace(BOOK_INSTRUMENT, tick_size=D("0.0005"), tick_steps=())  # what an old cache might say
+    book = production_client().market.order_book(stale, 5)
+    # priced on the row fetched with the book, not the stale one
+    assert (book.instrument.tick_size, book.instrument.tick_steps) == (BOOK_INSTRUMENT.tick_size, BOOK_INSTRUMENT.tick_steps)
     assert [(l.price, l.quantity) for l in book.bids] == [(D("0.2555"), D("5.9"))]
     assert [(l.price, l.quantity) for l in book.asks] == [(D("0.259"), D("7.5"))]
     assert book.usd_per_unit == book.index_price == D("119323.1")
@@ -139,7 +144,7 @@ def _order(venue_order_id: str | None = "66581975120") -> OrderRequest:
 
 
 def test_unauthorized_13009_relogs_in_exactly_once():
-    client = production_client()
+    client = DeribitBackend({"DERIBIT_AUTH": "token"})  # bearer tokens: a refused one means one more login
     with replay.use_cassette("deribit_error_13009.yaml") as cassette:
         login(client)
         with pytest.raises(AuthenticationError) as caught:

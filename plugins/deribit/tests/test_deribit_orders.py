@@ -273,12 +273,13 @@ def test_get_form_places_looks_up_and_cancels(make_client, server, instrument, n
     assert server.state.order_count(order.client_order_id) == 1
 
 
-def test_concurrent_lookups_with_a_refused_token_log_in_once(client, server, instrument, new_order):
+def test_concurrent_lookups_with_a_refused_token_log_in_once(token_client, server, instrument, new_order):
+    client = token_client
     inst = instrument()
     orders = [new_order(inst, Side.SELL, "0.1", "0.5") for _ in range(6)]
     for order in orders:
         client.orders.place(order)
-    assert server.state.grants["client_signature"] == 1
+    logins = server.state.grants["client_signature"]  # (the instrument fixture's client logged in too)
     server.state.expire_tokens()  # every thread's first lookup is refused with 13009
     results = []
     threads = [threading.Thread(target=lambda o=o: results.append(client.orders.status(o))) for o in orders]
@@ -287,12 +288,14 @@ def test_concurrent_lookups_with_a_refused_token_log_in_once(client, server, ins
     for thread in threads:
         thread.join()
     assert {r.client_order_id for r in results} == {o.client_order_id for o in orders}
-    assert server.state.grants["client_signature"] == 2
+    assert server.state.grants["client_signature"] == logins + 1
     assert all(server.state.order_count(o.client_order_id) == 1 for o in orders)
 
 
-def test_token_refused_on_place_is_not_resent(client, server, instrument, new_order):
+def test_token_refused_on_place_is_not_resent(token_client, server, instrument, new_order):
+    client = token_client
     order = new_order(instrument(), Side.SELL, "0.1", "0.5")
+    logins = server.state.grants["client_signature"]
     server.state.faults.inject("expire_token", method="private/sell")
     with pytest.raises(VenueUnavailable) as caught:
         client.orders.place(order)
@@ -300,11 +303,12 @@ def test_token_refused_on_place_is_not_resent(client, server, instrument, new_or
     assert server.state.received[order.client_order_id] == 1
     assert server.state.order_count(order.client_order_id) == 0
     assert client.orders.place(order).status is VenueOrderStatus.OPEN  # the core's next attempt: a new login
-    assert server.state.grants["client_signature"] == 2
+    assert server.state.grants["client_signature"] == logins + 1
     assert server.state.order_count(order.client_order_id) == 1
 
 
-def test_login_refused_before_placing_means_not_sent(client, server, instrument, new_order):
+def test_login_refused_before_placing_means_not_sent(token_client, server, instrument, new_order):
+    client = token_client
     inst = instrument()
     server.state.client_secret = "rotated"  # the key was changed at the venue
     server.state.expire_tokens()

@@ -20,11 +20,12 @@ CANARY_ID = "canary-client-id-7f3a"
 CANARY_SECRET = "CANARY-SECRET-d41d8cd98f00b204"
 
 
-def test_secrets_and_tokens_never_leak(caplog, new_order):
+@pytest.mark.parametrize("auth", ["signature", "token"])
+def test_secrets_and_tokens_never_leak(caplog, new_order, auth, tmp_path):
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
     with FakeDeribit(FakeExchange(client_id=CANARY_ID, client_secret=CANARY_SECRET)) as server:
-        client = DeribitBackend({"DERIBIT_BASE_URL": server.url})
+        client = DeribitBackend({"DERIBIT_BASE_URL": server.url, "DERIBIT_AUTH": auth, "GPS_HOME": str(tmp_path)})
         venue = DeribitVenue(client)
         result = venue.gps_authenticate(credentials={"DERIBIT_CLIENT_ID": Secret(CANARY_ID),
                                                      "DERIBIT_CLIENT_SECRET": Secret(CANARY_SECRET)})
@@ -36,7 +37,16 @@ def test_secrets_and_tokens_never_leak(caplog, new_order):
         seen.append(repr(venue.gps_place(order=order)))
         seen.append(repr(venue.gps_order_status(order=order)))
         errors: list[BaseException] = []
-        for fault in ("expire_token", "drop_after", "http5xx", "garbage", "http429"):
+        if auth == "signature":
+            seen.append(repr(client.orders._signer))
+            assert CANARY_SECRET not in client.orders._signer.header("GET", "/api/v2/private/x", "")
+            server.state.client_secret = CANARY_SECRET + "-rotated"  # every signature is refused now
+            with pytest.raises(VenueError) as caught:
+                venue.gps_place(order=new_order(inst, Side.SELL, "0.1", "0.5"))
+            errors.append(caught.value)
+            server.state.client_secret = CANARY_SECRET
+        faults = ("expire_token",) if auth == "token" else ()
+        for fault in faults + ("drop_after", "http5xx", "garbage", "http429"):
             server.state.faults.inject(fault, method="private/sell")
             with pytest.raises(VenueError) as caught:
                 venue.gps_place(order=new_order(inst, Side.SELL, "0.1", "0.5"))
@@ -57,9 +67,12 @@ def test_secrets_and_tokens_never_leak(caplog, new_order):
         seen += [str(exc), repr(exc), exc.message]
         seen += [str(e) for e in (exc.__cause__, exc.__context__) if e is not None]
     seen += [record.getMessage() for record in caplog.records]
+    seen += [path.read_text() for path in tmp_path.rglob("*") if path.is_file()]  # the instrument cache
+    assert any(tmp_path.rglob("deribit-instruments-*.json"))
     seen.append(caplog.text)
     text = "\n".join(seen)
     assert CANARY_SECRET not in text
     for token in tokens:
         assert token not in text
-    assert "Bearer" not in text and "signature" not in text.lower()
+    # no header value: neither a bearer token nor a signature (login param or per-request header)
+    assert "Bearer" not in text and '"signature"' not in text and "sig=" not in text

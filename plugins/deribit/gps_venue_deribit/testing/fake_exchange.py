@@ -118,6 +118,7 @@ class FakeExchange(ComboBooks):
         self.placed: Counter = Counter()  # orders created, per label (the book of record)
         self.calls: Counter = Counter()  # requests per method
         self.grants: Counter = Counter()  # public/auth per grant_type
+        self.signatures: Counter = Counter()  # signed requests: accepted / refused
         self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
         self._refresh: set[str] = set()
         self._nonces: set[tuple[int, str]] = set()
@@ -178,6 +179,30 @@ class FakeExchange(ComboBooks):
             if expires is None or time.monotonic() >= expires:
                 raise RpcError(13009, "unauthorized", {"reason": "invalid or expired token", "param": "access_token"},
                                http_status=401)
+
+    def verify_request(self, credentials: str, http_method: str, uri: str, body: bytes) -> None:
+        """Check a ``deri-hmac-sha256`` header the way Deribit does: ``credentials`` is
+        ``id=..,ts=..,sig=..,nonce=..``; the signature is HMAC-SHA256(client secret,
+        ``ts\\nnonce\\nMETHOD\\nURI\\nbody\\n``) over the URI and body bytes as received; the
+        timestamp must be within 60 s of the venue's clock and the nonce unused. 13009 otherwise."""
+        fields = dict(part.strip().partition("=")[::2] for part in credentials.split(","))
+        refused = RpcError(13009, "unauthorized", {"reason": "invalid signature"}, http_status=401)
+        try:
+            timestamp = int(fields.get("ts", ""))
+        except ValueError:
+            raise refused from None
+        nonce = fields.get("nonce", "")
+        message = f"{timestamp}\n{nonce}\n{http_method.upper()}\n{uri}\n".encode() + body + b"\n"
+        expected = hmac.new(self.client_secret.encode(), message, hashlib.sha256).hexdigest()
+        with self.lock:
+            if fields.get("id") != self.client_id or not nonce or not hmac.compare_digest(fields.get("sig", ""), expected):
+                self.signatures["refused"] += 1
+                raise refused
+            if abs(self.now_ms() - timestamp) > SIGNATURE_WINDOW_MS or (timestamp, nonce) in self._nonces:
+                self.signatures["refused"] += 1
+                raise RpcError(13009, "unauthorized", {"reason": "stale timestamp or reused nonce"}, http_status=401)
+            self._nonces.add((timestamp, nonce))
+            self.signatures["accepted"] += 1
 
     def auth(self, params: dict) -> dict:
         grant = params.get("grant_type")

@@ -29,6 +29,7 @@ from .. import wire
 from .fake_exchange import FakeExchange, RpcError
 
 PREFIX = "/api/v2"
+HMAC_SCHEME = "deri-hmac-sha256"
 _INTS = {"depth", "timestamp", "valid_until", "count", "offset"}
 
 
@@ -54,10 +55,12 @@ class DeribitHandler(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         parts = urlsplit(self.path)
         params = _coerce(dict(parse_qsl(parts.query, keep_blank_values=True)))
+        self._signed_part = ("GET", self.path, b"")
         self._handle(self._method_from_path(parts.path), params, None, get=True)
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.read_body()
+        self._signed_part = ("POST", self.path, body)
         try:
             request = wire.loads(body)
             if not isinstance(request, dict):
@@ -168,8 +171,11 @@ class DeribitHandler(QuietHandler):
             return {"index_price": exchange.index[name], "estimated_delivery_price": exchange.index[name]}
         if not method.startswith("private/"):
             raise RpcError(-32601, "Method not found")
-        token = self._bearer() or params.get("access_token")
-        exchange.authorize(token)
+        header = self.headers.get("Authorization") or ""
+        if header[:len(HMAC_SCHEME) + 1].lower() == f"{HMAC_SCHEME} ":
+            exchange.verify_request(header[len(HMAC_SCHEME) + 1:], *self._signed_part)
+        else:
+            exchange.authorize(self._bearer() or params.get("access_token"))
         if method in ("private/buy", "private/sell"):
             partial = partial or {}
             return exchange.place(method.split("/")[1], params,
