@@ -96,3 +96,22 @@ def test_a_login_started_with_the_quotes_fails_only_a_run_that_uses_its_venue(ve
                                        "--leg", f"buy 0.1 {k1.name}", "--leg", f"buy 0.1 {k2.name}"])
     assert refused.exit_code != 0 and "deribit" in refused.stdout
     assert sum(deribit.placed.values()) == 0 and len(aevo.orders) == 1  # the first run's order only
+
+
+def test_a_quote_never_imports_the_aevo_signing_code(venues):
+    """A quote never signs: eth-account (0.6-1.3 s to import) is left alone, not raced against the quotes."""
+    import os
+    import subprocess
+    import sys
+
+    deribit, aevo = venues
+    (k1, _, _), _ = common_calls(deribit, aevo)
+    code = ("import sys\nfrom gps_core.cli import cli\ntry:\n"
+            f"    cli(['quote', '--venue', 'deribit,aevo', '--json', '--quiet', '--leg', 'buy 0.1 {k1.name}'])\n"
+            "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+            "import threading\nfor t in threading.enumerate():\n    t.join(5) if t.name == 'aevo-signing-import' else None\n"
+            "print([m for m in sys.modules if m.split('.')[0] == 'eth_account'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert aevo.orders == {} and sum(deribit.placed.values()) == 0

@@ -42,12 +42,6 @@ class AevoVenue:
 
     def _backend(self):
         with self._lock:
-            if self._signing_import is None:
-                # eth-account takes ~1.3 s to import. Start it now, while quotes are in flight,
-                # so the first Aevo order never waits for it on the critical path.
-                self._signing_import = threading.Thread(target=_import_signing, name="aevo-signing-import",
-                                                        daemon=True)
-                self._signing_import.start()
             if self._backend_instance is None:
                 from .backend import AevoBackend
 
@@ -55,7 +49,17 @@ class AevoVenue:
             return self._backend_instance
 
     def _signing_ready(self) -> None:
-        self._backend()
+        """Import the signing code (eth-account, ~0.6-1.3 s) on a thread of its own and wait for it.
+
+        Only authentication asks for it: a quote never signs, so `gps quote` never pays (or
+        competes with) the import. `gps execute` authenticates alongside its quotes, so the import
+        overlaps them and the first Aevo order never waits for it after the plan is made.
+        """
+        with self._lock:
+            if self._signing_import is None:
+                self._signing_import = threading.Thread(target=_import_signing, name="aevo-signing-import",
+                                                        daemon=True)
+                self._signing_import.start()
         self._signing_import.join()
 
     @hookimpl
