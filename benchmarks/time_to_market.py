@@ -51,6 +51,12 @@ def summary(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
 
 
+def bytecode_written() -> dict:
+    """This environment, minus ``PYTHONDONTWRITEBYTECODE``: an installed gps has its bytecode
+    compiled, so a measured run must not recompile every module at each start."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 @contextmanager
 def fakes(rtt: float, btc_listed: int = 0):
     """The fake venues in a child process; yields the environment gps needs (plus a fresh GPS_HOME)."""
@@ -61,7 +67,7 @@ def fakes(rtt: float, btc_listed: int = 0):
     try:
         env = json.loads(child.stdout.readline())
         with tempfile.TemporaryDirectory() as home:
-            yield {**os.environ, **env, "GPS_HOME": home, "GPS_DISABLE_PLUGINS": "dryrun"}
+            yield {**bytecode_written(), **env, "GPS_HOME": home, "GPS_DISABLE_PLUGINS": "dryrun"}
     finally:
         child.stdin.close()
         child.wait(timeout=30)
@@ -188,7 +194,7 @@ def quote_venues(rtt: float, runs: int) -> dict:
 
 
 def cli_times(runs: int) -> dict:
-    env = {**os.environ}
+    env = bytecode_written()
     python = str(BIN / "python")
     return {"import_click_s": summary(shared.command_times([python, "-c", "import click"], runs, env)),
             "help_s": summary(shared.command_times([GPS, "--help"], runs, env)),

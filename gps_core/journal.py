@@ -264,24 +264,24 @@ def _too_deep(raw: bytes) -> bool:
     """Whether the JSON text ``raw`` nests objects/arrays deeper than :data:`MAX_DEPTH` (strings skipped)."""
     if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
         return False
-    depth, in_string, escaped = 0, False, False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
+    # Strings out first (at C speed); an unterminated one runs to the end of the line.
+    structure = _JSON_STRING.sub(b"", raw).split(b'"', 1)[0]
+    if structure.count(b"[") + structure.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for byte in structure.translate(_OPEN_CLOSE, _NOT_BRACKETS):  # b"(" opens, b")" closes
+        if byte == 0x28:
             depth += 1
             if depth > MAX_DEPTH:
                 return True
-        elif byte in (0x5D, 0x7D):
+        else:
             depth -= 1
     return False
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPEN_CLOSE = bytes.maketrans(b"[{]}", b"(())")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def _warned_before(path: Path, lines: tuple[int, ...]) -> bool:

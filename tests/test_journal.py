@@ -439,3 +439,33 @@ def test_a_damaged_journal_is_named_by_one_command_not_by_every_command(env):
     again = subprocess.run([sys.executable, "-m", "gps_core.cli", "journal"], env=child_env, capture_output=True,
                            text=True, timeout=60)
     assert f"journal {old}" in again.stderr, again.stderr
+
+
+def test_the_depth_check_skips_strings_and_counts_brackets_exactly():
+    """``_too_deep`` (strings removed at C speed, then brackets counted) answers as a byte-by-byte
+    scan does, on random lines of brackets, quotes and escapes and on the edge cases."""
+    import random
+
+    from gps_core.journal import MAX_DEPTH, _too_deep
+
+    def scan(raw: bytes) -> bool:
+        depth, in_string, escaped = 0, False, False
+        for char in raw.decode("latin-1"):
+            if in_string:
+                escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return True
+            elif char in "]}":
+                depth -= 1
+        return False
+
+    rng = random.Random(14)
+    lines = [bytes(rng.choice(b'[]{}"\\a,') for _ in range(rng.randint(60, 300))) for _ in range(3000)]
+    lines += [b"[" * 65 + b"]" * 65, b"[" * 64 + b"]" * 64, b'["' + b"[" * 70 + b'"]', b'"\\"' + b"[" * 70,
+              b'{"a":"\\\\"' + b"[" * 70]
+    assert [_too_deep(line) for line in lines] == [scan(line) for line in lines]
+    assert any(scan(line) for line in lines) and not all(scan(line) for line in lines)
