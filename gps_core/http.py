@@ -18,8 +18,15 @@ T = TypeVar("T")
 RETRYABLE = (RateLimited, NetworkError, VenueUnavailable, OutcomeUnknown)
 
 
-def new_session(pool_size: int = 16):
-    """A ``requests.Session`` with a connection pool big enough for concurrent legs."""
+def new_session(pool_size: int = 16, url: str | None = None):
+    """A ``requests.Session`` with a connection pool big enough for concurrent legs.
+
+    With ``url`` (the one base URL the session talks to), the environment is read once, here,
+    instead of on every request: the proxy for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...) and a
+    CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``), as requests itself would pick them;
+    ``~/.netrc`` is never consulted (its credentials must not replace a venue's own
+    ``Authorization``). That takes about a third of requests' own CPU off every order.
+    """
     import requests
     from requests.adapters import HTTPAdapter
 
@@ -27,6 +34,16 @@ def new_session(pool_size: int = 16):
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    if url is not None:
+        import os
+
+        from requests.utils import get_environ_proxies
+
+        session.proxies = dict(get_environ_proxies(url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
+        session.trust_env = False
     return session
 
 

@@ -61,7 +61,7 @@ class Transport:
         from gps_core.http import new_session
 
         self.settings = settings
-        self._session = session if session is not None else new_session()
+        self._session = session if session is not None else new_session(url=settings.base_url)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._secret_values: set[str] = set()

@@ -98,3 +98,27 @@ def test_a_prepared_call_shows_no_header(make_client, instrument, new_order, cre
                         RequestSigner(creds["DERIBIT_CLIENT_ID"], creds["DERIBIT_CLIENT_SECRET"]))
     assert call.headers["Authorization"].startswith("deri-hmac-sha256 id=")
     assert "sig=" not in repr(call) and "gps-fake-secret" not in call.headers["Authorization"]
+
+
+def test_a_netrc_entry_for_the_host_never_replaces_the_signature(server, make_client, instrument, new_order,
+                                                                 tmp_path, monkeypatch):
+    """requests would put ~/.netrc credentials for the host into Authorization; the plugin's session
+    reads no netrc, so the signed header is what arrives."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password something\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    client = make_client()
+    order = new_order(instrument(), Side.SELL, "0.1", "0.5")
+    assert client.orders.place(order).status is VenueOrderStatus.OPEN
+    assert server.state.order_count(order.client_order_id) == 1 and server.state.signatures["refused"] == 0
+
+
+def test_the_session_takes_the_proxy_for_its_url_from_the_environment_once(monkeypatch):
+    from gps_core.http import new_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    assert new_session(url="https://www.deribit.com").proxies.get("https") == "http://proxy.example:3128"
+    local = new_session(url="http://127.0.0.1:8080")
+    assert not local.trust_env and "http" not in local.proxies and "https" not in local.proxies
