@@ -35,6 +35,7 @@ from .rebuild import NotRebuildable, ResumeBlocked
 from .model import OrderSnapshot, Side, utcnow
 from .orders import TERMINAL, OrderState, state_from_snapshot
 from .service import Context, venue_for
+from .settled_journals import SettledJournals
 
 Progress = Callable[[str], None]
 
@@ -136,16 +137,27 @@ def unsettled_orders(home: Path) -> list[tuple[Path, JournaledOrder]]:
     of a finished one only if its report listed them as unsettled.
     """
     found = []
+    settled = SettledJournals(home)  # closed, settled and unchanged since: not read again
     for path in iter_journals(home):
+        if settled.skip(path):
+            continue
+        before = settled.identity(path)
         events = read_events(path)
-        finished = last(events, Event.EXECUTION_FINISHED)
-        if finished and not (finished.get("report") or {}).get("unsettled"):
-            if last(events, Event.EXECUTION_RECOVERED) is None or not _left_live(events):
-                continue
-        for order in replay(events).values():
-            if order.state not in TERMINAL:
-                found.append((path, order))
+        orders = _unsettled_in(events)
+        if not orders and is_closed(events) and not is_damaged(path, events):
+            settled.remember(path, before)
+        found += [(path, order) for order in orders]
+    settled.save()
     return found
+
+
+def _unsettled_in(events: list[dict]) -> list[JournaledOrder]:
+    """The orders of one journal that count as unsettled (see :func:`unsettled_orders`)."""
+    finished = last(events, Event.EXECUTION_FINISHED)
+    if finished and not (finished.get("report") or {}).get("unsettled"):
+        if last(events, Event.EXECUTION_RECOVERED) is None or not _left_live(events):
+            return []
+    return [order for order in replay(events).values() if order.state not in TERMINAL]
 
 
 def _left_live(events: list[dict]) -> bool:
@@ -154,7 +166,8 @@ def _left_live(events: list[dict]) -> bool:
 
 def interrupted_executions(home: Path) -> list[Path]:
     """Journals of executions that never finished (killed, crashed, or still running) and were not recovered."""
-    return [path for path in iter_journals(home) if not is_closed(read_events(path))]
+    settled = SettledJournals(home)  # a settled journal is closed: never interrupted
+    return [path for path in iter_journals(home) if not settled.skip(path) and not is_closed(read_events(path))]
 
 
 def running_executions(home: Path) -> list[tuple[Path, int]]:
