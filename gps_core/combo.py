@@ -142,7 +142,8 @@ def _plan_combo(plan: Plan, legs: list[PlannedLeg], venue, mode: str, *, create:
     except Exception as exc:  # noqa: BLE001 - a combo that cannot be had leaves the legs as they are
         return None, f"legged: no combo ({exc})"
     if offer is None:
-        return None, "legged: the venue lists no combo for these legs" + ("" if create else " yet")
+        return None, "legged: the venue lists no combo for these legs" + (
+            "" if create else " yet (a live execution would create it and compare its book then)")
     offered = {leg.symbol: leg.ratio for leg in offer.legs}
     if offered == asked:
         side = Side.BUY if debit else Side.SELL

@@ -195,7 +195,8 @@ class DeribitHarness(VenueHarness):
         self.server = AimedDeribit(self.exchange).start()
 
     def env(self) -> dict[str, str]:
-        # The drills aim faults at single legs: they run legged (combo executions have their own tests).
+        # The drills aim faults at single legs: they run legged (test_reliability_combo_faults.py runs
+        # the same faults against a combo order).
         return {**super().env(), "DERIBIT_BASE_URL": self.server.url, "DERIBIT_CLIENT_ID": self.exchange.client_id,
                 "DERIBIT_CLIENT_SECRET": self.exchange.client_secret, "DERIBIT_COMBOS": "off"}
 
