@@ -246,8 +246,14 @@ def main() -> None:
     k = (e150["warm_s"]["median"] - e50["warm_s"]["median"]) / 0.10
     fixed = e50["warm_s"]["median"] - k * 0.05
     baseline = statistics.median([e50["import_click_requests_s"]["median"], e150["import_click_requests_s"]["median"]])
+    # The same fit on the fastest run of each: on a shared machine the minimum is the least disturbed.
+    k_min = (e150["warm_s"]["min"] - e50["warm_s"]["min"]) / 0.10
+    fixed_min = e50["warm_s"]["min"] - k_min * 0.05
+    baseline_min = min(e50["import_click_requests_s"]["min"], e150["import_click_requests_s"]["min"])
     out["execute"] = {"r50": e50, "r150": e150, "fit": {"k_round_trips": k, "fixed_s": fixed,
-                                                        "import_click_requests_s": baseline}}
+                                                        "import_click_requests_s": baseline},
+                      "fit_on_minima": {"k_round_trips": k_min, "fixed_s": fixed_min,
+                                        "import_click_requests_s": baseline_min}}
     say("legging window, 8 Deribit legs at R = 10 ms")
     out["legging_8_legs_r10_over_R"] = summary(legging_window_deribit(0.01, max(runs, 7)))
     say("legging window, 4-leg condor on Deribit + Aevo at R = 50 ms")
@@ -272,6 +278,10 @@ def main() -> None:
         ("  fitted k (round trips on the critical path)", f"{k:.2f}", "<= 2.2", k <= 2.2),
         ("  fitted fixed (ms)", f"{fixed * 1000:.0f}", f"<= {(baseline + 0.04) * 1000:.0f} "
          f"(import click, requests {baseline * 1000:.0f} + 40)", fixed <= baseline + 0.04),
+        ("  fit on the fastest runs: k", f"{k_min:.2f}", "<= 2.2", k_min <= 2.2),
+        ("  fit on the fastest runs: fixed (ms)", f"{fixed_min * 1000:.0f}",
+         f"<= {(baseline_min + 0.04) * 1000:.0f} (import click, requests {baseline_min * 1000:.0f} + 40)",
+         fixed_min <= baseline_min + 0.04),
         ("time to market, cold GPS_HOME, R = 50 ms (s)", fmt(e50["cold_s"], 1, 3), "", None),
         ("legging window / R, 8 legs, R = 10 ms", fmt(out["legging_8_legs_r10_over_R"]), "<= 1.2",
          out["legging_8_legs_r10_over_R"]["median"] <= 1.2),
