@@ -378,7 +378,11 @@ def venues_cmd(ctx, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handles_errors
 def certify_cmd(name, as_json) -> None:
-    """Run the conformance suite against an installed venue, offline, with its own fake venue.
+    """Run the conformance suite against an installed venue's own fake venue, offline.
+
+    The real venue is never contacted: a pass says the plugin keeps gps's rules (one order per
+    client order id, unknown outcomes reported as such, secrets never shown) against the fake
+    its harness provides, not that the fake answers like the real venue.
 
     The venue's distribution provides a test harness under the entry-point group
     gps.harnesses (see docs/writing-a-venue.md).
@@ -402,13 +406,24 @@ def certify_cmd(name, as_json) -> None:
         raise ConfigurationError(f"harness of {name!r} failed to import: {type(exc).__name__}: {exc}") from None
     results = certify(harness_class)
     counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "skipped")}
+    dist = found[0].dist
+    against = {
+        "harness": found[0].value,
+        "distribution": f"{dist.metadata['Name']} {dist.version}" if dist is not None else None,
+        "fake": getattr(harness_class, "certified_against", "") or "the fake venue its harness provides",
+        "real_venue_contacted": False,
+    }
     if as_json:
         _echo_json({"venue": name, "certified": counts["failed"] == 0, "counts": counts,
-                    "checks": [r.to_json() for r in results]})
+                    "certified_against": against, "checks": [r.to_json() for r in results]})
     else:
         _say(table(["CHECK", "RESULT", "DETAIL"], [(r.id, r.outcome.upper(), r.detail) for r in results]))
         verdict = "CERTIFIED" if counts["failed"] == 0 else "NOT CERTIFIED"
         _say(f"{verdict}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+        _say(f"Checked against {against['fake']} (harness {against['harness']}"
+             f"{', from ' + against['distribution'] if against['distribution'] else ''}), offline. No real "
+             "venue was contacted: this shows the plugin keeps gps's rules against that fake, not that "
+             "the fake answers like the live venue.")
     sys.exit(EXIT_OK if counts["failed"] == 0 else EXIT_INCOMPLETE)
 
 
@@ -906,7 +921,7 @@ def plugin_new_cmd(name, directory, title) -> None:
 
     \b
     Example:
-      gps plugin new myvenue && pip install -e ./gps-venue-myvenue && gps venues certify myvenue
+      gps plugin new myvenue && gps install -e ./gps-venue-myvenue && gps venues certify myvenue
     """
     from pathlib import Path
 
@@ -915,7 +930,7 @@ def plugin_new_cmd(name, directory, title) -> None:
     target = Path(directory or f"gps-venue-{name.replace('_', '-')}")
     for path in new_venue_package(name, target, title):
         _say(f"wrote {path}")
-    _say(f"Next: pip install -e {target} && gps venues certify {name}")
+    _say(f"Next: gps install -e {target} && gps venues certify {name}")
 
 
 # --- journal / show ----------------------------------------------------------------------
@@ -999,6 +1014,7 @@ def _render_or_json(render, data: dict) -> str:
         return dumps(data, indent=2)
 
 
+from . import cli_install  # noqa: E402,F401 - registers `gps install` and `gps uninstall`
 from . import cli_positions  # noqa: E402,F401 - registers `gps positions` and `gps close`
 
 

@@ -12,7 +12,7 @@ from importlib import metadata
 
 from . import __version__
 from .config import gps_home
-from .model import HOOKSPEC_VERSION
+from .hookspecs import HOOKSPEC_VERSION, MIN_HOOKSPEC_VERSION
 from .plugins import PLUGIN_GROUP, VENUE_GROUP, PluginHost
 from .secrets import credentials_file
 
@@ -46,7 +46,8 @@ def _version_satisfies(version: str, requirement: str) -> bool | None:
 
 def diagnose(environ=None) -> list[Finding]:
     env = os.environ if environ is None else environ
-    findings = [Finding("ok", "gps", f"gps-core {__version__}, hook API version {HOOKSPEC_VERSION}, "
+    findings = [Finding("ok", "gps", f"gps-core {__version__}, hook API version {HOOKSPEC_VERSION} "
+                                     f"(loads plugins built against {MIN_HOOKSPEC_VERSION} to {HOOKSPEC_VERSION}), "
                                      f"Python {sys.version.split()[0]} at {sys.executable}")]
     home = gps_home(env)
     if home.exists() and not os.access(home, os.W_OK):
@@ -79,6 +80,8 @@ def diagnose(environ=None) -> list[Finding]:
                 findings.append(Finding("problem", topic, f"venue does not implement: {', '.join(missing)}"))
                 continue
         findings.append(Finding("ok", topic, f"{record.distribution} {record.version}: {len(hooks)} hooks"))
+    if not host.venue_names():
+        findings.append(_no_venue_finding(host))
     findings.extend(_dependency_findings(host))
     harnesses = {ep.name for ep in metadata.entry_points(group="gps.harnesses")}
     for name in host.venue_names():
@@ -90,6 +93,17 @@ def diagnose(environ=None) -> list[Finding]:
         findings.append(Finding("warning", group, f"entry-point group {group!r} is not one gps reads "
                                                   f"(did you mean {VENUE_GROUP!r}?)"))
     return findings
+
+
+def _no_venue_finding(host: PluginHost) -> Finding:
+    """The problem of an installation where no venue works: gps can neither quote nor trade."""
+    broken = sorted(r.name for r in host.records.values() if r.group == VENUE_GROUP and not r.ok)
+    if host.skipped_venues and not broken:
+        return Finding("problem", VENUE_GROUP, "GPS_LOAD_PLUGINS / GPS_DISABLE_PLUGINS leave out every installed "
+                                               f"venue ({', '.join(host.skipped_venues)}): gps can neither quote nor trade")
+    why = f"every installed venue is broken ({', '.join(broken)})" if broken else "no venue is installed"
+    return Finding("problem", VENUE_GROUP, f"{why}: gps can neither quote nor trade; add one with "
+                                           "`gps install dryrun` (paper trading) or `gps install deribit`")
 
 
 def _venue_hooks() -> list[str]:

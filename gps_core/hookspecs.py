@@ -38,6 +38,14 @@ with ``retry_after``.
 **Threads.** The core calls hooks from several threads at once (all legs are placed
 concurrently); implementations must be thread-safe.
 
+**Versions.** :data:`HOOKSPEC_VERSION` is the hook API this core implements; a plugin
+declares the version it was built against in ``VenueInfo.hookspec_version``. The core
+accepts every version from :data:`MIN_HOOKSPEC_VERSION` to :data:`HOOKSPEC_VERSION`
+(see :func:`hookspec_refusal`), so a compatible core release never breaks the plugins
+already installed. An additive change (a new optional hook, a new field with a default)
+raises ``HOOKSPEC_VERSION`` only, so older plugins still load; a breaking one also raises
+``MIN_HOOKSPEC_VERSION`` and ships in a new major release of gps-core.
+
 .. versionadded:: 1 (``HOOKSPEC_VERSION``)
 """
 
@@ -54,6 +62,31 @@ if TYPE_CHECKING:
     from .secrets import Secret
 
 PROJECT = "gps"
+
+#: The hook API version this gps-core implements (the newest a plugin may be built against).
+HOOKSPEC_VERSION = 1
+#: The oldest hook API version this gps-core still accepts. It only rises in a major release
+#: of gps-core, so a plugin requiring ``gps-core>=X,<NEXT_MAJOR`` keeps loading.
+MIN_HOOKSPEC_VERSION = 1
+
+
+def hookspec_refusal(version: object) -> str | None:
+    """Why a plugin built against hook API ``version`` cannot load here, or ``None`` if it can.
+
+    :param version: the plugin's ``VenueInfo.hookspec_version`` (an ``int``).
+    :returns: one line saying which version the plugin needs, which range this core accepts
+        and what to upgrade, or ``None`` when ``MIN_HOOKSPEC_VERSION <= version <= HOOKSPEC_VERSION``.
+    """
+    accepted = (f"this gps-core accepts {MIN_HOOKSPEC_VERSION}" if MIN_HOOKSPEC_VERSION == HOOKSPEC_VERSION
+                else f"this gps-core accepts {MIN_HOOKSPEC_VERSION} to {HOOKSPEC_VERSION}")
+    if isinstance(version, bool) or not isinstance(version, int):
+        return f"declares hook API version {version!r}, not a whole number ({accepted}): fix the plugin"
+    if version > HOOKSPEC_VERSION:
+        return f"built against hook API version {version}, newer than gps-core supports ({accepted}): upgrade gps-core"
+    if version < MIN_HOOKSPEC_VERSION:
+        return f"built against hook API version {version}, no longer supported ({accepted}): upgrade the plugin"
+    return None
+
 hookspec = pluggy.HookspecMarker(PROJECT)
 #: Marker for hook implementations: ``@hookimpl`` or ``@hookimpl(wrapper=True)``.
 hookimpl = pluggy.HookimplMarker(PROJECT)

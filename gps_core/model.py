@@ -15,12 +15,9 @@ from enum import Enum
 from typing import Callable
 
 from .errors import InvalidReply
+from .hookspecs import HOOKSPEC_VERSION  # noqa: F401 - also importable from here, as before
 from .instruments import OptionKey
 from .money import ZERO, Money, round_to_step
-
-#: Version of the hook API in ``gps_core.hookspecs``. A plugin declares the version it
-#: was built for in :class:`VenueInfo`; the core refuses a plugin built for another one.
-HOOKSPEC_VERSION = 1
 
 
 def utcnow() -> datetime:
@@ -85,7 +82,9 @@ class VenueInfo:
     :param credential_env: the environment variables its credentials come from.
     :param paper: ``True`` when no real money moves (the dry-run venue, a simulated venue of
         ``--dry-run``): never mixed with live venues in one strategy.
-    :param hookspec_version: the hook API version it was built for.
+    :param hookspec_version: the hook API version it was built against; the core accepts
+        ``MIN_HOOKSPEC_VERSION`` to ``HOOKSPEC_VERSION`` (:mod:`gps_core.hookspecs`). Set it
+        explicitly: the default is the running core's version, which claims whatever it runs on.
     """
 
     name: str

@@ -25,7 +25,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import ConfigurationError, GpsError, OutcomeUnknown, VenueError
-from .model import HOOKSPEC_VERSION, VenueInfo
+from .model import VenueInfo
 
 VENUE_GROUP = "gps.venues"
 PLUGIN_GROUP = "gps.plugins"
@@ -168,11 +168,9 @@ class PluginHost:
             raise ConfigurationError(f"gps_venue_info returned {type(info).__name__}, not VenueInfo")
         if info.name != record.name:
             raise ConfigurationError(f"entry point {record.name!r} describes itself as {info.name!r}")
-        if info.hookspec_version != HOOKSPEC_VERSION:
-            raise ConfigurationError(
-                f"built for hook API version {info.hookspec_version}, this gps-core has version "
-                f"{HOOKSPEC_VERSION}: upgrade the plugin or gps-core"
-            )
+        refusal = hookspecs.hookspec_refusal(info.hookspec_version)
+        if refusal:
+            raise ConfigurationError(refusal)
         return info
 
     def _fail(self, record: PluginRecord, message: str, raise_errors: bool = False) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from . import __version__
 from .errors import BadInput
+from .hookspecs import HOOKSPEC_VERSION
 
 TEMPLATE = Path(__file__).parent / "scaffold_template"
 FILES = {
     "pyproject.toml.tmpl": "pyproject.toml",
+    "LICENSE.tmpl": "LICENSE",
+    "package/py.typed.tmpl": "gps_venue_{name}/py.typed",
     "README.md.tmpl": "README.md",
     "package/__init__.py.tmpl": "gps_venue_{name}/__init__.py",
     "package/testing/__init__.py.tmpl": "gps_venue_{name}/testing/__init__.py",
@@ -17,6 +21,16 @@ FILES = {
     "package/testing/harness.py.tmpl": "gps_venue_{name}/testing/harness.py",
     "tests/test_conformance.py.tmpl": "tests/test_{name}_conformance.py",
 }
+
+
+def core_requirement(version: str = __version__) -> str:
+    """The gps-core range a plugin built against this core declares: ``gps-core>=X.Y,<NEXT_MAJOR``.
+
+    The upper bound is the next major release, the only one allowed to drop a hook API version
+    (``MIN_HOOKSPEC_VERSION``); 0.x counts as major 0, so ``0.1.0`` gives ``gps-core>=0.1,<1``.
+    """
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f"gps-core>={major}.{minor},<{major + 1}"
 
 
 def new_venue_package(name: str, directory: Path, title: str | None = None) -> list[Path]:
@@ -30,6 +44,8 @@ def new_venue_package(name: str, directory: Path, title: str | None = None) -> l
         "cls": "".join(part.capitalize() for part in name.split("_")),
         "title": title or name.replace("_", " ").title(),
         "env": name.upper(),
+        "hookspec_version": str(HOOKSPEC_VERSION),
+        "core_requirement": core_requirement(),
     }
     written = []
     for source, target in FILES.items():

@@ -45,6 +45,9 @@ class Harness:
 
     #: the entry-point name of the venue under test
     name: str = ""
+    #: what the checks run against, for ``gps venues certify`` ("a fake Acme REST server on
+    #: 127.0.0.1"); certification never contacts the real venue
+    certified_against: str = ""
     #: credentials that identify rather than authenticate (a wallet address, an account id);
     #: C13 does not require them to stay hidden
     public_credentials: tuple[str, ...] = ()

@@ -26,6 +26,7 @@ VENUE_INFO = VenueInfo(
     client_id_max_length=128,
     capabilities=frozenset({Capability.GTC, Capability.IOC, Capability.POST_ONLY, Capability.REDUCE_ONLY}),
     credential_env=CREDENTIAL_ENV,
+    hookspec_version=1,  # the gps hook API this plugin is built against
 )
 
 

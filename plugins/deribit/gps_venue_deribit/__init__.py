@@ -45,6 +45,7 @@ VENUE_INFO = VenueInfo(
         Capability.CANCEL_BY_CLIENT_ID,
     }),
     credential_env=("DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET"),
+    hookspec_version=1,  # the gps hook API this plugin is built against
 )
 
 

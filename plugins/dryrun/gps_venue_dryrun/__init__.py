@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from gps_core.paper import PaperBroker
 
 __all__ = ["DryRunVenue", "NAME"]
+__version__ = "0.1.0"
 
 NAME = "dryrun"
 FAULTS_ENV = "GPS_DRYRUN_FAULTS"
@@ -48,6 +49,7 @@ INFO = VenueInfo(
     }),
     credential_env=(),
     paper=True,
+    hookspec_version=1,  # the gps hook API this plugin is built against
 )
 
 

@@ -17,6 +17,7 @@ class AevoHarness(Harness):
     """A fake Aevo server (started here, stopped by :meth:`close`) and plugins pointed at it."""
 
     name = "aevo"
+    certified_against = "a fake Aevo REST server on 127.0.0.1 (gps_venue_aevo.testing.fake_server)"
     public_credentials = ("AEVO_WALLET_ADDRESS",)  # the order's maker: public on every order
 
     def __init__(self):

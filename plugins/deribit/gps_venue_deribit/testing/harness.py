@@ -18,6 +18,7 @@ class DeribitHarness(Harness):
     """A fake Deribit server (started here, stopped by :meth:`close`) and plugins pointed at it."""
 
     name = "deribit"
+    certified_against = "a fake Deribit JSON-RPC server on 127.0.0.1 (gps_venue_deribit.testing.fake_server)"
 
     def __init__(self):
         self.server = FakeDeribit().start()

@@ -20,6 +20,7 @@ class DryRunHarness(Harness):
     """A dry-run venue with a private ``GPS_HOME`` in a temporary directory."""
 
     name = NAME
+    certified_against = "the dry-run venue itself: the offline paper market and a temporary paper store"
 
     def __init__(self, home: Path | None = None):
         self._owned = home is None
