@@ -27,7 +27,7 @@ class OrderState(str, Enum):
     PARTIALLY_FILLED = "partially_filled"  #: working, partly filled
     FILLED = "filled"
     PENDING_CANCEL = "pending_cancel"  #: cancel sent, no reply yet
-    CANCELED = "cancelled"  #: may carry a partial fill (older journals wrote "canceled")
+    CANCELLED = "cancelled"  #: may carry a partial fill (older journals wrote "canceled")
     REJECTED = "rejected"  #: the venue refused it, or it was confirmed never to have arrived
     EXPIRED = "expired"
     UNKNOWN = "unknown"  #: outcome not known; must be settled by lookup
@@ -35,24 +35,24 @@ class OrderState(str, Enum):
     @classmethod
     def _missing_(cls, value: object) -> "OrderState | None":
         # older journals spelled it "canceled"; output uses one spelling, the venues' "cancelled"
-        return cls.CANCELED if value == "canceled" else None
+        return cls.CANCELLED if value == "canceled" else None
 
 
 S = OrderState
-TERMINAL = frozenset({S.DENIED, S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
+TERMINAL = frozenset({S.DENIED, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED})
 WORKING = frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL})
-_AFTER_SEND = {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED, S.UNKNOWN}
+_AFTER_SEND = {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED, S.UNKNOWN}
 
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.INITIALIZED: frozenset({S.SUBMITTED, S.DENIED}),
     S.SUBMITTED: frozenset(_AFTER_SEND),
     S.UNKNOWN: frozenset(_AFTER_SEND | {S.PENDING_CANCEL}),
-    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELED, S.EXPIRED, S.UNKNOWN}),
-    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELED, S.EXPIRED, S.UNKNOWN}),
+    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED, S.UNKNOWN}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED, S.UNKNOWN}),
     # ACCEPTED/PARTIALLY_FILLED: the cancel failed; FILLED: the cancel lost the race to a fill.
-    S.PENDING_CANCEL: frozenset({S.CANCELED, S.FILLED, S.ACCEPTED, S.PARTIALLY_FILLED, S.EXPIRED, S.UNKNOWN}),
+    S.PENDING_CANCEL: frozenset({S.CANCELLED, S.FILLED, S.ACCEPTED, S.PARTIALLY_FILLED, S.EXPIRED, S.UNKNOWN}),
     # Real world: a venue may report a fill that happened just before the cancel took effect.
-    S.CANCELED: frozenset({S.FILLED}),
+    S.CANCELLED: frozenset({S.FILLED}),
     S.FILLED: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
@@ -70,7 +70,7 @@ def state_from_snapshot(snapshot: OrderSnapshot) -> OrderState:
         return S.PARTIALLY_FILLED if snapshot.filled_quantity > 0 else S.ACCEPTED
     return {
         VenueOrderStatus.FILLED: S.FILLED,
-        VenueOrderStatus.CANCELLED: S.CANCELED,
+        VenueOrderStatus.CANCELLED: S.CANCELLED,
         VenueOrderStatus.REJECTED: S.REJECTED,
         VenueOrderStatus.EXPIRED: S.EXPIRED,
     }[status]

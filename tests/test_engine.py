@@ -77,7 +77,7 @@ def test_partial_fill_then_timeout_cancels_and_unwinds_the_partial(tmp_path):
     venue = ScriptedVenue(behaviours={KEYS[0].name: Behaviour(fill_fraction=D("0.4"))})
     result, events = run(tmp_path, venue)
     first = result.legs[0]
-    assert first.state is OrderState.CANCELED and first.filled == D("0.4")
+    assert first.state is OrderState.CANCELLED and first.filled == D("0.4")
     first_round = result.unwinds[:3]  # the partial and the two full fills
     assert sorted(u.client_order_id for u in first_round) == [f"gps-test-exec-U{n}-1" for n in (1, 2, 3)]
     assert first_round[0].request.quantity == D("0.4")
@@ -180,7 +180,7 @@ def test_ctrl_c_while_monitoring_cancels_working_orders(tmp_path):
     journal.close()
     events = read_events(journal.path)
     assert result.interrupted and venue.working() == []
-    assert [o.state for o in result.legs] == [OrderState.CANCELED] * 3
+    assert [o.state for o in result.legs] == [OrderState.CANCELLED] * 3
     assert any(e["event"] == "interrupted" for e in events)
 
 
@@ -227,7 +227,7 @@ def test_a_journal_that_fills_up_after_the_first_send_still_cancels_and_unwinds(
     result = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None).execute(
         make_plan(venue))
     journal.close()
-    assert venue.working() == [] and result.legs[1].state is OrderState.CANCELED
+    assert venue.working() == [] and result.legs[1].state is OrderState.CANCELLED
     assert {u.client_order_id for u in result.unwinds} == {"gps-test-exec-U1-1", "gps-test-exec-U3-1"}
     assert all(u.state is OrderState.FILLED for u in result.unwinds)
     assert result.journal_failures and not result.complete
@@ -262,7 +262,7 @@ def test_a_bug_after_the_first_send_takes_the_stop_path(tmp_path):
     result = engine.execute(make_plan(venue))
     journal.close()
     assert result.interrupted and result.stop_reason == "error: ZeroDivisionError: a bug"
-    assert venue.working() == [] and [o.state for o in result.legs] == [OrderState.CANCELED] * 3
+    assert venue.working() == [] and [o.state for o in result.legs] == [OrderState.CANCELLED] * 3
 
 
 def test_a_cancel_never_confirmed_leaves_the_order_unknown_not_pending(tmp_path):
@@ -316,7 +316,7 @@ def test_resume_settles_watches_cancels_and_unwinds(tmp_path):
     result = Engine({venue.name: venue}, journal, ExecutionOptions(**FAST), sleep=lambda s: None).resume(
         ExecutionResult("test-exec", plan, legs), timeout=0)
     journal.close()
-    assert [o.state for o in result.legs] == [OrderState.FILLED, OrderState.CANCELED, OrderState.DENIED]
+    assert [o.state for o in result.legs] == [OrderState.FILLED, OrderState.CANCELLED, OrderState.DENIED]
     assert venue.working() == [] and [u.client_order_id for u in result.unwinds] == ["gps-test-exec-U1-1"]
     assert result.unwinds[0].state is OrderState.FILLED and result.residuals == []
     assert result.finished_at is not None and not result.complete

@@ -24,7 +24,7 @@ def snap(status, filled="0", qty="1", price=None):
 @pytest.mark.parametrize("start, end", [
     (S.INITIALIZED, S.SUBMITTED), (S.SUBMITTED, S.UNKNOWN), (S.UNKNOWN, S.FILLED), (S.UNKNOWN, S.REJECTED),
     (S.ACCEPTED, S.PENDING_CANCEL), (S.PENDING_CANCEL, S.FILLED), (S.PENDING_CANCEL, S.ACCEPTED),
-    (S.CANCELED, S.FILLED), (S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
+    (S.CANCELLED, S.FILLED), (S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
 ])
 def test_real_world_edges_are_allowed(start, end):
     o = order(start)
@@ -33,8 +33,8 @@ def test_real_world_edges_are_allowed(start, end):
 
 
 @pytest.mark.parametrize("start, end", [
-    (S.INITIALIZED, S.FILLED), (S.FILLED, S.CANCELED), (S.REJECTED, S.ACCEPTED), (S.DENIED, S.SUBMITTED),
-    (S.CANCELED, S.ACCEPTED), (S.EXPIRED, S.FILLED),
+    (S.INITIALIZED, S.FILLED), (S.FILLED, S.CANCELLED), (S.REJECTED, S.ACCEPTED), (S.DENIED, S.SUBMITTED),
+    (S.CANCELLED, S.ACCEPTED), (S.EXPIRED, S.FILLED),
 ])
 def test_impossible_edges_raise(start, end):
     with pytest.raises(InvalidTransition):
@@ -74,7 +74,7 @@ def test_stale_snapshot_never_moves_an_order_backwards():
 def test_cancelled_with_partial_fill_keeps_the_fill():
     o = order(S.PENDING_CANCEL)
     o.apply(snap(VenueOrderStatus.CANCELLED, "0.3"))
-    assert o.state is S.CANCELED and o.filled == D("0.3")
+    assert o.state is S.CANCELLED and o.filled == D("0.3")
 
 
 @pytest.mark.parametrize("kwargs", [
