@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Mapping, Protocol, TypeVar
 
 from .codec import request_to_json, snapshot_to_json
 from .errors import (
+    ConfigurationError,
     NetworkError,
     OrderNotFound,
     OrderNotOpen,
@@ -102,6 +103,11 @@ def crash_point(name: str, order: "TrackedOrder | None" = None) -> None:
     if point != name or (leg and (order is None or f"-{leg}-" not in order.client_order_id)):
         return
     os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def unwind_client_order_id(execution_id: str, leg_index: int, attempt: int) -> str:
+    """The client order id of unwind ``attempt`` (from 1) of leg ``leg_index`` (from 0): ``gps-<id>-U<leg>-<n>``."""
+    return f"gps-{execution_id}-U{leg_index + 1}-{attempt}"
 
 
 class IntentNotJournaled(OSError):
@@ -268,6 +274,7 @@ class Engine:
         sent propagates.
         """
         orders = [self._new_leg_order(p) for p in plan.legged] + [self._new_combo_order(c) for c in plan.combos]
+        self._refuse_ids_too_long(orders)
         result = ExecutionResult(self.journal.execution_id, plan, sorted(orders, key=lambda o: o.leg_index))
         result.journal_failures = self.journal_failures
         try:
@@ -302,6 +309,25 @@ class Engine:
                 raise
         self._finish(result)
         return result
+
+    def _refuse_ids_too_long(self, orders: list[TrackedOrder]) -> None:
+        """Refuse, before anything is sent, an execution whose client order ids a venue cannot take whole.
+
+        A venue's ``client_id_max_length`` bounds every id sent to it: the legs' and the
+        unwinds' that may follow. An id is never shortened to fit (the order could no longer be
+        found by it), so the execution does not start. Raises :class:`ConfigurationError`.
+        """
+        for order in orders:
+            info = self.venues[order.request.venue].info
+            ids = [order.client_order_id]
+            if self.options.on_partial == "unwind":
+                ids.append(unwind_client_order_id(self.journal.execution_id, order.leg_index,
+                                                  self.options.unwind_attempts))
+            longest = max(ids, key=len)
+            if len(longest) > info.client_id_max_length:
+                raise ConfigurationError(
+                    f"{info.name} takes client order ids of at most {info.client_id_max_length} characters; this "
+                    f"execution's are up to {len(longest)} ({longest}): nothing was sent")
 
     def _run_concurrent(self, result: ExecutionResult) -> None:
         self._submit_all(result.legs)
@@ -543,18 +569,7 @@ class Engine:
         generic refusal (Deribit's 11029) where the position shows too little to reduce.
         """
         request = unwind.request
-        venue = self.venues[request.venue]
-        held: Decimal | None = None
-        problem = ""
-        if getattr(venue, "has_positions", False):
-            try:
-                positions = venue.positions(request.instrument.key.underlying)
-                held = sum((p.quantity for p in positions if p.symbol == request.instrument.symbol), Decimal(0))
-            except Exception as exc:  # noqa: BLE001 - no answer: nothing more is sent
-                problem = f"its positions could not be read ({exc})"
-                self.progress(f"positions of {request.venue} unavailable: {exc}")
-        else:
-            problem = "it cannot report positions"
+        held, problem = self._venue_position(request.venue, request.instrument)
         if held is not None:
             self._venue_positions[unwind.leg_index] = held
         on_leg_side = max(held * -request.side.sign, Decimal(0)) if held is not None else Decimal(0)
@@ -570,6 +585,19 @@ class Engine:
                    f"{format_decimal(on_leg_side)} more is unwound, reduce-only")
         self._unwind_caps[unwind.leg_index] = (on_leg_side, why, unwind.client_order_id)
         return True
+
+    def _venue_position(self, venue_name: str, instrument) -> tuple[Decimal | None, str]:
+        """The signed quantity of ``instrument`` the venue reports held (``gps_positions``), and ``""``;
+        ``None`` and why not when the venue cannot say."""
+        venue = self.venues[venue_name]
+        if not getattr(venue, "has_positions", False):
+            return None, "it cannot report positions"
+        try:
+            positions = venue.positions(instrument.key.underlying)
+        except Exception as exc:  # noqa: BLE001 - no answer: the caller sends nothing more
+            self.progress(f"positions of {venue_name} unavailable: {exc}")
+            return None, f"its positions could not be read ({exc})"
+        return sum((p.quantity for p in positions if p.symbol == instrument.symbol), Decimal(0)), ""
 
     def _journal_before_send(self, request: OrderRequest) -> None:
         self.journal.write("order_presend", client_order_id=request.client_order_id,
@@ -914,8 +942,13 @@ class Engine:
     def _unwind_order(self, order: TrackedOrder, quantity: Decimal, attempt: int) -> TrackedOrder | None:
         """An offsetting reduce-only IOC order for ``quantity`` of ``order``, priced to trade now.
 
-        Always reduce-only: after a refusal the quantity is capped by the venue's position
-        (:meth:`_reduce_only_refused`), never sent without it.
+        Reduce-only on a venue that has it (:attr:`Capability.REDUCE_ONLY`): after a refusal the
+        quantity is capped by the venue's position (:meth:`_reduce_only_refused`), never sent
+        without it. On a venue without reduce-only it is a plain order capped at the position the
+        venue reports on the leg's side (``gps_positions``); when the venue cannot say, nothing
+        is sent and the leg is reported held. On a venue without IOC it is a GTC order, cancelled
+        once ``unwind_timeout`` has passed. ``None`` when no unwind can be sent (journaled as
+        ``unwind_impossible`` with the reason).
 
         Attempt ``n`` crosses the best price by ``unwind_slippage + (n - 1) * unwind_slippage_step``,
         at most ``unwind_slippage_cap``.
@@ -923,6 +956,28 @@ class Engine:
         request = order.request
         instrument = request.instrument
         side = request.side.opposite
+        info = self.venues[request.venue].info
+        reduce_only = info.supports(Capability.REDUCE_ONLY)
+        if not reduce_only:
+            # Without reduce-only an offsetting order could open a position (the fill may have been
+            # closed outside gps): it is capped at what the venue reports held, or not sent at all.
+            held, problem = self._venue_position(request.venue, instrument)
+            on_leg_side = max(held * -side.sign, Decimal(0)) if held is not None else Decimal(0)
+            capped = round_to_step(min(quantity, on_leg_side), instrument.quantity_step, up=False)
+            if capped <= 0:
+                why = problem or (f"it reports a position of {format_decimal(held)} {instrument.symbol}, "
+                                  "nothing to reduce")
+                reason = f"{info.name} takes no reduce-only orders and {why}: nothing is sent for this leg"
+                self._write("unwind_impossible", client_order_id=order.client_order_id, reason=reason)
+                order.reason = f"unwind impossible: {reason}"
+                return None
+            quantity = capped
+            self._progress_once(f"{info.name} takes no reduce-only orders: unwinds are plain orders for at most "
+                                "the position it reports", [])
+        time_in_force = TimeInForce.IOC if info.supports(Capability.IOC) else TimeInForce.GTC
+        if time_in_force is TimeInForce.GTC:
+            self._progress_once(f"{info.name} takes no IOC orders: unwinds are GTC orders, cancelled after "
+                                f"{self.options.unwind_timeout:g}s", [])
         try:
             book = self.venues[request.venue].order_book(instrument, 10)
             levels = book.side_to_take(side)
@@ -938,13 +993,13 @@ class Engine:
         price = instrument.round_price(best * (1 + slip) if side.sign > 0 else best * (1 - slip), side)
         price = max(price, instrument.tick_at(price))
         unwind = OrderRequest(
-            client_order_id=f"gps-{self.journal.execution_id}-U{order.leg_index + 1}-{attempt}",
+            client_order_id=unwind_client_order_id(self.journal.execution_id, order.leg_index, attempt),
             instrument=instrument,
             side=side,
             quantity=quantity,
             limit_price=price,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=True,
+            time_in_force=time_in_force,
+            reduce_only=reduce_only,
         )
         return TrackedOrder(request=unwind, leg_index=order.leg_index, role="unwind")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Protocol
 
-from .engine import Engine, ExecutionOptions, ExecutionResult, IntentNotJournaled, run_concurrently
+from .engine import Engine, ExecutionOptions, ExecutionResult, IntentNotJournaled, run_concurrently, unwind_client_order_id
 from .combo import choose_combos
 from .combo_exposure import per_leg_exposure
 from .config import ensure_dir
@@ -471,7 +471,7 @@ def _adopt_unjournaled_unwinds(result: ExecutionResult, options, venues: dict, j
     known = {o.client_order_id for o in result.unwinds}
     for leg in [o for o in result.legs if o.filled > 0]:
         for attempt in range(1, options.unwind_attempts + 1):
-            cid = f"gps-{result.execution_id}-U{leg.leg_index + 1}-{attempt}"
+            cid = unwind_client_order_id(result.execution_id, leg.leg_index, attempt)
             if cid in known:
                 continue
             request = OrderRequest(client_order_id=cid, instrument=leg.request.instrument,

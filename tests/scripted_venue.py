@@ -36,7 +36,9 @@ class StoredOrder:
 class ScriptedVenue:
     def __init__(self, name="scripted", paper=True, behaviours=None, capabilities=frozenset()):
         self.name = name
-        self.info = VenueInfo(name=name, paper=paper, capabilities=frozenset({Capability.GTC}) | capabilities)
+        # GTC, IOC and reduce-only, as every bundled venue: the engine's unwinds need the last two
+        self.info = VenueInfo(name=name, paper=paper,
+                              capabilities=frozenset({Capability.GTC, Capability.IOC, Capability.REDUCE_ONLY}) | capabilities)
         self.behaviours: dict[str, Behaviour] = behaviours or {}
         self.orders: dict[str, StoredOrder] = {}
         self.place_calls: list[str] = []
