@@ -470,9 +470,9 @@ class Engine:
     def _journal_intent(self, order: TrackedOrder, *, sync: bool = True, required: bool = True,
                         mark: bool = True) -> None:
         """Journal ``order_intent``; ``required``: raise :class:`IntentNotJournaled` (nothing sent) if it fails."""
-        request = order.request
-        self._fresh_valid_until(request)
-        request.before_send = self._journal_before_send
+        self._fresh_valid_until(order)
+        order.request = request = order.request.with_updates(
+            before_send=lambda recorded: self._journal_before_send(order, recorded))
         data = dict(role=order.role, leg=order.leg_index, order=request_to_json(request))
         if required:
             try:
@@ -486,9 +486,10 @@ class Engine:
         if mark:
             order.transition(OrderState.SUBMITTED, "sent")
 
-    def _fresh_valid_until(self, request: OrderRequest) -> None:
-        if self.venues[request.venue].info.supports(Capability.VALID_UNTIL):
-            request.valid_until = utcnow() + timedelta(seconds=self.options.unknown_grace)
+    def _fresh_valid_until(self, order: TrackedOrder) -> None:
+        """A new ``valid_until`` for the order's next attempt, on venues that take one."""
+        if self.venues[order.request.venue].info.supports(Capability.VALID_UNTIL):
+            order.request = order.request.with_updates(valid_until=utcnow() + timedelta(seconds=self.options.unknown_grace))
 
     def _submit(self, order: TrackedOrder) -> None:
         """Journal, send once, and settle the outcome (accepted, rejected or looked up)."""
@@ -498,10 +499,10 @@ class Engine:
     def _send(self, order: TrackedOrder) -> None:
         """Send a journaled order once, and settle the outcome (accepted, rejected or looked up)."""
         venue = self.venues[order.request.venue]
-        request = order.request
         waited, attempt, refusals = 0.0, 0, 0
         while True:
             attempt += 1
+            request = order.request
             order.sent_at = order.sent_at or utcnow()
             crash_point("before_send", order)
             try:
@@ -546,9 +547,10 @@ class Engine:
                     self._apply(order, found)
                     return
                 # Confirmed not placed: the retry is a new attempt, with its own valid_until.
-                self._fresh_valid_until(request)
+                self._fresh_valid_until(order)
+                valid_until = order.request.valid_until
                 self._write("order_retry", client_order_id=order.client_order_id, attempt=attempt + 1,
-                            valid_until=request.valid_until.isoformat() if request.valid_until else None)
+                            valid_until=valid_until.isoformat() if valid_until else None)
                 continue
             except Exception as exc:  # noqa: BLE001 - the outcome is unknown, never "rejected"
                 self._mark(order, OrderState.UNKNOWN, str(exc), "order_unknown")
@@ -599,9 +601,11 @@ class Engine:
             return None, f"its positions could not be read ({exc})"
         return sum((p.quantity for p in positions if p.symbol == instrument.symbol), Decimal(0)), ""
 
-    def _journal_before_send(self, request: OrderRequest) -> None:
-        self.journal.write("order_presend", client_order_id=request.client_order_id,
-                           venue_order_id=request.venue_order_id, venue_data=request.venue_data)
+    def _journal_before_send(self, order: TrackedOrder, recorded: OrderRequest) -> None:
+        """Journal (fsynced) what the plugin recorded before sending, and track the order as recorded."""
+        self.journal.write("order_presend", client_order_id=recorded.client_order_id,
+                           venue_order_id=recorded.venue_order_id, venue_data=recorded.venue_data)
+        order.request = recorded
 
     def _mark(self, order: TrackedOrder, state: OrderState, reason: str, event: str) -> None:
         with shielded():

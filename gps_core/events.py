@@ -202,19 +202,20 @@ def replay(events: Sequence[dict]) -> dict[str, JournaledOrder]:
 
 def _apply(order: JournaledOrder, kind: str, event: dict) -> None:
     if kind == Event.ORDER_PRESEND:
-        order.request.venue_order_id = event.get("venue_order_id") or order.request.venue_order_id
-        order.request.venue_data.update(event.get("venue_data") or {})
+        order.request = order.request.with_updates(
+            venue_order_id=event.get("venue_order_id") or order.request.venue_order_id,
+            venue_data={**order.request.venue_data, **(event.get("venue_data") or {})})
     elif kind == Event.ORDER_UPDATE:
         snapshot = snapshot_from_json(event["snapshot"])
         state = OrderState(event["state"])
         order.snapshot, order.state = snapshot, state
-        order.request.venue_order_id = snapshot.venue_order_id or order.request.venue_order_id
+        order.request = order.request.with_updates(venue_order_id=snapshot.venue_order_id or order.request.venue_order_id)
     elif kind == Event.CANCEL_UNCONFIRMED:
         if "state" in event:  # older journals wrote no state: the order stays pending_cancel
             order.state = OrderState(event["state"])
     elif kind in _STATE_EVENTS:
         order.state = OrderState(event.get("state", OrderState.REJECTED.value))
     elif kind == Event.ORDER_RETRY and event.get("valid_until"):
-        order.request.valid_until = datetime.fromisoformat(event["valid_until"])
+        order.request = order.request.with_updates(valid_until=datetime.fromisoformat(event["valid_until"]))
     elif kind == Event.CANCEL_REQUESTED and order.state is not OrderState.FILLED:
         order.state = OrderState.PENDING_CANCEL

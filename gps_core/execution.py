@@ -484,7 +484,7 @@ def _adopt_unjournaled_unwinds(result: ExecutionResult, options, venues: dict, j
                 break
             except Exception as exc:  # noqa: BLE001
                 raise ResumeBlocked(f"cannot tell whether unwind {cid} was sent: {exc}") from None
-            request.quantity = snapshot.quantity
+            request = request.with_updates(quantity=snapshot.quantity)
             unwind = TrackedOrder(request=request, leg_index=leg.leg_index, role="unwind", state=OrderState.SUBMITTED)
             unwind.apply(snapshot)
             result.unwinds.append(unwind)

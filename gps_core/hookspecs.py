@@ -162,8 +162,9 @@ def gps_place(order: OrderRequest) -> OrderSnapshot:
 
     The order must carry ``order.client_order_id`` so it can be found again (Deribit:
     ``label``). If the venue's order id is computed before sending (Aevo's EIP-712
-    digest), call ``order.record_before_send(venue_order_id=...)`` first: the core journals
-    it durably before the request leaves.
+    digest), call ``order = order.record_before_send(venue_order_id=...)`` first: the core
+    journals it durably before the request leaves (an ``OrderRequest`` never changes: the
+    call returns the order with what was recorded).
 
     :param order: the :class:`~gps_core.model.OrderRequest`; its price is already on the
         tick and its quantity on the step.

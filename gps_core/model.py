@@ -280,9 +280,13 @@ class OrderBook:
         return self.index_price / self.usd_per_unit * self.instrument.contract_size
 
 
-@dataclass
+@dataclass(frozen=True)
 class OrderRequest:
     """An order gps asks one venue to place; also the handle for ``gps_order_status`` / ``gps_cancel``.
+
+    Immutable: what was sent stays what was sent. A changed order is a new value
+    (:meth:`with_updates`); what a plugin learns before sending comes back from
+    :meth:`record_before_send`.
 
     :param client_order_id: gps's id for the order, unique per attempt. The venue plugin must
         send it (Deribit ``label``) or otherwise make the order findable by it.
@@ -317,21 +321,23 @@ class OrderRequest:
     def venue(self) -> str:
         return self.instrument.venue
 
-    def record_before_send(self, *, venue_order_id: str | None = None, **data) -> None:
+    def record_before_send(self, *, venue_order_id: str | None = None, **data) -> "OrderRequest":
         """Durably record what the plugin needs to find this order later, before it sends it.
 
         A plugin whose venue computes the order id from the order (Aevo) calls this with the
-        id, and with anything else needed to rebuild the lookup (a salt, a timestamp). The
-        core writes it to the journal and fsyncs before this returns. Values must be JSON
-        serialisable and must not be secrets.
+        id, and with anything else needed to rebuild the lookup (a salt, a timestamp), and
+        sends the request it returns: this one with ``venue_order_id`` set and ``data`` added
+        to ``venue_data``. The core writes it to the journal and fsyncs before this returns.
+        Values must be JSON serialisable and must not be secrets.
         """
-        if venue_order_id is not None:
-            self.venue_order_id = venue_order_id
-        self.venue_data.update(data)
+        updated = replace(self, venue_order_id=self.venue_order_id if venue_order_id is None else venue_order_id,
+                          venue_data={**self.venue_data, **data})
         if self.before_send is not None:
-            self.before_send(self)
+            self.before_send(updated)
+        return updated
 
     def with_updates(self, **changes) -> "OrderRequest":
+        """A copy with ``changes`` (field names as keywords)."""
         return replace(self, **changes)
 
 

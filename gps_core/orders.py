@@ -148,7 +148,7 @@ class TrackedOrder:
         if snapshot.leg_fills:
             self.leg_fills = snapshot.leg_fills
         if snapshot.venue_order_id and not self.request.venue_order_id:
-            self.request.venue_order_id = snapshot.venue_order_id
+            self.request = self.request.with_updates(venue_order_id=snapshot.venue_order_id)
         if snapshot.reason:
             self.reason = snapshot.reason
         if new is self.state and new is not S.PARTIALLY_FILLED:

@@ -124,6 +124,18 @@ def _instrument(ctx: Context) -> VenueInstrument:
     return sorted(instruments, key=lambda i: (i.key.expiry, i.key.strike))[len(instruments) // 2]
 
 
+class _Sent:
+    """An order handed to a plugin, and the order as the plugin recorded it before sending
+    (``record_before_send``), as the engine keeps it: lookups use :attr:`latest`."""
+
+    def __init__(self, order: OrderRequest):
+        self.order = order.with_updates(before_send=self._record)
+        self.latest = self.order
+
+    def _record(self, recorded: OrderRequest) -> None:
+        self.latest = recorded
+
+
 def _order(ctx: Context, tag: str, *, aggressive: bool, side: Side = Side.BUY, tif=TimeInForce.GTC) -> OrderRequest:
     instrument = _instrument(ctx)
     book = ctx.venue.order_book(instrument, 5)
@@ -208,11 +220,11 @@ def check_place_status_cancel(ctx: Context) -> None:
     """C06: a resting order is placed, found, cancelled, and then reported cancelled."""
     _need(ctx, "rest")
     venue = _authenticated(ctx)
-    order = _order(ctx, "rt", aggressive=False)
-    placed = venue.place(order)
+    sent = _Sent(_order(ctx, "rt", aggressive=False))
+    placed = venue.place(sent.order)
     assert placed.status.value == "open" and placed.filled_quantity == 0
-    assert placed.client_order_id == order.client_order_id
-    order.venue_order_id = placed.venue_order_id or order.venue_order_id
+    assert placed.client_order_id == sent.order.client_order_id
+    order = sent.latest.with_updates(venue_order_id=placed.venue_order_id or sent.latest.venue_order_id)
     assert venue.order_status(order).status.value == "open"
     cancelled = venue.cancel(order)
     assert cancelled.status.value == "cancelled"
@@ -223,8 +235,9 @@ def check_found_by_client_order_id(ctx: Context) -> None:
     """C07: an order can be found by its client order id alone (plus what was recorded before sending)."""
     _need(ctx, "rest")
     venue = _authenticated(ctx)
-    order = _order(ctx, "cid", aggressive=False)
-    venue.place(order)
+    sent = _Sent(_order(ctx, "cid", aggressive=False))
+    venue.place(sent.order)
+    order = sent.latest
     lookup = order.with_updates(venue_order_id=order.venue_order_id if ctx.info.client_id_kind.value == "derived" else None)
     found = venue.order_status(lookup)
     assert found.client_order_id == order.client_order_id
@@ -235,15 +248,16 @@ def check_lost_reply_is_unknown(ctx: Context) -> None:
     """C08: a reply lost after acceptance is OutcomeUnknown, never OrderRejected, and settles by lookup."""
     _need(ctx, "lose_reply")
     venue = _authenticated(ctx)
-    order = _order(ctx, "lost", aggressive=False)
+    sent = _Sent(_order(ctx, "lost", aggressive=False))
     try:
-        venue.place(order)
+        venue.place(sent.order)
     except OrderRejected as exc:
         raise AssertionError(f"a lost reply was reported as rejected: {exc}") from None
     except OutcomeUnknown:
         pass
     else:
         raise AssertionError("a lost reply was reported as accepted")
+    order = sent.latest
     found = venue.order_status(order)
     assert found.client_order_id == order.client_order_id
     assert ctx.harness.orders_at_venue(order.client_order_id, order) == 1
@@ -255,10 +269,10 @@ def check_cancel_filled(ctx: Context) -> None:
     """C09: cancelling a filled order raises OrderNotOpen, and the order stays filled."""
     _need(ctx, "fill")
     venue = _authenticated(ctx)
-    order = _order(ctx, "filled", aggressive=True)
-    placed = venue.place(order)
+    sent = _Sent(_order(ctx, "filled", aggressive=True))
+    placed = venue.place(sent.order)
     assert placed.status.value == "filled", placed
-    order.venue_order_id = placed.venue_order_id or order.venue_order_id
+    order = sent.latest.with_updates(venue_order_id=placed.venue_order_id or sent.latest.venue_order_id)
     try:
         venue.cancel(order)
     except OrderNotOpen:
@@ -273,9 +287,9 @@ def check_partial_fill(ctx: Context) -> None:
     _need(ctx, "partial", fraction=Decimal("0.5"))
     venue = _authenticated(ctx)
     order = _order(ctx, "partial", aggressive=True)
-    order.quantity = order.quantity * 2  # so that half of it is still a valid size
-    placed = venue.place(order)
-    order.venue_order_id = placed.venue_order_id or order.venue_order_id
+    sent = _Sent(order.with_updates(quantity=order.quantity * 2))  # so that half of it is still a valid size
+    placed = venue.place(sent.order)
+    order = sent.latest.with_updates(venue_order_id=placed.venue_order_id or sent.latest.venue_order_id)
     status = venue.order_status(order)
     assert status.status.value == "open" and 0 < status.filled_quantity < status.quantity, status
     assert status.average_price is not None
@@ -301,7 +315,7 @@ def check_unknown_order(ctx: Context) -> None:
     venue = _authenticated(ctx)
     order = _order(ctx, "ghost", aggressive=False)
     if ctx.info.client_id_kind.value == "derived":
-        order.venue_order_id = "0x" + "ab" * 32
+        order = order.with_updates(venue_order_id="0x" + "ab" * 32)
     try:
         venue.order_status(order)
     except OrderNotFound:
@@ -402,14 +416,14 @@ def check_combo_offer(ctx: Context) -> None:
             fills = {f.symbol: f.quantity for f in placed.leg_fills}
             assert fills == {s: abs(r) * placed.filled_quantity for s, r in legs.items()}, fills
     if Capability.GTC in ctx.info.capabilities:
-        resting = OrderRequest(ctx.client_order_id("cr"), combo, Side.BUY, combo.min_quantity,
-                               combo.tick_at(combo.tick_size))
-        if book.asks and book.asks[0].price <= resting.limit_price:
+        sent = _Sent(OrderRequest(ctx.client_order_id("cr"), combo, Side.BUY, combo.min_quantity,
+                                  combo.tick_at(combo.tick_size)))
+        if book.asks and book.asks[0].price <= sent.order.limit_price:
             raise Skip("the combo book offers at the smallest price: no resting price to test")
-        placed = venue.place(resting)
+        placed = venue.place(sent.order)
         assert placed.status.value == "open" and placed.filled_quantity == 0
-        assert venue.order_status(resting).status.value == "open"
-        resting.venue_order_id = placed.venue_order_id or resting.venue_order_id
+        assert venue.order_status(sent.latest).status.value == "open"
+        resting = sent.latest.with_updates(venue_order_id=placed.venue_order_id or sent.latest.venue_order_id)
         assert venue.cancel(resting).status.value == "cancelled"
 
 

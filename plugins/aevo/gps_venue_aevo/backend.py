@@ -247,9 +247,9 @@ class AevoBackend:
             raise OrderRejected(f"not sent: {exc.message}", code=exc.code) from None
         fields = self._fields(order, signer.maker)
         signed = signing.sign_order(fields, self.settings.domain, signer.signing_key.reveal())
-        order.record_before_send(venue_order_id=signed.order_id, salt=str(fields.salt),
-                                 timestamp=fields.timestamp, instrument_id=str(fields.instrument),
-                                 maker=fields.maker)
+        order = order.record_before_send(venue_order_id=signed.order_id, salt=str(fields.salt),
+                                         timestamp=fields.timestamp, instrument_id=str(fields.instrument),
+                                         maker=fields.maker)
         try:
             raw = self.transport.create_order(orders.order_body(order, fields, signed))
         except AuthenticationError as exc:

@@ -55,13 +55,34 @@ def aevo_backend(fake_aevo, aevo_env) -> AevoBackend:
 
 
 @pytest.fixture
-def new_order(aevo_backend, fake_aevo):
-    """Make an order on a fake instrument (priced to take the best level unless ``price`` is given)."""
+def new_order(aevo_backend, fake_aevo, recorded):
+    """Make an order on a fake instrument (priced to take the best level unless ``price`` is given).
+
+    Its ``before_send`` keeps what the plugin records before sending it in ``recorded``, as the
+    engine keeps it (an ``OrderRequest`` never changes: the recorded order is a new one).
+    """
 
     def make(**kwargs) -> OrderRequest:
-        return make_order(aevo_backend, fake_aevo, **kwargs)
+        return make_order(aevo_backend, fake_aevo, **kwargs).with_updates(before_send=record_into(recorded))
 
     return make
+
+
+def record_into(recorded: dict):
+    """A ``before_send`` that keeps each recorded order in ``recorded`` by client order id."""
+    return lambda order: recorded.__setitem__(order.client_order_id, order)
+
+
+@pytest.fixture
+def recorded() -> dict:
+    """Orders as the plugin recorded them before sending (``record_before_send``), by client order id."""
+    return {}
+
+
+@pytest.fixture
+def sent(recorded):
+    """``sent(order)``: ``order`` as the plugin recorded it before sending it (``order`` if nothing was)."""
+    return lambda order: recorded.get(order.client_order_id, order)
 
 
 def make_order(service: AevoBackend, fake: FakeAevo, *, name: str | None = None, side: Side = Side.BUY,

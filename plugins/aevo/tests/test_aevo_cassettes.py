@@ -109,21 +109,22 @@ def test_orderbook_in_usd_with_index():
     assert cassette.all_played
 
 
-def test_order_lifecycle_signed_body_and_hmac(aevo_vectors):
+def test_order_lifecycle_signed_body_and_hmac(aevo_vectors, recorded, sent):
     creds = _vector_credentials(aevo_vectors)
     SENT.clear()
     with CASSETTES.use_cassette("aevo_order_lifecycle.yaml") as cassette:
         venue = AevoVenue(_mainnet())
         auth = venue.gps_authenticate(credentials=creds)
         instrument = venue.gps_find_instrument(key=_key())
-        order = OrderRequest(CLIENT_ORDER_ID, instrument, Side.BUY, Decimal("0.5"), Decimal("1250.5"))
+        order = OrderRequest(CLIENT_ORDER_ID, instrument, Side.BUY, Decimal("0.5"), Decimal("1250.5"),
+                             before_send=lambda o: recorded.__setitem__(o.client_order_id, o))
         placed = venue.gps_place(order=order)
-        status = venue.gps_order_status(order=order)
-        cancelled = venue.gps_cancel(order=order)
+        status = venue.gps_order_status(order=sent(order))
+        cancelled = venue.gps_cancel(order=sent(order))
         assert cassette.all_played
     post = [r for r in SENT if r.method == "POST" and r.body][-1]
     assert auth.account == "0x7D19833b5aF3b4e4D75DBA556ded46930469FA27" and not auth.testnet
-    assert order.venue_order_id == ORDER_ID == placed.venue_order_id
+    assert sent(order).venue_order_id == ORDER_ID == placed.venue_order_id
     assert placed.status is VenueOrderStatus.OPEN and placed.filled_quantity == 0
     assert (status.status, status.filled_quantity, status.average_price) == (
         VenueOrderStatus.OPEN, Decimal("0.2"), Decimal("1250.5"))
@@ -135,11 +136,11 @@ def test_order_lifecycle_signed_body_and_hmac(aevo_vectors):
     # The body went out compact, with uint256 values as strings, and the HMAC covers exactly it.
     body = post.body if isinstance(post.body, bytes) else post.body.encode()
     assert b" " not in body
-    sent = json.loads(body)
-    assert sent == {
+    posted = json.loads(body)
+    assert posted == {
         "instrument": 501, "maker": "0x7D19833b5aF3b4e4D75DBA556ded46930469FA27", "is_buy": True,
-        "amount": "500000", "limit_price": "1250500000", "salt": order.venue_data["salt"],
-        "signature": sent["signature"], "timestamp": CLOCK, "post_only": False, "reduce_only": False,
+        "amount": "500000", "limit_price": "1250500000", "salt": sent(order).venue_data["salt"],
+        "signature": posted["signature"], "timestamp": CLOCK, "post_only": False, "reduce_only": False,
         "time_in_force": "GTC"}
     headers = {k.upper(): v for k, v in post.headers.items()}
     message = ",".join((headers["AEVO-KEY"], headers["AEVO-TIMESTAMP"], "POST", "/orders", body.decode()))

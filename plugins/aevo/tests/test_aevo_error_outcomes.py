@@ -92,25 +92,25 @@ def test_readme_table_matches_the_code():
     assert rows == {code: (placement_outcome(code), cls.__name__) for code, (cls, _) in ERROR_TABLE.items()}
 
 
-def test_unlisted_refusal_after_aevo_took_the_order_is_settled_by_lookup(aevo_backend, fake_aevo, new_order):
+def test_unlisted_refusal_after_aevo_took_the_order_is_settled_by_lookup(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.inject("error_after", status=400, code=UNLISTED)
     order = new_order()
     with pytest.raises(OutcomeUnknown) as caught:
         aevo_backend.place(order)
     assert not isinstance(caught.value, OrderRejected)
-    snap = aevo_backend.status(order)
-    assert snap.status is VenueOrderStatus.FILLED and snap.venue_order_id == order.venue_order_id
-    assert [o["order_id"] for o in fake_aevo.orders_for(order.venue_data["salt"])] == [order.venue_order_id]
+    snap = aevo_backend.status(sent(order))
+    assert snap.status is VenueOrderStatus.FILLED and snap.venue_order_id == sent(order).venue_order_id
+    assert [o["order_id"] for o in fake_aevo.orders_for(sent(order).venue_data["salt"])] == [sent(order).venue_order_id]
     assert len(fake_aevo.orders_received) == 1
 
 
-def test_unlisted_refusal_when_nothing_was_placed_is_unknown_then_not_found(aevo_backend, fake_aevo, new_order):
+def test_unlisted_refusal_when_nothing_was_placed_is_unknown_then_not_found(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.inject("reject", code=UNLISTED)
     order = new_order()
     with pytest.raises(OutcomeUnknown):
         aevo_backend.place(order)
     with pytest.raises(OrderNotFound):
-        aevo_backend.status(order)
+        aevo_backend.status(sent(order))
     assert fake_aevo.orders == {}
 
 
@@ -176,14 +176,14 @@ def _posts(fake) -> int:
     return sum(1 for method, path in fake.requests if (method, path) == ("POST", "/orders"))
 
 
-def test_post_only_ioc_is_refused_before_sending(aevo_backend, fake_aevo, new_order):
+def test_post_only_ioc_is_refused_before_sending(aevo_backend, fake_aevo, new_order, sent):
     name = fake_aevo.option_names("BTC", call=True)[4]
     bid = fake_aevo.market(name).bids[0][0]
     order = new_order(name=name, price=str(bid), post_only=True, time_in_force=TimeInForce.IOC)
     with pytest.raises(InvalidOrder, match="post-only cannot be combined with IOC") as caught:
         aevo_backend.place(order)
     assert "\n" not in str(caught.value)
-    assert order.venue_order_id is None and order.venue_data == {}  # never signed, never recorded
+    assert sent(order).venue_order_id is None and sent(order).venue_data == {}  # never signed, never recorded
     assert fake_aevo.orders_received == [] and _posts(fake_aevo) == 0 and fake_aevo.orders == {}
     # Each alone is still sent.
     assert aevo_backend.place(new_order(name=name, price=str(bid), post_only=True, cid="gps-test-L2-1")).is_working

@@ -28,43 +28,44 @@ from gps_venue_aevo.backend import AevoBackend
 
 
 def test_place_fills_against_the_book_and_is_recorded_before_send(aevo_backend, fake_aevo, new_order):
-    order = new_order(quantity="0.3")
     seen = []
-    order.before_send = lambda o: seen.append((o.venue_order_id, dict(o.venue_data), len(fake_aevo.orders_received)))
+    order = new_order(quantity="0.3").with_updates(
+        before_send=lambda o: seen.append((o.venue_order_id, dict(o.venue_data), len(fake_aevo.orders_received))))
     snap = aevo_backend.place(order)
+    sent = lambda order: order.with_updates(venue_order_id=seen[0][0], venue_data=seen[0][1])  # noqa: E731
     assert snap.status is VenueOrderStatus.FILLED and snap.filled_quantity == Decimal("0.3")
     # The id was recorded before the POST left, and it is the id Aevo (the fake) assigned.
-    assert seen == [(order.venue_order_id, order.venue_data, 0)]
-    assert snap.venue_order_id == order.venue_order_id
-    assert order.venue_data["salt"] == str(signing.salt_for(order.client_order_id))
-    accepted = fake_aevo.orders_for(order.venue_data["salt"])
-    assert [o["order_id"] for o in accepted] == [order.venue_order_id]
+    assert seen == [(sent(order).venue_order_id, sent(order).venue_data, 0)]
+    assert snap.venue_order_id == sent(order).venue_order_id
+    assert sent(order).venue_data["salt"] == str(signing.salt_for(order.client_order_id))
+    accepted = fake_aevo.orders_for(sent(order).venue_data["salt"])
+    assert [o["order_id"] for o in accepted] == [sent(order).venue_order_id]
     # The fake recovered the registered signing key (not the wallet) from the signature.
-    assert fake_aevo.orders[order.venue_order_id]["_signer"] == signing.address_of(
+    assert fake_aevo.orders[sent(order).venue_order_id]["_signer"] == signing.address_of(
         aevo_backend._signer.signing_key.reveal()).lower()
 
 
-def test_lost_reply_is_unknown_and_settled_by_order_id(aevo_backend, fake_aevo, new_order):
+def test_lost_reply_is_unknown_and_settled_by_order_id(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.inject("drop_after")
     order = new_order()
     with pytest.raises(OutcomeUnknown):
         aevo_backend.place(order)
-    snap = aevo_backend.status(order)
-    assert snap.status is VenueOrderStatus.FILLED and snap.venue_order_id == order.venue_order_id
+    snap = aevo_backend.status(sent(order))
+    assert snap.status is VenueOrderStatus.FILLED and snap.venue_order_id == sent(order).venue_order_id
     assert len(fake_aevo.orders_received) == 1 and len(fake_aevo.orders) == 1
 
 
-def test_connection_dropped_before_acceptance_is_unknown_then_not_found(aevo_backend, fake_aevo, new_order):
+def test_connection_dropped_before_acceptance_is_unknown_then_not_found(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.inject("drop_before")
     order = new_order()
     with pytest.raises(OutcomeUnknown):
         aevo_backend.place(order)
     with pytest.raises(OrderNotFound):
-        aevo_backend.status(order)
+        aevo_backend.status(sent(order))
     assert fake_aevo.orders == {}
 
 
-def test_read_timeout_after_sending_is_unknown_and_the_order_is_found(fake_aevo, aevo_env, new_order):
+def test_read_timeout_after_sending_is_unknown_and_the_order_is_found(fake_aevo, aevo_env, new_order, sent):
     client = Transport(Settings(fake_aevo.url, False, MAINNET_DOMAIN), timeout=(2.0, 0.2))
     service = AevoBackend(client.settings, client)
     service.authenticate({k: Secret(v) for k, v in aevo_env.items()})
@@ -76,44 +77,44 @@ def test_read_timeout_after_sending_is_unknown_and_the_order_is_found(fake_aevo,
     found = None
     for _ in range(50):
         try:
-            found = service.status(order)
+            found = service.status(sent(order))
             break
         except OrderNotFound:
             threading.Event().wait(0.05)
-    assert found is not None and found.venue_order_id == order.venue_order_id
+    assert found is not None and found.venue_order_id == sent(order).venue_order_id
     assert len(fake_aevo.orders) == 1
 
 
-def test_rate_limit_is_refused_with_retry_after_and_a_retry_keeps_the_order_id(aevo_backend, fake_aevo, new_order):
+def test_rate_limit_is_refused_with_retry_after_and_a_retry_keeps_the_order_id(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.inject("rate_limit", retry_after_ns=2_500_000_000)
     order = new_order()
     with pytest.raises(RateLimited) as caught:
         aevo_backend.place(order)
     assert caught.value.retry_after == 2.5
-    first_id = order.venue_order_id
+    first_id = sent(order).venue_order_id
     assert fake_aevo.orders == {}
     snap = aevo_backend.place(order)  # the core may retry after a definite refusal
-    assert snap.venue_order_id == first_id == order.venue_order_id
+    assert snap.venue_order_id == first_id == sent(order).venue_order_id
     assert len(fake_aevo.orders) == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_error_on_place_is_unknown_never_rejected(aevo_backend, fake_aevo, new_order, status):
+def test_server_error_on_place_is_unknown_never_rejected(aevo_backend, fake_aevo, new_order, status, sent):
     fake_aevo.inject("server_error", status=status)
     order = new_order()
     with pytest.raises(OutcomeUnknown) as caught:
         aevo_backend.place(order)
     assert not isinstance(caught.value, OrderRejected)
     with pytest.raises(OrderNotFound):
-        aevo_backend.status(order)
+        aevo_backend.status(sent(order))
 
 
-def test_safe_reads_are_retried(aevo_backend, fake_aevo, new_order):
+def test_safe_reads_are_retried(aevo_backend, fake_aevo, new_order, sent):
     order = new_order()
     aevo_backend.place(order)
     fake_aevo.inject("server_error", method="GET", path="/orders/*")
     fake_aevo.inject("rate_limit", method="GET", path="/orderbook", retry_after_ns=1_000_000)
-    assert aevo_backend.status(order).status is VenueOrderStatus.FILLED
+    assert aevo_backend.status(sent(order)).status is VenueOrderStatus.FILLED
     assert aevo_backend.order_book(order.instrument, 3).asks
 
 
@@ -130,13 +131,13 @@ def test_a_failed_read_never_says_the_outcome_is_unknown(aevo_backend, fake_aevo
     assert fake_aevo.orders == {}
 
 
-def test_more_than_six_decimals_is_refused_before_sending(aevo_backend, fake_aevo, new_order):
+def test_more_than_six_decimals_is_refused_before_sending(aevo_backend, fake_aevo, new_order, sent):
     order = new_order()
     fine_tick = dataclasses.replace(order.instrument, tick_size=Decimal("0.0000001"))
     order = order.with_updates(instrument=fine_tick, limit_price=order.limit_price + Decimal("0.0000001"))
     with pytest.raises(InvalidOrder, match="more than 6 decimals"):
         aevo_backend.place(order)
-    assert fake_aevo.orders_received == [] and order.venue_order_id is None
+    assert fake_aevo.orders_received == [] and sent(order).venue_order_id is None
 
 
 @pytest.mark.parametrize("change, message", [
@@ -244,45 +245,45 @@ def test_place_without_credentials_is_refused_before_sending(fake_aevo, aevo_bac
     assert fake_aevo.orders_received == []
 
 
-def test_cancel_of_a_filled_order_is_not_open(aevo_backend, new_order):
+def test_cancel_of_a_filled_order_is_not_open(aevo_backend, new_order, sent):
     order = new_order()
     assert aevo_backend.place(order).status is VenueOrderStatus.FILLED
     with pytest.raises(OrderNotOpen):
-        aevo_backend.cancel(order)
+        aevo_backend.cancel(sent(order))
 
 
-def test_cancel_of_a_resting_order_and_of_a_cancelled_one(aevo_backend, fake_aevo, new_order):
+def test_cancel_of_a_resting_order_and_of_a_cancelled_one(aevo_backend, fake_aevo, new_order, sent):
     name = fake_aevo.option_names("BTC", call=True)[4]
     bid = fake_aevo.market(name).bids[0][0]
     order = new_order(name=name, price=str(bid))
     assert aevo_backend.place(order).status is VenueOrderStatus.OPEN
-    after = aevo_backend.cancel(order)
+    after = aevo_backend.cancel(sent(order))
     assert after.status is VenueOrderStatus.CANCELLED and after.filled_quantity == 0
     with pytest.raises(OrderNotOpen):
-        aevo_backend.cancel(order)
+        aevo_backend.cancel(sent(order))
 
 
-def test_cancel_of_an_unknown_order_is_not_found(aevo_backend, new_order):
+def test_cancel_of_an_unknown_order_is_not_found(aevo_backend, new_order, sent):
     order = new_order().with_updates(venue_order_id="0x" + "ab" * 32)
     with pytest.raises(OrderNotFound):
-        aevo_backend.cancel(order)
+        aevo_backend.cancel(sent(order))
 
 
-def test_partial_fill_then_rest_then_filled(aevo_backend, fake_aevo, new_order):
+def test_partial_fill_then_rest_then_filled(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.inject("partial_fill", fill="0.04")
     order = new_order(quantity="0.1")
     snap = aevo_backend.place(order)
     assert snap.status is VenueOrderStatus.OPEN and snap.filled_quantity == Decimal("0.04")
-    fake_aevo.fill(order.venue_order_id)
-    done = aevo_backend.status(order)
+    fake_aevo.fill(sent(order).venue_order_id)
+    done = aevo_backend.status(sent(order))
     assert done.status is VenueOrderStatus.FILLED and done.filled_quantity == Decimal("0.1")
 
 
-def test_partial_fill_then_cancel_keeps_the_fill(aevo_backend, fake_aevo, new_order):
+def test_partial_fill_then_cancel_keeps_the_fill(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.inject("partial_fill", fill="0.05")
     order = new_order(quantity="0.2")
     aevo_backend.place(order)
-    after = aevo_backend.cancel(order)
+    after = aevo_backend.cancel(sent(order))
     assert after.status is VenueOrderStatus.CANCELLED and after.filled_quantity == Decimal("0.05")
     assert after.average_price == order.limit_price
 
@@ -317,7 +318,7 @@ def test_reduce_only_unwind(aevo_backend, fake_aevo, new_order):
     assert aevo_backend.place(unwind).status is VenueOrderStatus.FILLED
 
 
-def test_concurrent_legs_each_reach_the_venue_once(aevo_backend, fake_aevo, new_order):
+def test_concurrent_legs_each_reach_the_venue_once(aevo_backend, fake_aevo, new_order, sent):
     names = fake_aevo.option_names("BTC", call=True)[3:6]
     orders = [new_order(name=n, cid=f"gps-conc-L{i}-1") for i, n in enumerate(names, 1)]
     results: dict[str, object] = {}
@@ -333,22 +334,22 @@ def test_concurrent_legs_each_reach_the_venue_once(aevo_backend, fake_aevo, new_
     assert all(r.status is VenueOrderStatus.FILLED for r in results.values())
     assert len(fake_aevo.orders_received) == 3 and len(fake_aevo.orders) == 3
     for o in orders:
-        assert len(fake_aevo.orders_for(o.venue_data["salt"])) == 1
+        assert len(fake_aevo.orders_for(sent(o).venue_data["salt"])) == 1
 
 
-def test_closed_orders_missing_from_get_orders_are_found_in_order_history(aevo_backend, fake_aevo, new_order):
+def test_closed_orders_missing_from_get_orders_are_found_in_order_history(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.forget_closed = True
     order = new_order(quantity="0.2")
     fake_aevo.inject("drop_after")
     with pytest.raises(OutcomeUnknown):
         aevo_backend.place(order)
-    snap = aevo_backend.status(order)
+    snap = aevo_backend.status(sent(order))
     assert snap.status is VenueOrderStatus.FILLED and snap.filled_quantity == Decimal("0.2")
     assert snap.average_price == order.limit_price  # order-history has no avg_price: the limit bounds it
     with pytest.raises(OrderNotOpen):
-        aevo_backend.cancel(order)
+        aevo_backend.cancel(sent(order))
     never_sent = new_order(cid="gps-test-L9-1").with_updates(venue_order_id="0x" + "cd" * 32,
-                                                              venue_data={"timestamp": order.venue_data["timestamp"]})
+                                                              venue_data={"timestamp": sent(order).venue_data["timestamp"]})
     with pytest.raises(OrderNotFound):
         aevo_backend.status(never_sent)
     assert len(fake_aevo.orders) == 1

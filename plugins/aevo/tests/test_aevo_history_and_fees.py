@@ -72,24 +72,24 @@ def test_window_never_starts_more_than_30_days_back():
 # --- item: a lost reply found on a later page -------------------------------------------------
 
 
-def test_lost_order_is_found_on_a_later_history_page(aevo_backend, fake_aevo, aevo_env, new_order):
+def test_lost_order_is_found_on_a_later_history_page(aevo_backend, fake_aevo, aevo_env, new_order, sent):
     fake_aevo.forget_closed = True  # GET /orders/{id} no longer serves closed orders
     fake_aevo.seed_orders(aevo_env["AEVO_API_KEY"], 55)  # older orders in the window
     fake_aevo.inject("drop_after", seed=55)  # the reply is lost; 55 newer orders follow
     order = new_order()
     with pytest.raises(OutcomeUnknown):
         aevo_backend.place(order)
-    start, end = _window(aevo_backend, order)
+    start, end = _window(aevo_backend, sent(order))
     first_page = aevo_backend.transport.order_history(start, end)["order_history"]
-    assert order.venue_order_id not in {o["order_id"] for o in first_page}  # not on page one
+    assert sent(order).venue_order_id not in {o["order_id"] for o in first_page}  # not on page one
     fake_aevo.queries.clear()
-    snap = aevo_backend.status(order)
-    assert snap.status is VenueOrderStatus.FILLED and snap.venue_order_id == order.venue_order_id
+    snap = aevo_backend.status(sent(order))
+    assert snap.status is VenueOrderStatus.FILLED and snap.venue_order_id == sent(order).venue_order_id
     assert _offsets(fake_aevo, "/order-history")[:2] == [0, 50]
-    assert len(fake_aevo.orders_for(order.venue_data["salt"])) == 1 and len(fake_aevo.orders_received) == 1
+    assert len(fake_aevo.orders_for(sent(order).venue_data["salt"])) == 1 and len(fake_aevo.orders_received) == 1
 
 
-def test_an_absent_order_is_not_found_only_after_the_last_page(aevo_backend, fake_aevo, aevo_env, new_order):
+def test_an_absent_order_is_not_found_only_after_the_last_page(aevo_backend, fake_aevo, aevo_env, new_order, sent):
     from gps_core.errors import OrderNotFound
 
     fake_aevo.seed_orders(aevo_env["AEVO_API_KEY"], 120)
@@ -99,11 +99,11 @@ def test_an_absent_order_is_not_found_only_after_the_last_page(aevo_backend, fak
         aevo_backend.place(order)
     fake_aevo.queries.clear()
     with pytest.raises(OrderNotFound):
-        aevo_backend.status(order)
+        aevo_backend.status(sent(order))
     assert _offsets(fake_aevo, "/order-history") == [0, 50, 100]
 
 
-def test_a_history_that_ignores_offset_is_not_settled(aevo_backend, fake_aevo, aevo_env, new_order, monkeypatch):
+def test_a_history_that_ignores_offset_is_not_settled(aevo_backend, fake_aevo, aevo_env, new_order, monkeypatch, sent):
     fake_aevo.forget_closed = True
     order = new_order()
     aevo_backend.place(order)
@@ -111,7 +111,7 @@ def test_a_history_that_ignores_offset_is_not_settled(aevo_backend, fake_aevo, a
     real = fake_aevo.get_order_history  # a server that ignores offset serves page one again
     monkeypatch.setattr(fake_aevo, "get_order_history", lambda account, query: real(account, {**query, "offset": "0"}))
     with pytest.raises(OutcomeUnknown):  # never "not found" when the search could not finish
-        aevo_backend.status(order)
+        aevo_backend.status(sent(order))
 
 
 def test_execute_settles_a_lost_reply_from_a_later_history_page(fake_aevo, aevo_env, tmp_path):
@@ -170,7 +170,7 @@ def test_recover_finds_a_crashed_order_on_a_later_history_page(fake_aevo, aevo_e
 # --- item: fees --------------------------------------------------------------------------------
 
 
-def test_status_of_a_filled_order_carries_the_fees_aevo_charged(aevo_backend, fake_aevo, new_order):
+def test_status_of_a_filled_order_carries_the_fees_aevo_charged(aevo_backend, fake_aevo, new_order, sent):
     name = fake_aevo.option_names("BTC", call=True)[4]
     levels = [list(level) for level in fake_aevo.market(name).asks[:2]]
     quantity = levels[0][1] + Decimal("0.2")  # takes two levels: two fills, two fee rows
@@ -181,46 +181,46 @@ def test_status_of_a_filled_order_carries_the_fees_aevo_charged(aevo_backend, fa
     index = fake_aevo.index["BTC"]
     estimate = sum((min(TAKER_FEE * index, FEE_CAP * placed.average_price) * quantity,), Decimal(0))
     assert placed.fee_estimated and placed.fee == Money(estimate, "USD")
-    snap = aevo_backend.status(order)
-    rows = [t for t in fake_aevo.trades if t["order_id"] == order.venue_order_id]
+    snap = aevo_backend.status(sent(order))
+    rows = [t for t in fake_aevo.trades if t["order_id"] == sent(order).venue_order_id]
     assert len(rows) == 2
-    assert snap.fee == Money(_charged(fake_aevo, order.venue_order_id), "USD") and not snap.fee_estimated
+    assert snap.fee == Money(_charged(fake_aevo, sent(order).venue_order_id), "USD") and not snap.fee_estimated
     assert snap.fee.amount == sum(min(TAKER_FEE * index, FEE_CAP * p) * a for p, a in levels[:1]) + \
         min(TAKER_FEE * index, FEE_CAP * levels[1][0]) * Decimal("0.2")
 
 
-def test_fees_are_found_on_a_later_trade_history_page(aevo_backend, fake_aevo, aevo_env, new_order):
+def test_fees_are_found_on_a_later_trade_history_page(aevo_backend, fake_aevo, aevo_env, new_order, sent):
     order = new_order()
     aevo_backend.place(order)
     fake_aevo.seed_orders(aevo_env["AEVO_API_KEY"], 70, asset="BTC")  # 70 newer fills of other orders
     fake_aevo.queries.clear()
-    snap = aevo_backend.status(order)
-    assert snap.fee == Money(_charged(fake_aevo, order.venue_order_id), "USD") and not snap.fee_estimated
+    snap = aevo_backend.status(sent(order))
+    assert snap.fee == Money(_charged(fake_aevo, sent(order).venue_order_id), "USD") and not snap.fee_estimated
     assert _offsets(fake_aevo, "/trade-history") == [0, 50]
     assert {q["asset"] for p, q in fake_aevo.queries if p == "/trade-history"} == {"BTC"}
 
 
-def test_without_fee_rows_the_fee_is_a_labelled_estimate(aevo_backend, fake_aevo, new_order):
+def test_without_fee_rows_the_fee_is_a_labelled_estimate(aevo_backend, fake_aevo, new_order, sent):
     fake_aevo.trades_visible = False  # Aevo's history has not caught up
     order = new_order()
-    snap = aevo_backend.status(order) if aevo_backend.place(order) else None
+    snap = aevo_backend.status(sent(order)) if aevo_backend.place(order) else None
     assert snap.fee_estimated and snap.fee.currency == "USD" and snap.fee.amount > 0
     fake_aevo.trades_visible = True
-    later = aevo_backend.status(order)
-    assert not later.fee_estimated and later.fee == Money(_charged(fake_aevo, order.venue_order_id), "USD")
+    later = aevo_backend.status(sent(order))
+    assert not later.fee_estimated and later.fee == Money(_charged(fake_aevo, sent(order).venue_order_id), "USD")
 
 
-def test_a_working_order_is_never_charged_a_trade_history_call(aevo_backend, fake_aevo, new_order):
+def test_a_working_order_is_never_charged_a_trade_history_call(aevo_backend, fake_aevo, new_order, sent):
     name = fake_aevo.option_names("BTC", call=True)[4]
     order = new_order(name=name, price=str(fake_aevo.market(name).bids[0][0]))
     aevo_backend.place(order)
-    fake_aevo.fill(order.venue_order_id, Decimal("0.05"))
-    snap = aevo_backend.status(order)
+    fake_aevo.fill(sent(order).venue_order_id, Decimal("0.05"))
+    snap = aevo_backend.status(sent(order))
     assert snap.is_working and snap.filled_quantity == Decimal("0.05") and snap.fee_estimated
     assert _offsets(fake_aevo, "/trade-history") == []
-    done = aevo_backend.cancel(order)
+    done = aevo_backend.cancel(sent(order))
     assert done.status is VenueOrderStatus.CANCELLED and not done.fee_estimated
-    maker = [t for t in fake_aevo.trades if t["order_id"] == order.venue_order_id]
+    maker = [t for t in fake_aevo.trades if t["order_id"] == sent(order).venue_order_id]
     assert [t["liquidity"] for t in maker] == ["maker"] and done.fee == Money(Decimal(maker[0]["fees"]), "USD")
 
 
@@ -310,16 +310,16 @@ def test_a_stand_in_price_never_overwrites_the_placement_replys_average(fake_aev
         assert leg["price_estimated"] is False
 
 
-def test_a_stand_in_price_is_labelled_estimated(aevo_backend, fake_aevo, new_order):
+def test_a_stand_in_price_is_labelled_estimated(aevo_backend, fake_aevo, new_order, sent):
     """Only the limit is known (order history, no fills listed): the snapshot says so."""
     fake_aevo.forget_closed = True
     fake_aevo.trades_visible = False
     order = new_order()
     placed = aevo_backend.place(order)
     assert placed.average_price == _venue_average(fake_aevo, order.client_order_id) and not placed.price_estimated
-    looked_up = aevo_backend.status(order)
+    looked_up = aevo_backend.status(sent(order))
     assert looked_up.status is VenueOrderStatus.FILLED
     assert looked_up.average_price == order.limit_price and looked_up.price_estimated
     fake_aevo.trades_visible = True
-    exact = aevo_backend.status(order)
+    exact = aevo_backend.status(sent(order))
     assert exact.average_price == placed.average_price and not exact.price_estimated

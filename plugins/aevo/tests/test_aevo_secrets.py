@@ -18,7 +18,7 @@ CANARY_SECRET = "canary-api-secret-b81d22e4"
 CANARY_SIGNING_KEY = "0x" + "c0ffee" * 10 + "beef"
 
 
-def test_canary_secrets_appear_nowhere(fake_aevo, caplog, new_order):
+def test_canary_secrets_appear_nowhere(fake_aevo, caplog, new_order, sent):
     from eth_account import Account
 
     wallet = Account.create().address
@@ -38,8 +38,8 @@ def test_canary_secrets_appear_nowhere(fake_aevo, caplog, new_order):
     # new_order's fixture service is another instance; place through the canary one.
     order = order.with_updates(instrument=service.find(order.instrument.key))
     snap = venue.gps_place(order=order)
-    texts += [repr(snap), repr(order), repr(order.venue_data)]
-    texts.append(repr(venue.gps_order_status(order=order)))
+    texts += [repr(snap), repr(sent(order)), repr(sent(order).venue_data)]
+    texts.append(repr(venue.gps_order_status(order=sent(order))))
 
     failures = []
     fake_aevo.inject("drop_after")

@@ -147,7 +147,7 @@ def test_cancel_of_a_filled_order_is_not_open(client, server, instrument, new_or
     order = new_order(inst, Side.BUY, "0.1", str(best(server, inst, "ask")))
     placed = client.orders.place(order)
     assert placed.status is VenueOrderStatus.FILLED
-    order.venue_order_id = placed.venue_order_id
+    order = order.with_updates(venue_order_id=placed.venue_order_id)
     with pytest.raises(OrderNotOpen):
         client.orders.cancel(order)
     assert client.orders.status(order).status is VenueOrderStatus.FILLED
@@ -172,7 +172,7 @@ def test_resting_order_filled_later_reports_fill_and_fee(client, server, instrum
     order = new_order(inst, Side.BUY, "0.3", str(price))
     placed = client.orders.place(order)
     assert placed.status is VenueOrderStatus.OPEN and placed.filled_quantity == 0
-    order.venue_order_id = placed.venue_order_id
+    order = order.with_updates(venue_order_id=placed.venue_order_id)
     server.state.fill(placed.venue_order_id, Decimal("0.1"))
     assert client.orders.status(order).filled_quantity == Decimal("0.1")
     server.state.fill(placed.venue_order_id)
@@ -250,7 +250,7 @@ def test_a_reduce_only_order_that_would_not_reduce_is_refused_as_such(client, se
 def test_status_by_venue_order_id(client, server, instrument, new_order):
     order = new_order(instrument(), Side.SELL, "0.1", "0.5")
     placed = client.orders.place(order)
-    order.venue_order_id = placed.venue_order_id
+    order = order.with_updates(venue_order_id=placed.venue_order_id)
     before = server.state.calls["private/get_order_state"]
     assert client.orders.status(order).venue_order_id == placed.venue_order_id
     assert server.state.calls["private/get_order_state"] == before + 1
@@ -330,7 +330,7 @@ def test_cancel_without_a_venue_id_cancels_by_label(client, server, instrument, 
     order = new_order(inst, Side.BUY, "0.3", str(best(server, inst, "bid")))
     placed = client.orders.place(order)
     assert placed.status is VenueOrderStatus.OPEN
-    order.venue_order_id = None  # as if the reply had been lost
+    order = order.with_updates(venue_order_id=None)  # as if the reply had been lost
     cancelled = client.orders.cancel(order)
     assert cancelled.status is VenueOrderStatus.CANCELLED and cancelled.venue_order_id == placed.venue_order_id
     assert server.state.calls["private/cancel_by_label"] == 1 and server.state.calls["private/cancel"] == 0
