@@ -113,22 +113,20 @@ def parse_leg_selection(specs: Sequence[str]) -> dict[str, Decimal | None]:
 
 def _settled_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> dict[str, Any]:
     """``{symbol: Settlement}`` the venue settled at expiry (``{}`` for a venue without ``gps_settlements``)."""
-    from .service import SimulatedVenue, venue_for
+    from .service import venue_for
 
-    venue = venue_for(ctx, venue_name, mode, cache)
-    if isinstance(venue, SimulatedVenue) or not getattr(venue, "has_settlements", False):
+    venue = venue_for(ctx, venue_name, mode, cache)  # a dry run's simulation settles nothing
+    if not venue.has_settlements:
         return {}
     return {s.symbol: s for s in venue.settlements(None)}
 
 
 def _held_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> tuple[dict[str, Decimal] | None, str | None]:
     """``{symbol: signed quantity}`` the venue (or, for a dry run, its simulation) holds; ``None`` if it cannot say."""
-    from .service import SimulatedVenue, venue_for
+    from .service import venue_for
 
-    venue = venue_for(ctx, venue_name, mode, cache)
-    if isinstance(venue, SimulatedVenue):
-        return {p.symbol: p.quantity for p in venue.broker.positions()}, None
-    if not getattr(venue, "has_positions", False):
+    venue = venue_for(ctx, venue_name, mode, cache)  # a dry run's: the simulation's paper positions
+    if not venue.has_positions:
         return None, f"{venue_name} cannot report positions (no gps_positions): closing what the journal says"
     return {p.symbol: p.quantity for p in venue.positions(None)}, None
 

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping, Protocol, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, TypeVar
 
 from .codec import request_to_json, snapshot_to_json
 from .errors import (
@@ -42,11 +42,14 @@ from .errors import (
 )
 from .combo_exposure import per_leg_exposure
 from .journal import Journal
-from .model import Capability, ClientIdKind, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueInfo, utcnow
+from .model import Capability, ClientIdKind, OrderRequest, OrderSnapshot, Side, TimeInForce, utcnow
 from .money import format_decimal, round_to_step
 from .orders import OrderState, TrackedOrder
 from .routing import Plan, PlannedLeg
 from .shutdown import shielded, stop_requested
+
+if TYPE_CHECKING:
+    from .plugins import Venue
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,17 +118,6 @@ class IntentNotJournaled(OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
-
-
-class VenuePort(Protocol):
-    """What the engine needs of a venue (``gps_core.plugins.Venue`` or a simulated one)."""
-
-    info: VenueInfo
-
-    def place(self, order: OrderRequest) -> OrderSnapshot: ...
-    def order_status(self, order: OrderRequest) -> OrderSnapshot: ...
-    def cancel(self, order: OrderRequest) -> OrderSnapshot: ...
-    def order_book(self, instrument, depth: int = 10) -> OrderBook: ...
 
 
 @dataclass
@@ -224,13 +216,16 @@ class ExecutionResult:
 class Engine:
     """Runs one plan (:meth:`execute`) or finishes an interrupted one (:meth:`resume`).
 
-    Venues are looked up by name in ``venues``. ``progress`` gets one-line messages; it is
-    best-effort (an exception from it, such as a closed pipe, is swallowed).
+    Venues are looked up by name in ``venues``: each a :class:`gps_core.plugins.Venue`, the one
+    facade over a venue plugin's hooks (a dry run's venues are simulations behind the same
+    facade, see :mod:`gps_core.simulated`), so an order goes engine -> ``Venue.place`` ->
+    the plugin's ``gps_place``. ``progress`` gets one-line messages; it is best-effort (an
+    exception from it, such as a closed pipe, is swallowed).
     """
 
     def __init__(
         self,
-        venues: Mapping[str, VenuePort],
+        venues: Mapping[str, "Venue"],
         journal: Journal,
         options: ExecutionOptions | None = None,
         progress: Callable[[str], None] | None = None,

@@ -7,9 +7,12 @@ its error and the others keep working. ``GPS_STRICT_PLUGINS=1`` makes such a fai
 fatal (for plugin authors). ``GPS_LOAD_PLUGINS=a,b`` loads only the named entry points,
 ``GPS_DISABLE_PLUGINS=x`` skips some.
 
-Venue hooks are called through :class:`Venue`, a typed facade holding one per-venue
-hook caller per hook, from which every *other* venue plugin is removed: an order can
-only ever reach the venue it was routed to (see :mod:`gps_core.hookspecs`).
+Venue hooks are called through :class:`Venue`, the one typed facade over them, holding one
+per-venue hook caller per hook, from which every *other* venue plugin is removed: an order can
+only ever reach the venue it was routed to (see :mod:`gps_core.hookspecs`, the public API).
+Everything that talks to a venue (quotes, the engine, status, cancel, recover, close) holds a
+:class:`Venue`; a dry run's venues are :class:`~gps_core.simulated.SimulatedVenue` plugins behind
+the same facade. So an order goes: engine -> :meth:`Venue.place` -> the plugin's ``gps_place``.
 """
 
 from __future__ import annotations
@@ -219,7 +222,11 @@ class PluginHost:
 
 
 class Venue:
-    """Typed access to one venue's hooks. Errors come back tagged with the venue's name."""
+    """Typed access to one venue's hooks: one method per hook (``place`` calls ``gps_place``...).
+
+    Errors come back tagged with the venue's name; an order hook's unexpected exception is an
+    :class:`~gps_core.errors.OutcomeUnknown`, never a rejection.
+    """
 
     def __init__(self, info: VenueInfo, callers: Mapping[str, Any], optional: Iterable[str] = ()):
         self.info = info

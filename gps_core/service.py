@@ -9,16 +9,16 @@ import os
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .codec import snapshot_to_json
-from .config import ensure_dir, gps_home
+from .config import gps_home
 from .errors import AuthenticationError, BadInput, ConfigurationError, OrderNotFound, OrderNotOpen, VenueError
 from .events import Event, JournaledOrder, execution_mode, replay
 from .journal import Journal, read_events
-from .model import OrderBook, OrderRequest, OrderSnapshot, VenueInfo
+from .model import OrderSnapshot
 from .orders import state_from_snapshot
 from .plugins import PluginHost, Venue, load_host
 from .routing import Market, Quote, short_line, unpriced_venues
@@ -183,7 +183,9 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
         note = f"no live venue is installed and working: paper venue(s) {names} only; nothing real is traded"
     if dry_run:
         faults = ctx.environ.get("GPS_PAPER_FAULTS")
-        venues = [v if v.info.paper else SimulatedVenue(v, ctx.home, faults) for v in venues]
+        from .simulated import simulated
+
+        venues = [v if v.info.paper else simulated(v, ctx.home, faults) for v in venues]
     count = len(strategy.legs)
     say(f"fetching quotes for {count} leg{'' if count == 1 else 's'} from {names}")
     quotes = fetch_quotes(strategy, venues, depth, say)
@@ -291,80 +293,17 @@ def _venue_answer(venue: str, quotes: list[Quote]) -> str:
     return f"{venue} answered: lists {listed} of {len(quotes)} leg{'' if len(quotes) == 1 else 's'}"
 
 
-class SimulatedVenue:
-    """A real venue's public market data with fills simulated by the paper engine (``--dry-run``)."""
-
-    def __init__(self, venue: Any, home: Path, faults: str | None = None):
-        from .paper import FaultPlan, PaperBroker
-
-        self.real = venue
-        self.name = venue.name
-        self.info: VenueInfo = replace(venue.info, paper=True)
-        plan = FaultPlan.parse(faults) if faults else None
-        self.broker = PaperBroker(ensure_dir(home / "paper") / f"{venue.name}.json", venue.name, plan)
-        self.authenticated = True
-        self._listed: dict[str, Any] = {}  # venue symbol -> instrument found, for a combo's legs
-
-    def find_instrument(self, key):
-        instrument = self.real.find_instrument(key)
-        if instrument is not None:
-            self._listed[instrument.symbol] = instrument
-        return instrument
-
-    @property
-    def offers_combos(self) -> bool:
-        """Whether the real venue offers combo books (``gps_combo_offer``)."""
-        return bool(getattr(self.real, "offers_combos", False))
-
-    def combo_offer(self, legs, *, create: bool, depth: int = DEFAULT_DEPTH):
-        """The real venue's combo for ``legs`` with its real book, from public data only.
-
-        A dry run creates nothing at the venue (``create`` is ignored): a combo the venue does
-        not list yet is not offered, and the plan says so.
-        """
-        return self.real.combo_offer(legs, create=False, depth=depth)
-
-    def list_instruments(self, underlying: str):
-        return self.real.list_instruments(underlying)
-
-    def order_book(self, instrument, depth: int = DEFAULT_DEPTH) -> OrderBook:
-        return self.real.order_book(instrument, depth)
-
-    def place(self, order: OrderRequest) -> OrderSnapshot:
-        book = self.real.order_book(order.instrument, DEFAULT_DEPTH)
-        if order.instrument.is_combo:
-            return self.broker.place(order, book, leg_prices=self._leg_prices(order))
-        return self.broker.place(order, book)
-
-    def _leg_prices(self, order: OrderRequest) -> dict:
-        """Each combo leg's touch on its real book (ask bought, bid sold): the per-leg prices of its paper fills."""
-        prices = {}
-        for leg in order.instrument.combo_legs:
-            listed = self._listed.get(leg.symbol)
-            if listed is None:
-                continue  # the first leg takes the difference to the combo's price
-            book = self.real.order_book(listed, 1)
-            levels = book.asks if leg.ratio * order.side.sign > 0 else book.bids
-            if levels:
-                prices[leg.symbol] = levels[0].price
-        return prices
-
-    def order_status(self, order: OrderRequest) -> OrderSnapshot:
-        return self.broker.status(order)
-
-    def cancel(self, order: OrderRequest) -> OrderSnapshot:
-        return self.broker.cancel(order)
-
-
 # --- reading executions back -------------------------------------------------------------
 
 
-def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Any:
-    """The venue an order of an execution in ``mode`` lives on (simulated for dry runs)."""
+def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Venue:
+    """The venue an order of an execution in ``mode`` lives on (its simulation for dry runs)."""
     if name not in cache:
         venue = ctx.host.venue(name)
         if mode == "dry-run" and not venue.info.paper:
-            venue = SimulatedVenue(venue, ctx.home, ctx.environ.get("GPS_PAPER_FAULTS"))
+            from .simulated import simulated
+
+            venue = simulated(venue, ctx.home, ctx.environ.get("GPS_PAPER_FAULTS"))
         else:
             ctx.authenticate(venue)
         cache[name] = venue
