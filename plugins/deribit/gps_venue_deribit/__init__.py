@@ -6,8 +6,8 @@ inverse contract; ``BTC_USDC-25DEC26-95000-C`` the linear one; a plain name on a
 lists only as linear (``SOL-25DEC26-140-C``) finds ``SOL_USDC-25DEC26-140-C``.
 
 This module is what the ``gps.venues`` entry point loads, so it stays light: ``requests``
-and the client modules are imported on the first hook that needs the network.
-Configuration comes from the environment when that client is made: ``DERIBIT_BASE_URL``
+and the backend modules are imported on the first hook that needs the network.
+Configuration comes from the environment when that backend is made: ``DERIBIT_BASE_URL``
 (wins), ``DERIBIT_TESTNET=1``, ``DERIBIT_HTTP_FORM=post|get``; credentials come only
 through ``gps_authenticate``.
 """
@@ -52,22 +52,22 @@ VENUE_INFO = VenueInfo(
 class DeribitVenue:
     """The Deribit hook implementations; one instance per gps process (thread-safe)."""
 
-    def __init__(self, client: "DeribitBackend | None" = None):
-        self._client = client
+    def __init__(self, backend: "DeribitBackend | None" = None):
+        self._backend = backend
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"DeribitVenue(client={self._client!r})"
+        return f"DeribitVenue(backend={self._backend!r})"
 
     @property
-    def client(self) -> "DeribitBackend":
-        """The client, made on first use from the environment at that moment."""
+    def backend(self) -> "DeribitBackend":
+        """What the hooks do (:mod:`gps_venue_deribit.backend`), made on first use from the environment then."""
         with self._lock:
-            if self._client is None:
+            if self._backend is None:
                 from .backend import DeribitBackend
 
-                self._client = DeribitBackend()
-            return self._client
+                self._backend = DeribitBackend()
+            return self._backend
 
     @hookimpl
     def gps_venue_info(self) -> VenueInfo:
@@ -75,7 +75,7 @@ class DeribitVenue:
 
     @hookimpl
     def gps_authenticate(self, credentials: Mapping):
-        return self.client.authenticate(credentials)
+        return self.backend.authenticate(credentials)
 
     @hookimpl
     def gps_find_instrument(self, key):
@@ -83,40 +83,40 @@ class DeribitVenue:
         a plain ``SOL-...`` the linear ``SOL_USDC-...`` (see :func:`gps_venue_deribit.listing.deribit_key`)."""
         if key.underlying not in VENUE_INFO.underlyings:
             return None
-        return self.client.market.find(key)
+        return self.backend.market.find(key)
 
     @hookimpl
     def gps_list_instruments(self, underlying: str):
         """``BTC``/``ETH``: the inverse options; ``BTC_USDC``, ``SOL``, ``SOL_USDC``...: the linear ones."""
         if underlying.upper().partition("_")[0] not in VENUE_INFO.underlyings:
             return []
-        return self.client.market.list(underlying)
+        return self.backend.market.list(underlying)
 
     @hookimpl
     def gps_order_book(self, instrument, depth: int):
-        return self.client.market.order_book(instrument, depth)
+        return self.backend.market.order_book(instrument, depth)
 
     @hookimpl
     def gps_place(self, order):
-        return self.client.orders.place(order)
+        return self.backend.orders.place(order)
 
     @hookimpl
     def gps_order_status(self, order):
-        return self.client.orders.status(order)
+        return self.backend.orders.status(order)
 
     @hookimpl
     def gps_cancel(self, order):
-        return self.client.orders.cancel(order)
+        return self.backend.orders.cancel(order)
 
     @hookimpl
     def gps_positions(self, underlying):
         """Open option positions from ``private/get_positions`` (see :mod:`gps_venue_deribit.positions`)."""
-        return self.client.orders.positions(underlying)
+        return self.backend.orders.positions(underlying)
 
     @hookimpl
     def gps_combo_offer(self, legs, create: bool, depth: int):
         """The combo book for ``legs`` (``public/get_combos``; ``private/create_combo`` when ``create``);
         ``None`` with ``DERIBIT_COMBOS=off``."""
-        if not self.client.settings.combos:
+        if not self.backend.settings.combos:
             return None
-        return self.client.combos.offer(list(legs), create=create, depth=depth)
+        return self.backend.combos.offer(list(legs), create=create, depth=depth)

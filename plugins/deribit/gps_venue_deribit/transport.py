@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from gps_core.errors import (
     InvalidOrder,
@@ -30,11 +29,12 @@ from gps_core.errors import (
     ReduceOnlyRefused,
     VenueError,
 )
+from gps_core.http import never_sent
 from gps_core.secrets import redact
 
 from . import wire
-from .errors import error_for
 from .config import API_PREFIX, Settings
+from .errors import error_for
 
 log = logging.getLogger(__name__)
 USER_AGENT = "gps-venue-deribit/0.1"
@@ -154,7 +154,7 @@ class Transport:
         import requests
 
         kind = type(exc).__name__
-        if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc):
+        if never_sent(exc):
             return NetworkError(f"{method}: could not connect to {self.settings.base_url} ({kind}); nothing was sent")
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return OutcomeUnknown(f"{method}: no reply within {self.settings.read_timeout:g}s ({kind})")
@@ -196,25 +196,6 @@ def _refuses_reduce_only(exc: VenueError, data) -> bool:
     Other refusals stay as they are; the core then asks the position (``gps_positions``).
     """
     return isinstance(exc, InvalidOrder) and isinstance(data, dict) and data.get("param") == "reduce_only"
-
-
-def _never_connected(exc: BaseException) -> bool:
-    """True when the connection itself could not be made (refused, DNS), so nothing left."""
-    from urllib3.exceptions import NewConnectionError
-
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        item = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (NewConnectionError, ConnectionRefusedError)):
-            return True
-        if isinstance(item, BaseException):
-            stack.extend(item.args)
-            stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
-    return False
 
 
 def _retry_after(response) -> float | None:
