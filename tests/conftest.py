@@ -2,6 +2,8 @@
 
 import pytest
 
+from paper_kit import kit, make_broker, sleeps  # noqa: F401 - the paper engine's fixtures
+
 
 @pytest.fixture(autouse=True)
 def no_controlling_terminal(monkeypatch):

@@ -33,7 +33,7 @@ FAULTS_ENV = "GPS_DRYRUN_FAULTS"
 #: ``off`` (or ``0``, ``no``, ``false``): offer no paper combos; every leg is its own order.
 COMBOS_ENV = "GPS_DRYRUN_COMBOS"
 
-INFO = VenueInfo(
+VENUE_INFO = VenueInfo(
     name=NAME,
     title="Dry run (paper trading on an offline market)",
     underlyings=("BTC", "ETH", "SOL"),
@@ -120,7 +120,7 @@ class DryRunVenue:
 
     @hookimpl
     def gps_venue_info(self) -> VenueInfo:
-        return INFO
+        return VENUE_INFO
 
     @hookimpl
     def gps_authenticate(self, credentials) -> AuthResult:
@@ -129,7 +129,7 @@ class DryRunVenue:
 
     @hookimpl
     def gps_find_instrument(self, key):
-        if key.underlying.upper() not in INFO.underlyings:
+        if key.underlying.upper() not in VENUE_INFO.underlyings:
             return None
         return self.market().find(key)
 
@@ -192,7 +192,7 @@ class DryRunVenue:
     @hookimpl
     def gps_settlements(self, underlying):
         """Positions settled at expiry (cash, at intrinsic value against the market's index), settling any now due."""
-        from gps_core.paper_settlement import settlements
+        from gps_core.paper.settlement import settlements
 
         self._settle(self.market())
         return [s for s in settlements(self.broker())
@@ -200,7 +200,7 @@ class DryRunVenue:
 
     def _settle(self, market):
         """Settle what has expired at the market's clock, as Deribit does at 08:00 UTC (see the README)."""
-        from gps_core.paper_settlement import settle_expired
+        from gps_core.paper.settlement import settle_expired
 
         return settle_expired(self.broker(), market.clock(),
                               lambda underlying: market.index(underlying) if underlying in market.specs else None)

@@ -1,4 +1,7 @@
-"""Builders shared by the dry-run tests: hand-made instruments and books for the paper engine."""
+"""Builders for the paper engine's tests: hand-made instruments and books, and a broker on a temporary store.
+
+A test module takes the fixtures with ``from paper_kit import kit, make_broker, sleeps``.
+"""
 
 from datetime import date, timedelta
 from decimal import Decimal
@@ -40,7 +43,7 @@ class Sleeps(list):
 
 @pytest.fixture
 def kit():
-    """The builders above, for test modules (which cannot import this conftest)."""
+    """The builders above, as one fixture."""
     from types import SimpleNamespace
 
     return SimpleNamespace(instrument=instrument, book=book, order=order, D=D)

@@ -27,9 +27,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
-from .instruments import OptionKey, OptionType
-from .model import Settlement, VenueOrderStatus
-from .money import ZERO
+from ..instruments import OptionKey, OptionType
+from ..model import Settlement, VenueOrderStatus
+from ..money import ZERO
 
 #: Price currencies worth one USD per unit; any other is the underlying coin itself.
 USD_LIKE = ("USD", "USDC", "USDT")
