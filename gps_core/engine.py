@@ -269,7 +269,7 @@ class Engine:
         sent propagates.
         """
         orders = [self._new_leg_order(p) for p in plan.legged] + [self._new_combo_order(c) for c in plan.combos]
-        self._refuse_ids_too_long(orders)
+        self._refuse_ids_too_long(orders, max(p.index for p in plan.legs))
         result = ExecutionResult(self.journal.execution_id, plan, sorted(orders, key=lambda o: o.leg_index))
         result.journal_failures = self.journal_failures
         try:
@@ -305,19 +305,19 @@ class Engine:
         self._finish(result)
         return result
 
-    def _refuse_ids_too_long(self, orders: list[TrackedOrder]) -> None:
+    def _refuse_ids_too_long(self, orders: list[TrackedOrder], last_leg: int) -> None:
         """Refuse, before anything is sent, an execution whose client order ids a venue cannot take whole.
 
         A venue's ``client_id_max_length`` bounds every id sent to it: the legs' and the
-        unwinds' that may follow. An id is never shortened to fit (the order could no longer be
+        unwinds' that may follow (counted with the plan's last leg index, ``last_leg``: a combo's
+        unwinds go out per leg). An id is never shortened to fit (the order could no longer be
         found by it), so the execution does not start. Raises :class:`ConfigurationError`.
         """
         for order in orders:
             info = self.venues[order.request.venue].info
             ids = [order.client_order_id]
             if self.options.on_partial == "unwind":
-                ids.append(unwind_client_order_id(self.journal.execution_id, order.leg_index,
-                                                  self.options.unwind_attempts))
+                ids.append(unwind_client_order_id(self.journal.execution_id, last_leg, self.options.unwind_attempts))
             longest = max(ids, key=len)
             if len(longest) > info.client_id_max_length:
                 raise ConfigurationError(

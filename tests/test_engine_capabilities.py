@@ -89,7 +89,7 @@ def test_a_venue_without_reduce_only_nor_positions_gets_no_unwind_and_the_legs_a
 
 
 @pytest.mark.parametrize("options, longest", [
-    ({"on_partial": "unwind", "unwind_attempts": 10}, "gps-test-exec-U1-10"),  # an unwind that may follow
+    ({"on_partial": "unwind", "unwind_attempts": 10}, "gps-test-exec-U3-10"),  # the last leg's last unwind
     ({"on_partial": "keep"}, "gps-test-exec-L1-1"),
 ])
 def test_client_order_ids_too_long_for_the_venue_are_refused_before_anything_is_sent(tmp_path, options, longest):
@@ -103,6 +103,6 @@ def test_client_order_ids_too_long_for_the_venue_are_refused_before_anything_is_
 
 def test_ids_that_fit_exactly_are_sent_whole(tmp_path):
     venue = ScriptedVenue()
-    venue.info = replace(venue.info, client_id_max_length=len("gps-test-exec-U1-4"))
+    venue.info = replace(venue.info, client_id_max_length=len("gps-test-exec-U3-4"))
     result, events = run(tmp_path, venue)
     assert result.all_filled and set(venue.orders) == {"gps-test-exec-L1-1", "gps-test-exec-L2-1", "gps-test-exec-L3-1"}
