@@ -12,7 +12,9 @@ tests use lives in :mod:`gps_core.testing` (the conformance suite and a local HT
   (:mod:`gps_core.instruments`) and ``Decimal`` money functions (:mod:`gps_core.money`);
 - errors a hook raises (:mod:`gps_core.errors`);
 - credentials as :class:`Secret` and redaction (:mod:`gps_core.secrets`);
-- HTTP plumbing: a pooled session and the retry rule for calls that are safe to repeat
+- HTTP plumbing: a pooled session, "did the request ever leave?" (:func:`never_sent`: a
+  failed request that certainly never left is a ``NetworkError``, any other an
+  ``OutcomeUnknown``) and the retry rule for calls that are safe to repeat
   (:mod:`gps_core.http`), and timeouts read from the environment (:func:`seconds_from_env`).
 """
 
@@ -21,7 +23,7 @@ from .errors import (AuthenticationError, GpsError, InsufficientFunds, InvalidOr
                      OrderNotFound, OrderNotOpen, OrderRejected, OutcomeUnknown, RateLimited, ReduceOnlyRefused,
                      VenueError, VenueUnavailable)
 from .hookspecs import HOOKSPEC_VERSION, MIN_HOOKSPEC_VERSION, hookimpl
-from .http import new_session, retry_safe
+from .http import never_sent, new_session, retry_safe
 from .instruments import EXPIRY_TIME_UTC, MONTHS, OptionKey, OptionType
 from .model import (AuthResult, BookLevel, Capability, ClientIdKind, ComboLeg, ComboOffer, FeeSchedule, LegFill,
                     OrderBook, OrderRequest, OrderSnapshot, Position, Side, TickRule, TimeInForce, VenueInfo,
@@ -44,5 +46,5 @@ __all__ = [
     "RateLimited", "VenueUnavailable",
     # credentials and HTTP
     "Secret", "redact", "redact_known", "register_secret_values",
-    "new_session", "retry_safe", "seconds_from_env",
+    "never_sent", "new_session", "retry_safe", "seconds_from_env",
 ]
