@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Mapping
 from gps_core.hookspecs import hookimpl
 from gps_core.model import Capability, ClientIdKind, VenueInfo
 
+from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, VENUE
+
 if TYPE_CHECKING:
     from .backend import DeribitBackend
 
@@ -27,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = ["DeribitVenue", "VENUE_INFO"]
 
 VENUE_INFO = VenueInfo(
-    name="deribit",
+    name=VENUE,
     title="Deribit",
     # BTC and ETH: inverse and linear; the others linear only (Deribit's support and education
     # pages name SOL, XRP, AVAX and TRX; the live USDC listing decides what is found).
@@ -44,7 +46,7 @@ VENUE_INFO = VenueInfo(
         Capability.VALID_UNTIL,
         Capability.CANCEL_BY_CLIENT_ID,
     }),
-    credential_env=("DERIBIT_CLIENT_ID", "DERIBIT_CLIENT_SECRET"),
+    credential_env=(CLIENT_ID_ENV, CLIENT_SECRET_ENV),
     hookspec_version=1,  # the gps hook API this plugin is built against
 )
 

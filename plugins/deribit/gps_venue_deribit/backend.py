@@ -11,11 +11,10 @@ from gps_core.model import AuthResult
 from gps_core.secrets import Secret
 
 from .auth import RequestSigner, TokenManager
-from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, Settings
+from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, VENUE, Settings
 from .instrument_cache import InstrumentCache, cache_path
 from .market import Market
 from .orders import Orders
-from .parsing import VENUE
 from .transport import Transport
 
 

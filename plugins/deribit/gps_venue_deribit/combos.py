@@ -24,8 +24,8 @@ from gps_core.instruments import OptionKey
 from gps_core.model import ComboLeg, ComboOffer, FeeSchedule, LegFill, Side, TickRule, VenueInstrument
 from gps_core.money import ZERO, Money, to_decimal
 
+from .config import VENUE
 from .market import Market
-from .parsing import VENUE
 
 MAX_LEGS = 4
 

@@ -1,10 +1,11 @@
-"""Where the plugin connects and how, read from the environment when a client is made."""
+"""The venue's name, and where the plugin connects and how, read from the environment when a backend is made."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
 
+VENUE = "deribit"
 PRODUCTION_URL = "https://www.deribit.com"
 TESTNET_URL = "https://test.deribit.com"
 API_PREFIX = "/api/v2"

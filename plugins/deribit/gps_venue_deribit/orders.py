@@ -29,9 +29,10 @@ from gps_core.model import OrderRequest, OrderSnapshot, Side, TimeInForce
 from gps_core.money import is_multiple, to_decimal
 
 from .auth import RequestSigner, TokenManager
+from .config import VENUE
 from .errors import TOKEN_REFUSED, Outcome, lookup
 from .listing import listing_currency
-from .parsing import VENUE, snapshot_from_order, trades_fee
+from .parsing import snapshot_from_order, trades_fee
 from .transport import Transport
 
 log = logging.getLogger(__name__)

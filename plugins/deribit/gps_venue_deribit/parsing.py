@@ -22,7 +22,7 @@ from gps_core.model import (
 )
 from gps_core.money import ZERO, Money, to_decimal
 
-VENUE = "deribit"
+from .config import VENUE
 #: Option fees are capped at 12.5% of the option price (Deribit fee schedule).
 PREMIUM_CAP = Decimal("0.125")
 

@@ -22,8 +22,9 @@ from gps_core.instruments import OptionKey
 from gps_core.model import Position
 from gps_core.money import to_decimal
 
+from .config import VENUE
 from .listing import LINEAR_SETTLEMENT, LISTING_CURRENCIES
-from .parsing import VENUE, is_linear_row
+from .parsing import is_linear_row
 
 
 def currencies_for(underlying: str | None) -> tuple[str, ...]:

@@ -22,19 +22,16 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from gps_core.hookspecs import hookimpl
 from gps_core.model import AuthResult, Capability, ClientIdKind, VenueInfo
 
+from .config import COMBOS_ENV, FAULTS_ENV, VENUE
+
 if TYPE_CHECKING:
     from gps_core.paper import PaperBroker
 
-__all__ = ["DryRunVenue", "NAME"]
+__all__ = ["DryRunVenue", "VENUE", "VENUE_INFO"]
 __version__ = "0.1.0"
 
-NAME = "dryrun"
-FAULTS_ENV = "GPS_DRYRUN_FAULTS"
-#: ``off`` (or ``0``, ``no``, ``false``): offer no paper combos; every leg is its own order.
-COMBOS_ENV = "GPS_DRYRUN_COMBOS"
-
 VENUE_INFO = VenueInfo(
-    name=NAME,
+    name=VENUE,
     title="Dry run (paper trading on an offline market)",
     underlyings=("BTC", "ETH", "SOL"),
     price_currencies=("USD",),
@@ -80,7 +77,7 @@ class DryRunVenue:
         """``$GPS_HOME/dryrun/orders.json``."""
         from gps_core.config import gps_home
 
-        return gps_home(self.environ) / NAME / "orders.json"
+        return gps_home(self.environ) / VENUE / "orders.json"
 
     def broker(self) -> "PaperBroker":
         """The paper broker for the current store path and fault spec."""
@@ -93,7 +90,7 @@ class DryRunVenue:
             if broker is None:
                 ensure_dir(path.parent)
                 extra = {"sleep": self._sleep} if self._sleep else {}
-                broker = PaperBroker(path, NAME, FaultPlan.parse(spec), clock=self._market_clock, **extra)
+                broker = PaperBroker(path, VENUE, FaultPlan.parse(spec), clock=self._market_clock, **extra)
                 self._brokers[(str(path), spec)] = broker
             return broker
 
@@ -113,7 +110,7 @@ class DryRunVenue:
         listed = self.market().find(instrument.key)
         if listed is None:
             raise InvalidOrder(f"{instrument.symbol} is not listed (or has expired) on the dry-run market",
-                               venue=NAME)
+                               venue=VENUE)
         return listed
 
     # --- hooks ----------------------------------------------------------------------------
@@ -125,7 +122,7 @@ class DryRunVenue:
     @hookimpl
     def gps_authenticate(self, credentials) -> AuthResult:
         # Paper trading needs no credentials; whatever was passed is ignored, never echoed.
-        return AuthResult(venue=NAME, account="paper", testnet=False, detail="paper trading, no credentials needed")
+        return AuthResult(venue=VENUE, account="paper", testnet=False, detail="paper trading, no credentials needed")
 
     @hookimpl
     def gps_find_instrument(self, key):
@@ -147,7 +144,7 @@ class DryRunVenue:
             return combo_book(self.market(), instrument)
         listed = self.market().find(instrument.key)
         if listed is None:
-            raise VenueError(f"{instrument.symbol} is not listed on the dry-run market", venue=NAME)
+            raise VenueError(f"{instrument.symbol} is not listed on the dry-run market", venue=VENUE)
         return self.market().book(listed, max(1, depth))
 
     @hookimpl

@@ -29,9 +29,9 @@ from gps_core.model import BookLevel, FeeSchedule, OrderBook, VenueInstrument
 from gps_core.money import round_to_step
 from gps_core.testing.market import black_scholes
 
+from .config import ASOF_ENV, INDEX_ENV, VENUE
 from .expiries import expiries, expiry_moment
 
-VENUE = "dryrun"
 PRICE_CURRENCY = "USD"
 #: The price tick of BTC and ETH options (SOL's is finer, see :data:`UNDERLYINGS`).
 TICK = Decimal("0.1")
@@ -44,8 +44,6 @@ NEAR_BAND = 0.08
 YEAR_DAYS = 365.0
 #: How far out (from the as-of date) an expiry asked for on demand may be.
 ON_DEMAND_HORIZON_DAYS = 3 * 366
-INDEX_ENV = "GPS_DRYRUN_INDEX"
-ASOF_ENV = "GPS_DRYRUN_ASOF"
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from gps_core.testing.conformance import Harness
 
-from .. import FAULTS_ENV, NAME, DryRunVenue
+from .. import DryRunVenue
+from ..config import FAULTS_ENV, VENUE
 
 
 class DryRunHarness(Harness):
     """A dry-run venue with a private ``GPS_HOME`` in a temporary directory."""
 
-    name = NAME
+    name = VENUE
     certified_against = "the dry-run venue itself: the offline paper market and a temporary paper store"
 
     def __init__(self, home: Path | None = None):
