@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, TypeVar
 
 from .codec import request_to_json, snapshot_to_json
+from .fire import Fired, fire_all, prepare_all
 from .errors import (
     ConfigurationError,
     NetworkError,
@@ -243,6 +244,7 @@ class Engine:
         self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
         self._stopping = False  # on the way out: waits are never cut short any more
         self._said: set[tuple[str, tuple[str, ...]]] = set()  # progress lines already shown
+        self._fired: dict[str, Fired] = {}  # client order id -> prepared and written, reply not yet read
 
     def _progress_once(self, message: str, orders: list[TrackedOrder]) -> None:
         """:meth:`progress`, unless the same words were said about the same orders already."""
@@ -460,7 +462,33 @@ class Engine:
                 self.journal.sync()
             except OSError as exc:
                 self.journal_failures.append(f"sync before sending {len(orders)} order(s): {exc}")
+        if required:
+            try:
+                self._fire_prepared(orders)
+            except BaseException:  # a stop held during the writes: read what left before stopping
+                run_concurrently(self._send, [o for o in orders if o.client_order_id in self._fired])
+                raise
         run_concurrently(self._send, orders)
+
+    def _fire_prepared(self, orders: list[TrackedOrder]) -> None:
+        """Prepare the orders of venues that can (``gps_prepare_place``) and write them back-to-back.
+
+        Their replies are read by :meth:`_send` (see :mod:`gps_core.fire`); the other orders
+        go through ``gps_place`` there as before.
+        """
+        items = [(o.client_order_id, o.request, prepare) for o in orders
+                 if (prepare := getattr(self.venues[o.request.venue], "prepare_place", None)) is not None]
+        if not items:
+            return
+        by_id = {o.client_order_id: o for o in orders}
+
+        def before_write(client_order_id: str) -> None:
+            order = by_id[client_order_id]
+            order.sent_at = utcnow()
+            crash_point("before_send", order)
+
+        with shielded():  # a stop waits until every prepared order is written (or abandoned)
+            self._fired.update(fire_all(prepare_all(items), before_write))
 
     def _journal_intent(self, order: TrackedOrder, *, sync: bool = True, required: bool = True,
                         mark: bool = True) -> None:
@@ -494,15 +522,21 @@ class Engine:
     def _send(self, order: TrackedOrder) -> None:
         """Send a journaled order once, and settle the outcome (accepted, rejected or looked up)."""
         venue = self.venues[order.request.venue]
+        fired: Fired | None = self._fired.pop(order.client_order_id, None)  # written by _fire_prepared
         waited, attempt, refusals = 0.0, 0, 0
         while True:
             attempt += 1
             request = order.request
             order.sent_at = order.sent_at or utcnow()
-            crash_point("before_send", order)
+            if fired is None:
+                crash_point("before_send", order)
             try:
                 with shielded():  # a stop signal waits for the reply: the order is then known
-                    snapshot = venue.place(request)
+                    if fired is not None:
+                        first, fired = fired, None
+                        snapshot = first.outcome(venue.info.name)
+                    else:
+                        snapshot = venue.place(request)
                     crash_point("after_send", order)
                     order.acked_at = utcnow()
                     self._apply(order, snapshot)

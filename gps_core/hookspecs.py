@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Mapping
 import pluggy
 
 if TYPE_CHECKING:
+    from .fire import PreparedSend
     from .instruments import OptionKey
     from .model import (AuthResult, ComboLeg, ComboOffer, OrderBook, OrderRequest, OrderSnapshot, Position,
                         Settlement, VenueInfo, VenueInstrument)
@@ -235,6 +236,30 @@ def gps_settlements(underlying: str | None) -> list[Settlement]:
     :param underlying: only settlements on this underlying (``"BTC"``), or ``None`` for all.
     :returns: a list of :class:`~gps_core.model.Settlement`; ``[]`` when none.
     :raises VenueError: the venue could not be asked or its reply was unreadable.
+    """
+
+
+@hookspec(firstresult=True)
+def gps_prepare_place(order: OrderRequest) -> PreparedSend | None:
+    """Make one order ready to leave, for sending back-to-back with the others. **Optional**.
+
+    The engine calls it for every order of a strategy (after their intents are journaled,
+    right before sending, so a signature's timestamp is fresh), then fires all prepared
+    orders in a tight loop and reads the replies concurrently (:mod:`gps_core.fire`). Do
+    here everything ``gps_place`` would do before its request leaves (checks, JSON,
+    signature, ``order.record_before_send``, the HTTP request bytes, a keep-alive connection
+    checked to be open) and nothing that sends.
+
+    :returns: a :class:`~gps_core.fire.PreparedSend`, or ``None`` to have this order sent
+        with ``gps_place`` as usual. Its ``fire()`` raises
+        :class:`~gps_core.errors.NetworkError` only when provably nothing left; its
+        ``reply()`` returns or raises exactly as ``gps_place`` does. A prepared send is fired
+        at most once and never re-sent: a retry after a ``NetworkError`` goes through
+        ``gps_place``.
+    :raises Exception: any error: nothing was sent, and the order goes through ``gps_place``.
+
+    The core skips this hook when another plugin wraps ``gps_place`` (a risk guard sees
+    every order).
     """
 
 

@@ -43,7 +43,7 @@ VENUE_HOOKS = (
     "gps_cancel",
 )
 #: Venue hooks a venue may leave out; :class:`Venue` says whether it has each.
-OPTIONAL_VENUE_HOOKS = ("gps_positions", "gps_combo_offer", "gps_settlements")
+OPTIONAL_VENUE_HOOKS = ("gps_positions", "gps_combo_offer", "gps_settlements", "gps_prepare_place")
 
 
 @dataclass
@@ -214,6 +214,8 @@ class PluginHost:
                            for hook in VENUE_HOOKS + OPTIONAL_VENUE_HOOKS}
                 implemented = {hook for hook in OPTIONAL_VENUE_HOOKS
                                if any(impl.plugin is record.plugin for impl in getattr(self.pm.hook, hook).get_hookimpls())}
+                if any(impl.plugin is not record.plugin for impl in callers["gps_place"].get_hookimpls()):
+                    implemented.discard("gps_prepare_place")  # a plugin wrapping gps_place must see every order
                 self._venues[name] = Venue(record.info, callers, implemented)
             return self._venues[name]
 
@@ -279,6 +281,12 @@ class Venue:
 
     def cancel(self, order):
         return self._order_call("gps_cancel", "while cancelling", order)
+
+    def prepare_place(self, order):
+        """The order made ready to leave (``gps_prepare_place``), or ``None``: send it with :meth:`place`."""
+        if "gps_prepare_place" not in self.optional_hooks:
+            return None
+        return self._call("gps_prepare_place", order=order)
 
     @property
     def has_positions(self) -> bool:

@@ -103,6 +103,11 @@ class DeribitVenue:
         return self.backend.orders.place(order)
 
     @hookimpl
+    def gps_prepare_place(self, order):
+        """The order signed and ready to write on a warmed connection, or ``None`` (see ``Orders.prepare_place``)."""
+        return self.client.orders.prepare_place(order)
+
+    @hookimpl
     def gps_order_status(self, order):
         return self.backend.orders.status(order)
 

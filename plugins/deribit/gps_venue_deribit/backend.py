@@ -67,6 +67,8 @@ class DeribitBackend:
         with self._lock:
             self._tokens = tokens
             self._orders = orders
+        if signer is not None:  # the connections prepared orders go on, opened off the critical path
+            threading.Thread(target=self.transport.warm, name="deribit-warm", daemon=True).start()
         scope = tokens.scope
         return AuthResult(venue=VENUE, account=None, testnet=tokens.testnet or self.settings.testnet,
                           detail=f"{self.settings.base_url} scope: {scope}" if scope else self.settings.base_url)

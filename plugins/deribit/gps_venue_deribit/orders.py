@@ -154,8 +154,30 @@ class Orders:
         market forgets its cached metadata for that instrument, so the next quote fetches it).
         The order itself is never re-sent here.
         """
+        return self._noting_refusal(order, lambda: self._place(order))
+
+    def prepare_place(self, order: OrderRequest):
+        """The order signed and made ready to write (``gps_prepare_place``), or ``None``.
+
+        Only signed requests are prepared (a token may need a login first), on an idle
+        keep-alive connection (:mod:`.raw`). The returned send's ``reply()`` returns or raises
+        as :meth:`place` does.
+        """
+        if self._signer is None:
+            return None
+        check_order(order)
+        method = "private/buy" if order.side is Side.BUY else "private/sell"
+        params = order_params(order, self._transport.clock_offset_ms)
+        call = self._transport.prepare(method, params, signer=self._signer)
+        send = self._transport.prepare_send(call)
+        if send is None:
+            return None
+        return PreparedOrder(send, lambda envelope_of: self._noting_refusal(
+            order, lambda: self._placed(order, method, None, envelope_of)))
+
+    def _noting_refusal(self, order: OrderRequest, place):
         try:
-            return self._place(order)
+            return place()
         except OrderRejected as exc:
             if exc.code in INSTRUMENT_REFUSALS and self.on_instrument_refused is not None:
                 self.on_instrument_refused(order.instrument.symbol)
@@ -175,8 +197,13 @@ class Orders:
                 raise
             except VenueError as exc:  # the login's outcome is unknown, but the order never left
                 raise NetworkError(f"{method}: not sent, login failed: {exc.message}", code=exc.code) from None
+        return self._placed(order, method, token,
+                            lambda: self._transport.call(method, params, token=token, signer=self._signer))
+
+    def _placed(self, order: OrderRequest, method: str, token: str | None, envelope_of) -> OrderSnapshot:
+        """The snapshot of a sent order from ``envelope_of()`` (the reply envelope), errors mapped."""
         try:
-            envelope = self._transport.call(method, params, token=token, signer=self._signer)
+            envelope = envelope_of()
         except (OrderRejected, RateLimited, NetworkError, VenueUnavailable, OutcomeUnknown):
             raise
         except AuthenticationError as exc:
@@ -285,3 +312,23 @@ class Orders:
         if cancelled == 0 and found.get("order_state") not in ("open", "untriggered"):
             raise OrderNotOpen(f"order labelled {order.client_order_id} is {found.get('order_state')}, not open")
         return self._snapshot(order, found)
+
+
+class PreparedOrder:
+    """A signed order ready to write (:class:`gps_core.fire.PreparedSend`); ``reply()`` as :meth:`Orders.place`."""
+
+    def __init__(self, send, settle):
+        self._send = send
+        self._settle = settle  # settle(envelope_of) -> OrderSnapshot
+
+    def __repr__(self) -> str:
+        return f"PreparedOrder({self._send!r})"
+
+    def fire(self) -> None:
+        self._send.fire()
+
+    def reply(self) -> OrderSnapshot:
+        return self._settle(self._send.reply)
+
+    def abandon(self) -> None:
+        self._send.abandon()

@@ -66,6 +66,14 @@ class Transport:
         self._lock = threading.Lock()
         self._secret_values: set[str] = set()
         self._clock_offset_ms = 0  # venue clock minus ours, from the last reply's usOut
+        # Prepared orders go on connections of their own (raw.py), only on a session made here:
+        # never through a proxy, and never around a session a caller supplied (recorded replies).
+        self._raw = None
+        if session is None and not self._session.proxies and self._session.verify is not False:
+            from .raw import RawConnections
+
+            bundle = self._session.verify if isinstance(self._session.verify, str) else None
+            self._raw = RawConnections(settings.base_url, settings.connect_timeout, settings.read_timeout, bundle)
 
     def __repr__(self) -> str:
         return f"Transport({self.settings.base_url!r}, form={self.settings.http_form!r})"
@@ -126,6 +134,34 @@ class Transport:
             headers["Authorization"] = f"Bearer {token}"
         return PreparedCall(method, f"{self.settings.base_url}{path}", None if use_get else body.encode(),
                             headers, None if use_get else request_id)
+
+    def warm(self) -> int:
+        """Open the keep-alive connections prepared orders are sent on; returns how many are idle."""
+        return self._raw.warm() if self._raw is not None else 0
+
+    def prepare_send(self, call: "PreparedCall"):
+        """``call`` as ready-to-write bytes on an idle open connection (a :class:`~.raw.RawSend`
+        whose reply is the envelope :meth:`send` would return), or ``None``: use :meth:`send`."""
+        if self._raw is None:
+            return None
+        sock = self._raw.take()
+        if sock is None:
+            return None
+        from urllib.parse import urlsplit
+
+        from .raw import RawSend, request_bytes
+
+        parts = urlsplit(call.url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        http_method = "GET" if call.body is None else "POST"
+
+        def finish(reply) -> dict:
+            envelope = self._read(call.method, call.request_id, reply)
+            self._note_clock(envelope.get("usOut"))
+            return envelope
+
+        data = request_bytes(http_method, target, self._raw.netloc, call.headers, call.body)
+        return RawSend(self._raw, sock, data, http_method, call.method, finish)
 
     def send(self, call: "PreparedCall") -> dict:
         """Send a prepared call once; return the reply envelope (see :meth:`call`)."""
