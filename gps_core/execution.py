@@ -36,7 +36,6 @@ from .model import Side, TimeInForce, utcnow
 from .orders import OrderState
 from .shutdown import Shutdown
 from .report import plan_to_json, result_to_json
-from .paper import paper_market_time
 from .positions import closes_of
 from .routing import DEFAULT_MAX_SLIPPAGE, Plan, check_max_loss, plan_strategy
 from .service import Context, price_strategy
@@ -159,6 +158,15 @@ def preflight(ctx: Context, *, allow_unsettled: bool = False, closing: bool = Fa
                        "run `gps recover` first, or pass --allow-unsettled")
 
 
+def _market_time(venues, quotes):
+    """:func:`gps_core.paper.paper_market_time`, without importing the paper venue for a live run."""
+    if not venues or any(not venue.info.paper for venue in venues):
+        return None
+    from .paper import paper_market_time
+
+    return paper_market_time(venues, quotes)
+
+
 def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepared:
     """Venues, quotes, plan and authentication; nothing is sent. Raises BadInput/RoutingError/AuthenticationError."""
     strategy = request.strategy
@@ -178,7 +186,7 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
     combos_possible = not request.reduce_only and request.combo != "never"
     plan = plan_strategy(strategy, pricing.quotes, max_slippage=request.max_slippage,
                          max_loss=None if combos_possible else request.max_loss,
-                         market=pricing.market, now=paper_market_time(venues, pricing.quotes),
+                         market=pricing.market, now=_market_time(venues, pricing.quotes),
                          one_venue=request.one_venue, max_premium_drift=request.max_premium_drift)
     by_name = {v.name: v for v in venues}
     plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
