@@ -105,7 +105,7 @@ class DeribitVenue:
     @hookimpl
     def gps_prepare_place(self, order):
         """The order signed and ready to write on a warmed connection, or ``None`` (see ``Orders.prepare_place``)."""
-        return self.client.orders.prepare_place(order)
+        return self.backend.orders.prepare_place(order)
 
     @hookimpl
     def gps_order_status(self, order):
