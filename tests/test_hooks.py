@@ -149,3 +149,49 @@ def test_hook_gps_settlements(tmp_path):
     assert expired.filled_quantity == 0 and len(after.settlements()) == 1
     with pytest.raises(OrderNotOpen):
         after.cancel(resting)
+
+
+def test_hook_gps_prepare_place(venue, tmp_path):
+    """A prepared order is fired once by the engine and settled by its reply; without the hook, ``None``."""
+    from gps_core.engine import Engine, ExecutionOptions
+    from gps_core.hookspecs import hookimpl
+    from gps_core.journal import Journal
+    from gps_core.orders import OrderState, TrackedOrder
+
+    assert venue.prepare_place(order(venue)) is None  # the dry-run venue has no such hook: gps_place is used
+
+    class Prepared:
+        def __init__(self, place, request):
+            self.place, self.request, self.snapshot, self.fired = place, request, None, 0
+
+        def fire(self):
+            self.fired += 1
+            self.snapshot = self.place(self.request)
+
+        def reply(self):
+            return self.snapshot
+
+        def abandon(self):
+            pass
+
+    class PreparingDryRun(dryrun.DryRunVenue):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.prepared = []
+
+        @hookimpl
+        def gps_prepare_place(self, order):
+            self.prepared.append(Prepared(self.gps_place, order))
+            return self.prepared[-1]
+
+    plugin = PreparingDryRun(environ={"GPS_HOME": str(tmp_path / "prepared")})
+    host = PluginHost(environ={})
+    host.register(plugin, "dryrun")
+    preparing = host.venue("dryrun")
+    request = order(preparing)
+    tracked = TrackedOrder(request=request, leg_index=0)
+    with Journal(tmp_path, "prepared") as journal:
+        Engine({"dryrun": preparing}, journal, ExecutionOptions(), sleep=lambda s: None)._submit_all([tracked])
+    assert [p.fired for p in plugin.prepared] == [1]
+    assert tracked.state is OrderState.FILLED
+    assert [p.quantity for p in preparing.positions("BTC")] == [request.quantity]
