@@ -88,7 +88,7 @@ def handles_errors(command):
         except (BadInput, RoutingError, ConfigurationError, AuthenticationError) as exc:
             _fail(str(exc), EXIT_USAGE, as_json=as_json)
         except GpsError as exc:
-            _fail(str(exc), EXIT_INCOMPLETE)
+            _fail(str(exc), EXIT_INCOMPLETE, as_json=as_json)
         except KeyboardInterrupt as exc:
             _say("gps: aborted", err=True)
             sys.exit(getattr(exc, "exit_code", 130))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -22,16 +23,41 @@ VENUE_NAME = re.compile(r"[a-z][a-z0-9_]{1,30}")
 CORE_DISTRIBUTIONS = {"gps-core"}
 
 
-def pip_requirement(argument: str) -> str:
+def pip_requirement(argument: str, *, package: bool = False) -> str:
     """What to hand pip for one ``gps install`` argument.
 
-    A bare venue name (lowercase letters, digits and ``_``, as venues are named) is the
-    distribution ``gps-venue-NAME``; anything else (``gps-venue-acme>=1.2``, a path, a wheel
-    file, a URL) is passed to pip unchanged, as is a name that is an existing path.
+    A venue name is the distribution ``gps-venue-NAME``, case and ``-``/``_`` normalised
+    (``Aevo`` and ``aevo`` are ``gps-venue-aevo``); a ``gps-venue-*`` requirement (with a version
+    range or not), a path, a wheel or sdist file or a URL goes to pip unchanged, as does a name
+    that is an existing path. Anything else is refused unless ``package`` says it is meant
+    (``--package``), so gps never installs an arbitrary index name by accident.
+
+    :raises BadInput: ``argument`` is none of those and ``package`` is false.
     """
-    if VENUE_NAME.fullmatch(argument) and not Path(argument).exists():
-        return "gps-venue-" + argument.replace("_", "-")
-    return argument
+    from .errors import BadInput
+
+    if package or Path(argument).exists() or "/" in argument or "://" in argument or argument.startswith("git+"):
+        return argument
+    if re.search(r"\.(whl|tar\.gz|zip)$", argument):
+        return argument
+    if re.match(r"gps[-_.]venue[-_.][a-z0-9]", argument, re.I):
+        return argument
+    name = argument.lower().replace("-", "_")
+    if VENUE_NAME.fullmatch(name):
+        return "gps-venue-" + name.replace("_", "-")
+    raise BadInput(f"{argument!r} is not a venue name, path or URL: pass --package {argument!r} to hand it "
+                   "to pip anyway")
+
+
+def _venue_distribution(name: str) -> str:
+    """``gps-venue-NAME`` for a venue name (case and ``-``/``_`` normalised), else ``name``."""
+    venue = name.lower().replace("-", "_")
+    return "gps-venue-" + venue.replace("_", "-") if VENUE_NAME.fullmatch(venue) else name
+
+
+def _on_terminal() -> bool:
+    """Whether a person can answer a prompt (stdin is a terminal)."""
+    return sys.stdin.isatty()
 
 
 def _normalise(name: str) -> str:
@@ -46,11 +72,74 @@ def installed_venues() -> dict[str, str]:
     from .plugins import VENUE_GROUP
 
     importlib.invalidate_caches()
-    venues = {}
+    return {name: dists[0] for name, dists in venue_claims().items()}
+
+
+def venue_claims() -> dict[str, list[str]]:
+    """Venue name -> every installed distribution whose entry point claims it, in the order gps
+    resolves a clash (by distribution name: the first is loaded, see :mod:`gps_core.plugins`)."""
+    import importlib
+    from importlib import metadata
+
+    from .plugins import VENUE_GROUP
+
+    importlib.invalidate_caches()
+    claims: dict[str, list[str]] = {}
     for ep in metadata.entry_points(group=VENUE_GROUP):
         dist = getattr(ep, "dist", None)
-        venues.setdefault(ep.name, dist.metadata["Name"] if dist is not None else "")
-    return venues
+        name = dist.metadata["Name"] if dist is not None else ""
+        if name not in claims.setdefault(ep.name, []):
+            claims[ep.name].append(name)
+    return {venue: sorted(dists, key=_normalise) for venue, dists in claims.items()}
+
+
+def installed_distributions() -> dict[str, str]:
+    """Every distribution in the environment: normalised name -> version (fresh from disk)."""
+    import importlib
+    from importlib import metadata
+
+    importlib.invalidate_caches()
+    found = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(_normalise(name), dist.version)
+    return found
+
+
+def running_core_version() -> str:
+    """The version of the gps-core running now (installing a venue must never change it)."""
+    from . import __version__
+
+    return __version__
+
+
+def core_requirements() -> set[str]:
+    """Normalised names of the distributions gps-core requires (never removed by gps uninstall)."""
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("gps-core") or []
+    except metadata.PackageNotFoundError:
+        requires = []
+    return {_normalise(re.match(r"[A-Za-z0-9._-]+", r)[0]) for r in requires if re.match(r"[A-Za-z0-9._-]+", r)}
+
+
+def plugin_distributions() -> set[str]:
+    """Normalised names of the distributions that provide a gps venue or gps plugin entry point."""
+    import importlib
+    from importlib import metadata
+
+    from .plugins import PLUGIN_GROUP, VENUE_GROUP
+
+    importlib.invalidate_caches()
+    found = set()
+    for group in (VENUE_GROUP, PLUGIN_GROUP):
+        for ep in metadata.entry_points(group=group):
+            dist = getattr(ep, "dist", None)
+            if dist is not None:
+                found.add(_normalise(dist.metadata["Name"]))
+    return found
 
 
 def _installed_distribution(name: str) -> str | None:
@@ -73,18 +162,44 @@ def _require_pip() -> None:
             "`pipx inject gps-core gps-venue-NAME` instead")
 
 
-def _run_pip(args: list[str], *, as_json: bool) -> None:
+def _run_pip(args: list[str], *, as_json: bool) -> str:
+    """Run pip, passing its messages through (to stderr with ``--json``); return what it said.
+
+    :raises GpsError: pip failed; a conflict with the running gps-core is named in one line.
+    """
     from .errors import GpsError
 
     command = [sys.executable, "-m", "pip", *args]
-    # With --json, pip's own messages go to stderr so stdout is the JSON answer alone.
-    result = subprocess.run(command, stdout=sys.stderr if as_json else None)
-    if result.returncode != 0:
-        raise GpsError(f"pip {args[0]} failed (exit {result.returncode}); pip's message is above")
+    out = sys.stderr if as_json else sys.stdout
+    said = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as pip:
+        for line in pip.stdout:
+            said.append(line)
+            out.write(line)
+            out.flush()
+    text = "".join(said)
+    if pip.returncode != 0:
+        missing = re.search(r"No matching distribution found for (gps-venue-[A-Za-z0-9._-]+)", text)
+        if missing:
+            from .errors import BadInput
+
+            raise BadInput(f"no distribution {missing[1]} was found: the gps-venue-* names are not published on "
+                           "PyPI yet; install from wheels (-f DIR) or a source directory (-e DIR)")
+        needs = re.search(r"^\s*(\S+ \S+) depends on (gps-core\b[^\s]*)", text, re.M)
+        if needs:
+            raise GpsError(f"{needs[1]} needs {needs[2]}; you run gps-core {running_core_version()}: "
+                           "nothing was installed (gps install never changes gps-core)")
+        raise GpsError(f"pip {args[0]} failed (exit {pip.returncode}); pip's message is above")
+    return text
 
 
-def _load_errors(names: list[str]) -> dict[str, str]:
-    """Venue name -> why it does not load (import error, incompatible hook API), for ``names``."""
+#: Run in a fresh interpreter: an editable install's import hook is read only at start-up.
+_LOAD_CHECK = ("import json, sys; from gps_core.cli_install import load_errors_here; "
+               "print(json.dumps(load_errors_here(sys.argv[1:])))")
+
+
+def load_errors_here(names: list[str]) -> dict[str, str]:
+    """Venue name -> why it does not load (import error, incompatible hook API), in this process."""
     from .plugins import PluginHost
 
     if not names:
@@ -92,31 +207,72 @@ def _load_errors(names: list[str]) -> dict[str, str]:
     host = PluginHost(environ={"GPS_LOAD_PLUGINS": ",".join(names)})
     host.load_entry_points()
     return {name: record.error or "failed to load" for name, record in host.records.items()
-            if name in names and not record.ok}
+            if name.split(" ")[0] in names and not record.ok}
 
 
-def _report(before: dict[str, str], after: dict[str, str], verb: str, as_json: bool, **extra) -> int:
-    """Say which venues came and went; return the exit code (1 when an added venue does not load)."""
+def _load_errors(names: list[str]) -> dict[str, str]:
+    """:func:`load_errors_here` in a fresh interpreter (the one gps runs in), as gps will load them next."""
+    import json
+
+    if not names:
+        return {}
+    result = subprocess.run([sys.executable, "-c", _LOAD_CHECK, *names], capture_output=True, text=True,
+                            timeout=120)
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        why = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+        return {name: f"could not be checked: {why}" for name in names}
+
+
+def _changed(before: dict[str, str], after: dict[str, str], *, leave_out: set[str]) -> dict[str, list]:
+    """Distribution -> [version before, version after] (``None`` = absent), for those that changed."""
+    return {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after))
+            if before.get(name) != after.get(name) and name not in leave_out}
+
+
+def _report(before: dict[str, str], after: dict[str, str], verb: str, as_json: bool, *,
+            dists_before: dict[str, str], clashes: dict[str, list[str]] | None = None, **extra) -> int:
+    """Say which venues came, went or were replaced, and what else changed; return the exit code.
+
+    1 when an added venue does not load, replaced another, or shares its name with another.
+    """
     from .cli import EXIT_INCOMPLETE
 
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
-    broken = _load_errors(added)
+    replaced = {name: [before[name], after[name]] for name in sorted(set(before) & set(after))
+                if _normalise(before[name]) != _normalise(after[name])}
+    clashes = clashes or {}
+    broken = _load_errors(added + list(replaced))
+    venue_dists = {_normalise(d) for d in list(before.values()) + list(after.values())}
+    changed = _changed(dists_before, installed_distributions(), leave_out=venue_dists)
+    failed = bool(broken or replaced or clashes)
     if as_json:
         _echo_json({**extra, "added_venues": added, "removed_venues": removed, "venues": sorted(after),
-                    "broken_venues": broken})
-        return EXIT_INCOMPLETE if broken else EXIT_OK
+                    "broken_venues": broken, "replaced_venues": replaced, "venue_name_clashes": clashes,
+                    "other_distributions_changed": changed})
+        return EXIT_INCOMPLETE if failed else EXIT_OK
     for name in added:
         if name in broken:
-            _say(f"Added venue {name} ({after[name]}), but it does not load: {broken[name]}", err=True)
+            _say(f"Added venue {name} ({after[name]}), but it does not load: {broken[name]}; "
+                 f"remove it with `gps uninstall {name}`", err=True)
         else:
             _say(f"Added venue {name} ({after[name]}).")
+    for name, (old, new) in replaced.items():
+        _say(f"Venue {name} was {old} and is now {new}: a plugin replaced it"
+             f"{' and does not load: ' + broken[name] if name in broken else ''}", err=True)
+    for name, dists in clashes.items():
+        _say(f"Venue name {name} is claimed by {' and '.join(dists)}: gps loads {dists[0]}; "
+             f"uninstall the other", err=True)
     for name in removed:
         _say(f"Removed venue {name} ({before[name]}).")
-    if not added and not removed:
+    for name, (old, new) in changed.items():
+        _say(f"Also changed: {name} {old or '(absent)'} -> {new or '(removed)'}.", err=True)
+    if not added and not removed and not replaced:
         _say(f"No venue was {verb}.")
     _say(f"Installed venues: {', '.join(sorted(after)) or 'none'}.")
-    return EXIT_INCOMPLETE if broken else EXIT_OK
+    return EXIT_INCOMPLETE if failed else EXIT_OK
 
 
 @cli.command("install", context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,14 +284,18 @@ def _report(before: dict[str, str], after: dict[str, str], verb: str, as_json: b
 @click.option("-f", "--find-links", multiple=True, metavar="DIR|URL", help="Also look for wheels here (pip -f).")
 @click.option("--no-index", is_flag=True, help="Do not ask the package index (use --find-links only).")
 @click.option("-i", "--index-url", metavar="URL", help="Package index to use instead of PyPI.")
+@click.option("--package", "package", is_flag=True,
+              help="NAME is a pip requirement, not a venue name (installs any distribution pip finds).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: the venues added, and all installed.")
 @handles_errors
-def install_cmd(packages, editable, upgrade, force_reinstall, pre, find_links, no_index, index_url, as_json) -> None:
+def install_cmd(packages, editable, upgrade, force_reinstall, pre, find_links, no_index, index_url, package,
+                as_json) -> None:
     """Install venues into the Python environment gps runs in (with pip).
 
-    NAME is a venue's name (deribit installs gps-venue-deribit) or anything pip install
-    accepts: a distribution with a version range, a wheel file, a path. Works for a gps
-    installed with pipx too: the venue goes where gps looks for it.
+    NAME is a venue's name (deribit or Deribit installs gps-venue-deribit), a gps-venue-*
+    requirement with a version range, a wheel file, a path or a URL; any other pip requirement
+    needs --package. gps-core itself is never changed: a venue that needs another gps-core is
+    refused. Works for a gps installed with pipx too: the venue goes where gps looks for it.
 
     \b
     Examples:
@@ -159,13 +319,19 @@ def install_cmd(packages, editable, upgrade, force_reinstall, pre, find_links, n
         args += ["--index-url", index_url]
     for path in editable:
         args += ["--editable", path]
-    requirements = [pip_requirement(p) for p in packages]
+    requirements = [pip_requirement(p, package=package) for p in packages]
     args += requirements
-    before = installed_venues()
+    before, dists_before = installed_venues(), installed_distributions()
     if not as_json:
         _say(f"Installing {', '.join(requirements + list(editable))} with {sys.executable} -m pip")
-    _run_pip(args, as_json=as_json)
-    sys.exit(_report(before, installed_venues(), "added", as_json, installed=requirements + list(editable)))
+    with tempfile.TemporaryDirectory(prefix="gps-install-") as scratch:
+        constraint = Path(scratch) / "constraints.txt"
+        constraint.write_text(f"gps-core=={running_core_version()}\n")
+        _run_pip([*args, "--constraint", str(constraint)], as_json=as_json)
+    after = installed_venues()
+    clashes = {name: dists for name, dists in venue_claims().items() if len(dists) > 1}
+    sys.exit(_report(before, after, "added", as_json, dists_before=dists_before, clashes=clashes,
+                     installed=requirements + list(editable)))
 
 
 @cli.command("uninstall", context_settings={"help_option_names": ["-h", "--help"]})
@@ -191,19 +357,28 @@ def uninstall_cmd(names, yes, as_json) -> None:
     venues = installed_venues()
     distributions = []
     for name in names:
-        distribution = venues.get(name) or _installed_distribution(name) or _installed_distribution(pip_requirement(name))
+        distribution = venues.get(name) or _installed_distribution(name) or _installed_distribution(_venue_distribution(name))
         if not distribution:
             raise BadInput(f"no venue or distribution named {name!r} is installed "
                            f"(installed venues: {', '.join(sorted(venues)) or 'none'})")
         if _normalise(distribution) in CORE_DISTRIBUTIONS:
             raise BadInput(f"{name!r} is gps itself ({distribution}); remove it with pip (or pipx) uninstall")
+        if _normalise(distribution) in core_requirements() or _normalise(distribution) not in plugin_distributions():
+            raise BadInput(f"{name!r} ({distribution}) is not a gps venue or plugin: gps uninstall removes only "
+                           "those (gps-core needs its own dependencies)")
         if distribution not in distributions:
             distributions.append(distribution)
     if not yes:
-        if not sys.stdin.isatty():
+        if not _on_terminal():
             raise BadInput(f"no terminal to confirm on: pass --yes to uninstall {', '.join(distributions)}")
-        if not click.confirm(f"Uninstall {', '.join(distributions)}?", err=True):
-            raise click.Abort()
+        try:
+            confirmed = click.confirm(f"Uninstall {', '.join(distributions)}?", err=True)
+        except click.Abort:  # Ctrl-C or end of input at the prompt
+            confirmed = False
+        if not confirmed:
+            raise BadInput("not confirmed; nothing was removed")
     _require_pip()
+    dists_before = installed_distributions()
     _run_pip(["uninstall", "--yes", *distributions], as_json=as_json)
-    sys.exit(_report(venues, installed_venues(), "removed", as_json, uninstalled=distributions))
+    sys.exit(_report(venues, installed_venues(), "removed", as_json, dists_before=dists_before,
+                     uninstalled=distributions))

@@ -114,7 +114,9 @@ class PluginHost:
         only = _env_list("GPS_LOAD_PLUGINS", self.environ)
         disabled = _env_list("GPS_DISABLE_PLUGINS", self.environ) or set()
         for group in groups:
-            for ep in sorted((e for e in entry_points if e.group == group), key=lambda e: e.name):
+            # A name claimed twice goes to the distribution whose name sorts first, whatever the scan order.
+            for ep in sorted((e for e in entry_points if e.group == group),
+                             key=lambda e: (e.name, (e.distribution or "").lower().replace("_", "-"), e.value)):
                 if (only is not None and ep.name not in only) or ep.name in disabled:
                     if group == VENUE_GROUP and ep.name not in self.skipped_venues:
                         self.skipped_venues.append(ep.name)
@@ -126,7 +128,9 @@ class PluginHost:
                 self.records[ep.name] = record
                 try:
                     plugin = _instantiate(ep.load())
-                except Exception as exc:  # noqa: BLE001 - a broken plugin must not break gps
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - a broken plugin (even one calling sys.exit) must not break gps
                     self._fail(record, f"failed to import {ep.value}: {type(exc).__name__}: {exc}")
                     continue
                 self._register(record, plugin)
@@ -148,7 +152,9 @@ class PluginHost:
         self.records[record.name] = record
         try:
             self.pm.register(plugin, name=record.name)
-        except Exception as exc:  # noqa: BLE001
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, GeneratorExit too: this is no generator
             self._fail(record, f"failed to register: {exc}", raise_errors)
             return
         record.plugin = plugin
@@ -156,7 +162,9 @@ class PluginHost:
             self.pm.check_pending()
             if record.group == VENUE_GROUP:
                 record.info = self._describe(record)
-        except Exception as exc:  # noqa: BLE001
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a plugin's sys.exit in gps_venue_info marks it broken
             self.pm.unregister(plugin)
             record.plugin = None
             self._fail(record, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, raise_errors)
@@ -187,7 +195,9 @@ class PluginHost:
         name = f"{ep.name} ({ep.distribution or ep.value})"
         record = PluginRecord(name, group, ep.distribution, ep.version)
         self.records[name] = record
-        self._fail(record, f"another installed plugin already uses the name {ep.name!r}")
+        winner = self.records[ep.name].distribution or self.records[ep.name].name
+        self._fail(record, f"another installed plugin ({winner}) already uses the name {ep.name!r}; "
+                           f"gps loads {winner} (the first by distribution name): uninstall one of them")
 
     # --- venues ------------------------------------------------------------------------
 

@@ -20,6 +20,9 @@ def gps(*args, env=None):
 
 @pytest.mark.parametrize("argument, requirement", [
     ("deribit", "gps-venue-deribit"),
+    ("Aevo", "gps-venue-aevo"),
+    ("DERIBIT", "gps-venue-deribit"),
+    ("my-venue", "gps-venue-my-venue"),
     ("my_venue", "gps-venue-my-venue"),
     ("gps-venue-aevo", "gps-venue-aevo"),
     ("gps-venue-aevo>=0.1,<1", "gps-venue-aevo>=0.1,<1"),
@@ -60,3 +63,44 @@ def test_doctor_says_when_every_installed_venue_is_left_out():
     problems = [(f.topic, f.message) for f in findings if f.level == "problem"]
     assert len(problems) == 1 and problems[0][0] == "gps.venues"
     assert problems[0][1].startswith("GPS_LOAD_PLUGINS / GPS_DISABLE_PLUGINS leave out every installed venue (")
+
+
+@pytest.mark.parametrize("name", ["requests[socks]", "numpy==2.0", "Foo.Bar"])
+def test_a_name_that_is_no_venue_path_or_url_needs_package(name):
+    from gps_core.errors import BadInput
+
+    with pytest.raises(BadInput, match="is not a venue name, path or URL: pass --package"):
+        pip_requirement(name)
+    assert pip_requirement(name, package=True) == name
+
+
+@pytest.mark.parametrize("name, distribution", [("pluggy", "pluggy"), ("click", "click"), ("pip", "pip"),
+                                                ("requests", "requests")])
+def test_uninstall_refuses_what_is_not_a_gps_plugin_before_pip_runs(monkeypatch, name, distribution):
+    from gps_core import cli_install
+
+    monkeypatch.setattr(cli_install, "_run_pip", lambda *a, **k: pytest.fail("pip must not run"))
+    result = gps("uninstall", "--yes", name)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"gps: error: {name!r} ({distribution}) is not a gps venue or plugin: gps "
+                                     "uninstall removes only those (gps-core needs its own dependencies)")
+
+
+@pytest.mark.parametrize("answer", ["n\n", ""])  # no, and end of input (as Ctrl-D)
+def test_declining_the_uninstall_prompt_removes_nothing_and_says_so(monkeypatch, answer):
+    from gps_core import cli_install
+
+    monkeypatch.setattr(cli_install, "_run_pip", lambda *a, **k: pytest.fail("pip must not run"))
+    monkeypatch.setattr(cli_install, "_on_terminal", lambda: True)
+    result = CliRunner().invoke(cli, ["uninstall", "dryrun"], input=answer)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().endswith("gps: error: not confirmed; nothing was removed")
+
+
+def test_install_json_says_why_pip_failed_on_stdout(tmp_path):
+    """Real pip, offline: nothing to find in an empty wheel directory."""
+    result = gps("install", "--json", "--no-index", "--find-links", tmp_path, "nosuchvenue")
+    assert result.exit_code == 2
+    answer = json.loads(result.stdout)
+    assert answer["exit_code"] == 2 and answer["error"].startswith(
+        "no distribution gps-venue-nosuchvenue was found: the gps-venue-* names are not published on PyPI yet")

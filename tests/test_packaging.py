@@ -7,7 +7,7 @@ fresh virtualenv that runs outside the repository: ``gps install`` adds the venu
 it trades on its own fake, and ``gps uninstall`` removes it.
 
 Dependencies of gps-core (pluggy, click, requests) come from pip's configured index; when that
-index cannot be reached these tests skip, saying so. Everything gps-specific is installed with
+index cannot be reached these tests skip, saying so (and fail under CI=true or GPS_REQUIRE_PACKAGING_TEST=1). Everything gps-specific is installed with
 ``--no-index`` from the wheels built here.
 """
 
@@ -45,10 +45,22 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "gps-venue-{name}"
 version = "0.0.1"
-dependencies = []
+dependencies = [{dependencies}]
 
 [project.entry-points."gps.venues"]
 {name} = "gps_venue_{name}:Venue"
+"""
+OLD_CORE_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=77"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "gps-core"
+version = "0.0.1"
+
+[tool.setuptools]
+py-modules = ["old_core_marker"]
 """
 #: a plugin built against a hook API newer than this gps-core's: refused at load, in one line
 FUTURE_PLUGIN = """
@@ -93,11 +105,18 @@ def wheelhouse(tmp_path_factory, built):
     out = tmp_path_factory.mktemp("wheels")
     for wheel in built.glob("*.whl"):
         shutil.copy(wheel, out)
-    for name, module in (("broken", "import a_dependency_that_is_not_installed\n"), ("future", FUTURE_PLUGIN)):
+    for name, module, dependencies in (("broken", "import a_dependency_that_is_not_installed\n", ""),
+                                       ("future", FUTURE_PLUGIN, ""),
+                                       ("oldcore", FUTURE_PLUGIN.replace("future", "oldcore"), '"gps-core<0.1"')):
         source = tmp_path_factory.mktemp(f"{name}-src")
-        (source / "pyproject.toml").write_text(TEST_PLUGIN_PYPROJECT.format(name=name))
+        (source / "pyproject.toml").write_text(TEST_PLUGIN_PYPROJECT.format(name=name, dependencies=dependencies))
         (source / f"gps_venue_{name}.py").write_text(module)
         run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", out, source)
+    # an older gps-core pip could pick to satisfy gps-venue-oldcore: gps install must never let it
+    old_core = tmp_path_factory.mktemp("old-core-src")
+    (old_core / "pyproject.toml").write_text(OLD_CORE_PYPROJECT)
+    (old_core / "old_core_marker.py").write_text("")
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", out, old_core)
     return out
 
 
@@ -114,6 +133,9 @@ def fresh_gps(tmp_path, wheelhouse):
         unreachable = re.search(r"No matching distribution found for (pluggy|click|requests)|"
                                 r"Failed to establish a new connection|Temporary failure in name resolution",
                                 installed.stderr)
+        if unreachable and (os.environ.get("CI") or os.environ.get("GPS_REQUIRE_PACKAGING_TEST") == "1"):
+            raise AssertionError(f"the package index must be reachable here (CI / GPS_REQUIRE_PACKAGING_TEST): "
+                                 f"{unreachable[0]}")
         if unreachable:
             pytest.skip(f"the package index is unreachable for gps-core's dependencies: {unreachable[0]}")
         raise AssertionError(installed.stderr)
@@ -190,6 +212,16 @@ def test_install_trade_break_and_uninstall_a_venue_in_a_fresh_virtualenv(tmp_pat
     orders = paper_orders(tmp_path / "home")
     assert len(orders) == 1 and orders[0]["status"] == "filled"  # the 2-leg demo, one combo order
 
+    # a venue that needs another gps-core: refused in one line, gps-core left as it is (pip would downgrade it)
+    core = run(python, "-c", "import importlib.metadata as m; print(m.version('gps-core'))", **here).stdout.strip()
+    old = run(gps, "install", "--no-index", "--find-links", wheelhouse, "gps-venue-oldcore", check=False, **here)
+    assert old.returncode == 1, old.stdout + old.stderr
+    assert old.stderr.strip().splitlines()[-1] == (
+        f"gps: error: gps-venue-oldcore 0.0.1 needs gps-core<0.1; you run gps-core {core}: nothing was installed "
+        "(gps install never changes gps-core)")
+    assert run(python, "-c", "import importlib.metadata as m; print(m.version('gps-core'))", **here).stdout.strip() == core
+    assert "gps-venue-oldcore" not in run(python, "-m", "pip", "list", **here).stdout
+
     # a plugin that fails to import, and one built for a newer hook API: listed, refused, gps goes on
     run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--find-links", wheelhouse,
         "gps-venue-broken", **here)
@@ -197,7 +229,8 @@ def test_install_trade_break_and_uninstall_a_venue_in_a_fresh_virtualenv(tmp_pat
     refusal = ("built against hook API version 99, newer than gps-core supports (this gps-core accepts 1): "
                "upgrade gps-core")
     assert future.returncode == 1
-    assert future.stderr.strip() == f"Added venue future (gps-venue-future), but it does not load: {refusal}"
+    assert future.stderr.strip() == (f"Added venue future (gps-venue-future), but it does not load: {refusal}; "
+                                     "remove it with `gps uninstall future`")
     venues = {v["name"]: v for v in gps_json(gps, "venues", **here)}
     assert venues["dryrun"]["ok"] is True and venues["future"]["error"] == refusal
     assert venues["broken"]["ok"] is False and "a_dependency_that_is_not_installed" in venues["broken"]["error"]
@@ -220,7 +253,8 @@ def test_scaffold_install_certify_in_a_venv_with_only_gps_core(tmp_path, wheelho
     here = dict(env=env, cwd=tmp_path)
     run(gps, "plugin", "new", "acme", "--dir", tmp_path / "gps-venue-acme", **here)
     # The scaffold's build needs setuptools>=77 from the index (an isolated build) and gps-core from here.
-    added = gps_json(gps, "install", "--find-links", wheelhouse, tmp_path / "gps-venue-acme", **here)
+    # Editable, as docs/writing-a-venue.md step 1 says: the load check must see the new import hook.
+    added = gps_json(gps, "install", "--find-links", wheelhouse, "-e", tmp_path / "gps-venue-acme", **here)
     assert added["added_venues"] == ["acme"]
     assert [(v["name"], v["ok"]) for v in gps_json(gps, "venues", **here)] == [("acme", True)]
     report = gps_json(gps, "venues", "certify", "acme", **here)

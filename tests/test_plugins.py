@@ -1,4 +1,5 @@
 from decimal import Decimal as D
+import json
 
 import pytest
 
@@ -175,3 +176,58 @@ def test_the_risk_guard_example_refuses_big_orders_on_any_venue(host, monkeypatc
     unwind = request_for("b").with_updates(quantity=D(2), reduce_only=True, client_order_id="gps-t-U1-1")
     host.venue("b").place(unwind)  # reducing risk is always allowed
     assert [c for c in b.calls if c[0] == "place"] == [("place", "gps-t-U1-1")]
+
+
+def _distribution_on_path(root, name: str, module_source: str, venue: str | None = None):
+    """A real installed distribution (a ``.dist-info`` directory and its module) in ``root``, to put
+    on ``sys.path``: importlib.metadata finds its ``gps.venues`` entry point as pip would leave it."""
+    venue = venue or name
+    (root / f"gps_venue_{name}.py").write_text(module_source)
+    info = root / f"gps_venue_{name}-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: gps-venue-{name}\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text(f"[gps.venues]\n{venue} = gps_venue_{name}:Venue\n")
+
+
+@pytest.mark.parametrize("source", ["import sys\nsys.exit(3)\n", "raise SystemExit('bye')\n",
+                                    "raise GeneratorExit()\n"])
+def test_a_plugin_that_exits_at_import_is_broken_and_every_command_still_works(tmp_path, source):
+    import os
+    import subprocess
+    import sys
+
+    plugins = tmp_path / "site"
+    plugins.mkdir()
+    _distribution_on_path(plugins, "exits", source)
+    env = {**os.environ, "GPS_HOME": str(tmp_path / "home"), "PYTHONPATH": str(plugins)}
+    env.pop("GPS_LOAD_PLUGINS", None)
+
+    def gps(*args):
+        return subprocess.run([sys.executable, "-m", "gps_core.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    venues = gps("venues", "--json")
+    assert venues.returncode == 0, venues.stderr
+    records = {v["name"]: v for v in json.loads(venues.stdout)}
+    assert records["exits"]["ok"] is False and "failed to import gps_venue_exits:Venue" in records["exits"]["error"]
+    assert records["dryrun"]["ok"] is True
+    recovered = gps("recover", "--json")
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert json.loads(recovered.stdout) is not None
+    doctor = gps("doctor", "--json")
+    assert "gps.venues:exits" in [f["topic"] for f in json.loads(doctor.stdout)["findings"]]
+
+
+def test_two_distributions_claiming_one_venue_name_resolve_by_distribution_name(monkeypatch):
+    from gps_core import discovery
+    from gps_core.discovery import EntryPoint
+
+    real = EntryPoint("good", "gps.venues", "recording_venue:good_venue", "gps-venue-a", "1")
+    shadow = EntryPoint("good", "gps.venues", "a_module_that_does_not_exist:Venue", "gps-venue-b", "1")
+    for order in ([real, shadow], [shadow, real]):
+        monkeypatch.setattr(discovery, "scan", lambda groups, order=order: order)
+        host = PluginHost(environ={})
+        host.load_entry_points()
+        assert host.records["good"].distribution == "gps-venue-a" and host.records["good"].ok
+        assert host.records["good (gps-venue-b)"].error.startswith(
+            "another installed plugin (gps-venue-a) already uses the name 'good'; gps loads gps-venue-a")
