@@ -1012,6 +1012,9 @@ class Engine:
             self._progress_once(f"{info.name} takes no IOC orders: unwinds are GTC orders, cancelled after "
                                 f"{self.options.unwind_timeout:g}s", [])
         try:
+            if instrument.is_combo:
+                # Never on a combo book, and never priced by a combo's tick: a leg's own rules only.
+                raise ValueError(f"{instrument.symbol} is a combo, not the leg's own instrument")
             book = self.venues[request.venue].order_book(instrument, 10)
             levels = book.side_to_take(side)
             if not levels or quantity < instrument.min_quantity:

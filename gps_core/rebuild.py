@@ -81,9 +81,10 @@ def rebuild(execution_id: str, events: Sequence[dict],
             find_instrument: Callable[[str, OptionKey], VenueInstrument | None]) -> Rebuilt:
     """The execution of ``events`` as the engine holds it; raises :class:`NotRebuildable`.
 
-    ``find_instrument(venue, key)`` is asked only for a leg whose order was never journaled
-    (a crash between legs of a ``--sequential`` run): that leg becomes ``initialized``, which
-    the engine turns into ``denied``.
+    ``find_instrument(venue, key)`` is asked for a leg whose order was never journaled (a crash
+    between legs of a ``--sequential`` run: that leg becomes ``initialized``, which the engine
+    turns into ``denied``) and for every leg a combo order trades (its unwinds are priced and
+    sized by the leg's own rules, never the combo's).
     """
     started = first(events, Event.EXECUTION_STARTED) or {}
     plan_event = first(events, Event.PLAN)
@@ -103,7 +104,7 @@ def rebuild(execution_id: str, events: Sequence[dict],
             key = OptionKey.parse(data["instrument"])
             journaled = next((o for o in orders.values() if o.role == "leg" and o.leg == index), None)
             if index in in_combo:
-                instrument = find_combo_leg(orders, data, key)
+                instrument = find_combo_leg(orders, data, key, find_instrument)
                 usd_per_unit = Decimal(data.get("usd_per_unit") or "1")
                 leg = Leg(side, quantity, key)
                 strategy_legs.append(leg)
@@ -171,14 +172,25 @@ def rebuild(execution_id: str, events: Sequence[dict],
     return Rebuilt(result, options, started_at, venues)
 
 
-def find_combo_leg(orders: Mapping[str, Any], data: dict, key: OptionKey) -> VenueInstrument:
-    """A combo leg's instrument as the plan names it (only its venue symbol and key are needed)."""
-    from dataclasses import replace
+def find_combo_leg(orders: Mapping[str, Any], data: dict, key: OptionKey,
+                   find_instrument: Callable[[str, OptionKey], VenueInstrument | None]) -> VenueInstrument:
+    """A combo leg's own instrument, asked of its venue as a live run does.
 
-    combo = next((o.request.instrument for o in orders.values() if o.role == "combo"), None)
-    if combo is None:
+    A leg is unwound on its own book, priced by its own tick (and tick steps), sized by its own
+    minimum and step and charged its own fees: none of these are the combo's. Raises
+    :class:`ResumeBlocked` when the venue cannot be asked now, :class:`NotRebuildable` when it
+    does not list the leg (or the journal has no combo order).
+    """
+    if not any(o.role == "combo" for o in orders.values()):
         raise NotRebuildable("the plan has a combo but the journal has no combo order")
-    return replace(combo, key=key, symbol=data.get("venue_symbol") or key.name, combo_legs=())
+    try:
+        instrument = find_instrument(data["venue"], key)
+    except Exception as exc:  # noqa: BLE001
+        raise ResumeBlocked(f"leg {data.get('leg', '?')}: cannot look up {key.name} on {data['venue']}: {exc}") \
+            from None
+    if instrument is None or instrument.is_combo:
+        raise NotRebuildable(f"leg {data.get('leg', '?')}: {data['venue']} does not list {key.name}")
+    return instrument
 
 
 def _planned_combo(data: dict, tracked: TrackedOrder, usd: Decimal) -> PlannedCombo:

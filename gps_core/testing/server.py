@@ -54,6 +54,15 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up before its reply (its read timed out, e.g. under a latency fault)
+        is an expected event for a fake venue, not an error: no traceback on stderr."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class LocalServer:
     """Run a handler class on 127.0.0.1:<free port> in a daemon thread."""

@@ -166,3 +166,115 @@ def test_ctrl_c_while_a_part_filled_combo_order_rests(make_harness, short_http_t
     assert placed["order_state"] == "cancelled" and placed["filled_amount"] == QUANTITY / 2
     assert {(o["instrument_name"], o["direction"]) for o in harness.exchange.single_leg_orders()} == \
         {(low, "sell"), (high, "buy")}
+
+
+# --- the process dies (or is stopped twice) while a part-filled combo rests; gps recover ends it -----
+
+def _condor(harness) -> tuple[list[tuple[str, str]], str]:
+    """A long iron condor's four legs ``(side, instrument)`` on the fake (a net debit: a positive
+    combo price) and the combo id the fake lists for it."""
+    names = harness.exchange.instrument_names("BTC")
+    code = sorted({n.split("-")[1] for n in names}, key=lambda c: OptionKey.parse(f"BTC-{c}-1-C").expiry)[2]
+    legs = [("sell", f"BTC-{code}-85000-P"), ("buy", f"BTC-{code}-90000-P"),
+            ("buy", f"BTC-{code}-110000-C"), ("sell", f"BTC-{code}-115000-C")]
+    combo = harness.exchange.create_combo({"trades": [{"instrument_name": name, "amount": "1", "direction": side}
+                                                      for side, name in legs]})
+    return legs, combo["id"]
+
+
+def _structure(harness, width: int) -> tuple[list[tuple[str, str]], str]:
+    if width == 2:
+        low, high, combo = _spread(harness)
+        return [("buy", low), ("sell", high)], combo
+    return _condor(harness)
+
+
+def _start_resting(harness, env: dict[str, str], legs: list[tuple[str, str]]) -> subprocess.Popen:
+    """``gps execute`` of ``legs`` as one combo order, returned once the (part-filled) order is acknowledged."""
+    args = [arg for side, name in legs for arg in ("--leg", f"{side} {QUANTITY} {name}")]
+    child = subprocess.Popen([str(GPS), "execute", "--venue", "deribit", "--yes", "--json", "--timeout", "60",
+                              "--combo", "always", *args], env=process_env(env),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for _ in range(400):  # bounded: until the combo order is acknowledged in the journal
+        if any(e["event"] == "order_update" for e in journal_events(harness.home)) or child.poll() is not None:
+            break
+        time.sleep(0.05)
+    if child.poll() is not None:
+        raise AssertionError(f"gps ended before its combo order rested: {child.stderr.read()}")
+    return child
+
+
+def _assert_recovered_flat(harness, combo: str, legs: list[tuple[str, str]], recovered) -> None:
+    """After ``gps recover``: the combo order cancelled at the fake after filling half, every leg flat,
+    nothing working, and only reduce-only IOC unwinds (one filled per leg, none refused) on the leg books."""
+    exchange = harness.exchange
+    (placed,) = exchange.combo_orders()
+    assert placed["order_state"] == "cancelled" and placed["filled_amount"] == QUANTITY / 2
+    assert {name: exchange.position_of(name) for _, name in legs} == {name: 0 for _, name in legs}, recovered.stdout
+    assert not [o for o in exchange.orders.values() if o["order_state"] == "open"]
+    unwinds = exchange.single_leg_orders()
+    assert all(o["reduce_only"] and o["time_in_force"] == "immediate_or_cancel" for o in unwinds), unwinds
+    opposite = {"buy": "sell", "sell": "buy"}
+    assert sorted((o["instrument_name"], o["direction"]) for o in unwinds) == \
+        sorted((name, opposite[side]) for side, name in legs)  # one unwind per leg, none refused or re-priced
+    assert all(o["filled_amount"] == QUANTITY / 2 for o in unwinds)
+    events = journal_events(harness.home)
+    assert not [e for e in events if e["event"] == "order_rejected"], "an unwind was refused"
+    data = recovered.json()
+    assert data["exposures"] == [] and data["live"] == []
+
+
+@pytest.mark.parametrize("width", [2, 4])
+def test_sigkill_while_a_part_filled_combo_rests_then_recover(width, make_harness, gps_process, short_http_timeouts):
+    """SIGKILL gps while its part-filled combo order rests; ``gps recover --cancel-working`` cancels the
+    combo and unwinds every leg reduce-only on its own book, priced by that leg's own tick: flat."""
+    harness = make_harness("deribit")
+    legs, combo = _structure(harness, width)
+    _offer_only(harness, combo, QUANTITY / 2)
+    env = _env(harness, short_http_timeouts)
+    child = _start_resting(harness, env, legs)
+    child.kill()
+    child.communicate(timeout=30)
+    recovered = gps_process(["recover", "--cancel-working", "--json"], env)
+    assert recovered.code in (0, 1), recovered.stderr
+    _assert_recovered_flat(harness, combo, legs, recovered)
+
+
+def test_cancel_last_then_recover_a_killed_condor(make_harness, gps_process, short_http_timeouts):
+    """SIGKILL, then ``gps cancel last`` (the combo order only), then ``gps recover``: every leg unwound, flat."""
+    harness = make_harness("deribit")
+    legs, combo = _condor(harness)
+    _offer_only(harness, combo, QUANTITY / 2)
+    env = _env(harness, short_http_timeouts)
+    child = _start_resting(harness, env, legs)
+    child.kill()
+    child.communicate(timeout=30)
+    cancelled = gps_process(["cancel", "last"], env)
+    assert harness.exchange.combo_orders()[0]["order_state"] == "cancelled", cancelled.stdout + cancelled.stderr
+    recovered = gps_process(["recover", "--cancel-working", "--json"], env)
+    assert recovered.code in (0, 1), recovered.stderr
+    _assert_recovered_flat(harness, combo, legs, recovered)
+
+
+@pytest.mark.parametrize("width", [2, 4])
+def test_two_sigterms_while_a_part_filled_combo_rests_then_recover(width, make_harness, gps_process,
+                                                                    short_http_timeouts):
+    """Two SIGTERMs a few ms apart while a part-filled combo order rests, then ``gps recover``:
+    whatever the stopped process left, the combo ends cancelled and every leg flat at the fake."""
+    harness = make_harness("deribit")
+    legs, combo = _structure(harness, width)
+    _offer_only(harness, combo, QUANTITY / 2)
+    env = _env(harness, short_http_timeouts)
+    child = _start_resting(harness, env, legs)
+    child.send_signal(signal.SIGTERM)
+    time.sleep(0.005)
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    recovered = gps_process(["recover", "--cancel-working", "--json"], env)
+    assert recovered.code in (0, 1), recovered.stderr
+    _assert_recovered_flat(harness, combo, legs, recovered)

@@ -469,3 +469,33 @@ def test_gps_close_of_a_combo_execution_closes_each_leg_reduce_only_on_its_own_b
         == {(legs[0][2], "sell", Decimal("0.1"), True), (legs[1][2], "buy", Decimal("0.1"), True)}
     assert exchange.position_of(legs[0][2]) == 0 and exchange.position_of(legs[1][2]) == 0
     assert not [o for o in exchange.orders.values() if o["order_state"] == "open"]
+
+
+def test_the_partial_fault_applies_to_a_combo_order(server, env):
+    """The fake's ``partial`` fault caps a combo order's fill as it does a single leg's: half fills at
+    once, the rest rests until the timeout and is cancelled (kept: the fake holds half on each leg)."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    server.state.faults.inject("partial", method="private/buy", fraction="0.5")
+    result, _ = run(env, "--combo", "always", "--on-partial", "keep", "--timeout", "1",
+                    "--leg", f"buy 0.2 {low}", "--leg", f"sell 0.2 {high}")
+    assert result.exit_code == 1, result.output
+    (combo,) = server.state.combo_orders()
+    assert combo["filled_amount"] == Decimal("0.1") and combo["order_state"] == "cancelled"
+    assert server.state.position_of(low) == Decimal("0.1") and server.state.position_of(high) == Decimal("-0.1")
+
+
+def test_a_client_that_hangs_up_under_latency_prints_no_traceback(server, capfd):
+    """A reply delayed past the client's read timeout (the ``latency`` fault) finds the socket closed:
+    the fake says nothing on stderr (no BrokenPipe traceback)."""
+    import socket
+    import time
+
+    server.state.faults.inject("latency", method="public/get_time", seconds=0.3)
+    host, port = server.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /api/v2/public/get_time HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # reset on close
+    time.sleep(0.6)  # bounded: the fake's delayed reply meets the closed socket
+    _, err = capfd.readouterr()
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err, err

@@ -211,8 +211,12 @@ class ComboBooks:
             best_ask = best_bid + COMBO_TICK
         return {"bids": [[best_bid, size]] if best_bid > 0 else [], "asks": [[best_ask, size]] if best_ask > 0 else []}
 
-    def place_combo(self, side: str, params: dict) -> dict:
-        """``private/buy``/``sell`` on a combo id: validate, match against the combo's own book only."""
+    def place_combo(self, side: str, params: dict, partial_fill: Decimal | None = None,
+                    partial_fraction: Decimal | None = None) -> dict:
+        """``private/buy``/``sell`` on a combo id: validate, match against the combo's own book only.
+
+        ``partial_fill``/``partial_fraction`` (the ``partial`` fault) cap what fills at once, as for
+        a single-leg order; the rest rests (or is cancelled, IOC)."""
         with self.lock:
             name = str(params.get("instrument_name"))
             row, combo = self.combo_rows[name], self.combos[name]
@@ -252,7 +256,9 @@ class ComboBooks:
             self.orders[order_id] = order
             self.trades[order_id] = []
             self.placed[label] += 1
-            trades, cap = [], amount
+            trades, cap = [], amount if partial_fill is None else min(amount, partial_fill)
+            if partial_fraction is not None:
+                cap = min(cap, (amount * partial_fraction / minimum).to_integral_value(rounding=ROUND_FLOOR) * minimum)
             while levels and cap > 0 and (levels[0][0] <= price if side == "buy" else levels[0][0] >= price):
                 size = min(levels[0][1], cap)
                 trades.extend(self.combo_trade(order, size, levels[0][0], "T"))

@@ -310,7 +310,7 @@ class FakeExchange(ComboBooks):
               partial_fraction: Decimal | None = None) -> dict:
         """``private/buy``/``private/sell``: validate, match against the book, rest the rest."""
         if self.is_combo(params.get("instrument_name")):
-            return self.place_combo(side, params)
+            return self.place_combo(side, params, partial_fill, partial_fraction)
         with self.lock:
             inst = self.instrument(params.get("instrument_name"))
             amount, price = _decimal(params, "amount"), _decimal(params, "price")
