@@ -834,7 +834,7 @@ def recover_cmd(cancel_working, settle_after, as_json) -> None:
 
 
 def _recovery_text(outcome) -> str:
-    from .render import table
+    from .render import legs_filled_text, table
 
     rows = [s.to_json() for s in outcome.settlements]
     lines = []
@@ -861,8 +861,7 @@ def _recovery_text(outcome) -> str:
             state = "INCOMPLETE; what filled was unwound: flat"
         else:
             state = "INCOMPLETE; nothing filled"
-        lines.append(f"Execution {e['execution_id']} was finished by recover: {e['legs_filled']}/{e['legs']} legs "
-                     f"filled, {state}")
+        lines.append(f"Execution {e['execution_id']} was finished by recover: {legs_filled_text(e)}, {state}")
         for o in e["filled_orders"]:
             lines.append(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
     if outcome.live:

@@ -9,7 +9,7 @@ Exposure reports (kept positions, residuals after a failed unwind, open position
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from .model import Side, VenueInstrument
 
@@ -34,3 +34,30 @@ def per_leg_exposure(instrument: VenueInstrument, side: Side | str, quantity: De
              "side": (Side.BUY if leg.ratio * sign > 0 else Side.SELL).value,
              "quantity": abs(leg.ratio) * quantity}
             for leg in instrument.combo_legs]
+
+
+def count_filled_legs(planned: Iterable[tuple[int, str, Decimal]],
+                      orders: Iterable[tuple[str, int, VenueInstrument, Decimal]]) -> tuple[int, int]:
+    """``(legs filled in full, legs filled in part)`` of a strategy, a combo order's fill counted on every leg.
+
+    :param planned: per planned leg ``(index, venue symbol, quantity)``, quantity in contracts.
+    :param orders: the strategy's own orders (not unwinds) as ``(role, leg index, instrument, filled)``:
+        a ``leg`` order counts for its leg index; a ``combo`` order counts ``|ratio| x filled`` on
+        each leg it trades (matched by venue symbol).
+    """
+    filled: dict[int, Decimal] = {}
+    planned = list(planned)
+    index_of = {symbol: index for index, symbol, _ in planned}
+    for role, leg_index, instrument, quantity in orders:
+        if quantity <= 0:
+            continue
+        if role == "combo":
+            for leg in instrument.combo_legs:
+                if leg.symbol in index_of:
+                    index = index_of[leg.symbol]
+                    filled[index] = filled.get(index, Decimal(0)) + abs(leg.ratio) * quantity
+        elif role == "leg":
+            filled[leg_index] = filled.get(leg_index, Decimal(0)) + quantity
+    full = sum(1 for index, _, quantity in planned if filled.get(index, Decimal(0)) >= quantity > 0)
+    part = sum(1 for index, _, quantity in planned if 0 < filled.get(index, Decimal(0)) < quantity)
+    return full, part

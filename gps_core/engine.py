@@ -36,6 +36,7 @@ from .errors import (
     NetworkError,
     OrderNotFound,
     OrderNotOpen,
+    InvalidOrder,
     OrderRejected,
     RateLimited,
     ReduceOnlyRefused,
@@ -241,7 +242,11 @@ class Engine:
         # leg -> (what the venue held on the leg's side, why, the refused unwind's client order id):
         # legs whose reduce-only unwind the venue refused
         self._unwind_caps: dict[int, tuple[Decimal, str, str]] = {}
-        self._venue_positions: dict[int, Decimal] = {}  # leg -> the venue's position, when it was asked
+        # leg -> the venue's position on the leg's own instrument, asked after a reduce-only refusal
+        # (keyed by the planned leg's index: a combo's legs each have their own)
+        self._venue_positions: dict[int, Decimal] = {}
+        # leg -> why the venue refused an unwind gps built (its price or size), not a matter of position
+        self._unwind_invalid: dict[int, str] = {}
         self._stopping = False  # on the way out: waits are never cut short any more
         self._said: set[tuple[str, tuple[str, ...]]] = set()  # progress lines already shown
         self._fired: dict[str, Fired] = {}  # client order id -> prepared and written, reply not yet read
@@ -547,6 +552,12 @@ class Engine:
                 reason = exc.message
                 if order.role == "unwind" and request.reduce_only and self._reduce_only_refused(order, exc):
                     reason = f"reduce-only refused by the venue ({exc.message}); {self._unwind_caps[order.leg_index][1]}"
+                elif order.role == "unwind" and isinstance(exc, InvalidOrder):
+                    # The venue judged the order gps built (its price or size against the instrument's
+                    # rules), not the position: say so, never as if the venue held something else.
+                    reason = (f"gps's unwind was invalid at the venue ({exc.message}): its price or size broke "
+                              f"{request.instrument.symbol}'s rules as gps knew them")
+                    self._unwind_invalid[order.leg_index] = reason
                 self._mark(order, OrderState.REJECTED, reason, "order_rejected")
                 return
             except NOT_PLACED as exc:
@@ -601,11 +612,11 @@ class Engine:
         """
         request = unwind.request
         held, problem = self._venue_position(request.venue, request.instrument)
-        if held is not None:
-            self._venue_positions[unwind.leg_index] = held
         on_leg_side = max(held * -request.side.sign, Decimal(0)) if held is not None else Decimal(0)
         if not isinstance(refusal, ReduceOnlyRefused) and (held is None or on_leg_side >= request.quantity):
             return False  # not a reduce-only matter (or cannot tell): unwinding goes on, reduce-only
+        if held is not None:
+            self._venue_positions[unwind.leg_index] = held
         if held is None:
             why = f"{problem}: nothing more is sent for this leg"
         elif on_leg_side == 0:
@@ -962,6 +973,13 @@ class Engine:
         for planned, side, held, mine in self._combo_leg_holdings(result, combo):
             if len(mine) >= self.options.unwind_attempts or any(not u.is_terminal for u in mine):
                 continue
+            if planned.index in self._unwind_caps:
+                # The venue refused a reduce-only unwind of this leg: never more than it held then,
+                # less what the leg's unwinds sent since have filled.
+                cap, _, refused = self._unwind_caps[planned.index]
+                ids = [u.client_order_id for u in mine]
+                since = mine[ids.index(refused) + 1:] if refused in ids else []
+                held = min(held, cap - sum((u.filled for u in since), Decimal(0)))
             quantity = round_to_step(held, planned.instrument.quantity_step, up=False)
             if quantity <= 0:
                 continue
@@ -1057,20 +1075,24 @@ class Engine:
                 maybe_rows = per_leg_exposure(request.instrument, request.side, maybe, names)
                 if leg.role == "combo":
                     for (planned, side, leg_held, mine), held_row in zip(self._combo_leg_holdings(result, leg), held_rows):
-                        held_row.update(side=side.value, quantity=leg_held)
+                        held_row.update(side=side.value, quantity=leg_held, leg_index=planned.index)
                         unsure_leg = [u.client_order_id for u in mine if not u.is_terminal]
                         if leg_held <= 0 and not unsure and not unsure_leg:
                             held_row["flat"] = True
                     held_rows = [r for r in held_rows if not r.pop("flat", False)]
                     maybe_rows = [m for m in maybe_rows if any(m["venue_symbol"] == r["venue_symbol"] for r in held_rows)]
                 for held_row, maybe_row in zip(held_rows, maybe_rows):
+                    # A combo's row is its own leg's: its caps, notes and venue position, never the first leg's.
+                    index = held_row.pop("leg_index", leg.leg_index)
                     row = {"venue": request.venue, **held_row, "unknown_orders": unsure,
                            "unknown_quantity": maybe_row["quantity"]}
                     if request.instrument.is_combo:
                         row["combo"] = request.instrument.symbol
-                    if leg.leg_index in self._unwind_caps:
-                        row["note"] = f"the venue refused a reduce-only unwind; {self._unwind_caps[leg.leg_index][1]}"
-                    if leg.leg_index in self._venue_positions:
-                        row["venue_position"] = self._venue_positions[leg.leg_index]
+                    if index in self._unwind_caps:
+                        row["note"] = f"the venue refused a reduce-only unwind; {self._unwind_caps[index][1]}"
+                    elif index in self._unwind_invalid:
+                        row["note"] = self._unwind_invalid[index]
+                    if index in self._venue_positions:
+                        row["venue_position"] = self._venue_positions[index]
                     rows.append(row)
         return rows

@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 
 from .engine import Engine, ExecutionOptions, ExecutionResult, IntentNotJournaled, run_concurrently, unwind_client_order_id
 from .combo import choose_combos
-from .combo_exposure import per_leg_exposure
+from .combo_exposure import count_filled_legs, per_leg_exposure
 from .config import ensure_dir
 from .errors import BadInput, GpsError
 from .events import Event, first
@@ -404,8 +404,9 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     report["journal_failures"] = list(failures)
     summary = {
         "legs": len(result.plan.legs),  # a combo order trades several legs: count the plan's
-        "legs_filled": sum(len(o.request.instrument.combo_legs) if o.role == "combo" else 1
-                           for o in result.legs if o.state is OrderState.FILLED),
+        **dict(zip(("legs_filled", "legs_part_filled"), count_filled_legs(
+            ((p.index, p.instrument.symbol, p.leg.quantity) for p in result.plan.legs),
+            ((o.role, o.leg_index, o.request.instrument, o.filled) for o in result.legs)))),
         "orders": sum(before.get(o.client_order_id) not in (None, OrderState.INITIALIZED) for o in result.legs)
         + len(result.unwinds),
         "complete": result.all_filled,

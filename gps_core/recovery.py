@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .codec import snapshot_to_json
-from .combo_exposure import per_leg_exposure
+from .combo_exposure import count_filled_legs, per_leg_exposure
 from .errors import OrderNotFound, OrderNotOpen
 from .events import CLOSING_EVENTS, Event, JournaledOrder, execution_mode, first, last, replay
 from .journal import ExecutionLock, ExecutionRunning, Journal, is_damaged, iter_journals, lock_holder, read_events
@@ -383,16 +383,31 @@ def _close(journal: Journal | None, path: Path, outcome: Recovery) -> None:
                "filled": f"{o.snapshot.filled_quantity.normalize():f}"}
               for o in orders if o.snapshot is not None and o.snapshot.filled_quantity > 0]
     legs = len(plan.get("legs", []))
-    # A filled combo order fills every leg it trades.
-    legs_filled = sum(len(o.request.instrument.combo_legs) if o.role == "combo" else 1
-                      for o in orders if o.role in ("leg", "combo") and o.state is OrderState.FILLED)
+    # A combo order's fill counts on every leg it trades.
+    legs_filled, legs_part_filled = _count_filled_legs(plan, orders)
     complete = legs > 0 and legs_filled == legs
     exposure = [] if complete else exposures(path.stem, orders)
-    summary = {"legs": legs, "legs_filled": legs_filled, "filled_orders": filled, "complete": complete,
-               "exposures": exposure, "orders": len(orders)}
+    summary = {"legs": legs, "legs_filled": legs_filled, "legs_part_filled": legs_part_filled,
+               "filled_orders": filled, "complete": complete, "exposures": exposure, "orders": len(orders)}
     _write(journal, outcome.journal_errors, Event.EXECUTION_RECOVERED, **summary)
     outcome.closed.append({"execution_id": path.stem, **summary})
     outcome.exposures.extend(exposure)
+
+
+def _count_filled_legs(plan: dict, orders: list[JournaledOrder]) -> tuple[int, int]:
+    """``(legs filled in full, legs filled in part)`` from the journaled plan and orders."""
+    try:
+        planned = [(int(leg.get("leg", n + 1)) - 1, str(leg.get("venue_symbol") or leg.get("instrument")),
+                    Decimal(leg["quantity"])) for n, leg in enumerate(plan.get("legs") or [])]
+    except Exception:  # noqa: BLE001 - an old or damaged plan: count what filled in full, per order
+        planned = []
+    if not planned:
+        full = sum(len(o.request.instrument.combo_legs) if o.role == "combo" else 1
+                   for o in orders if o.role in ("leg", "combo") and o.state is OrderState.FILLED)
+        return full, 0
+    return count_filled_legs(planned, ((o.role, o.leg, o.request.instrument,
+                                        o.snapshot.filled_quantity if o.snapshot is not None else Decimal(0))
+                                       for o in orders))
 
 
 def exposures(execution_id: str, orders: list[JournaledOrder]) -> list[dict]:

@@ -311,11 +311,17 @@ def reason_lines(report: dict) -> list[str]:
     return lines
 
 
+def legs_filled_text(summary: dict) -> str:
+    """``2/4 legs filled`` and, when some filled in part, ``, 2 filled in part`` (a combo's fill counts on every leg)."""
+    text = f"{summary.get('legs_filled', 0)}/{summary.get('legs', 0)} legs filled"
+    part = summary.get("legs_part_filled") or 0
+    return f"{text}, {part} filled in part" if part else text
+
+
 def recovered_text(event: dict) -> str:
     """What ``gps recover`` recorded when it closed an interrupted execution (``execution_recovered``)."""
-    legs, filled = event.get("legs", 0), event.get("legs_filled", 0)
     state = "complete" if event.get("complete") else "INCOMPLETE"
-    lines = [f"RECOVERED by gps recover at {str(event.get('ts', ''))[:19]}: {filled}/{legs} legs filled, {state}"]
+    lines = [f"RECOVERED by gps recover at {str(event.get('ts', ''))[:19]}: {legs_filled_text(event)}, {state}"]
     for o in event.get("filled_orders") or []:
         lines.append(f"  {o['client_order_id']}: {o['side']} {o['filled']} {o['instrument']} filled")
     for x in event.get("exposures") or []:

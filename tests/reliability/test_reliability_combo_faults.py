@@ -204,7 +204,7 @@ def _start_resting(harness, env: dict[str, str], legs: list[tuple[str, str]]) ->
     return child
 
 
-def _assert_recovered_flat(harness, combo: str, legs: list[tuple[str, str]], recovered) -> None:
+def _assert_recovered_flat(harness, combo: str, legs: list[tuple[str, str]], recovered, *, killed: bool = True) -> None:
     """After ``gps recover``: the combo order cancelled at the fake after filling half, every leg flat,
     nothing working, and only reduce-only IOC unwinds (one filled per leg, none refused) on the leg books."""
     exchange = harness.exchange
@@ -222,6 +222,11 @@ def _assert_recovered_flat(harness, combo: str, legs: list[tuple[str, str]], rec
     assert not [e for e in events if e["event"] == "order_rejected"], "an unwind was refused"
     data = recovered.json()
     assert data["exposures"] == [] and data["live"] == []
+    if not killed:
+        return  # a process stopped by signals may have finished part of it itself
+    # the combo filled half of every leg: recover counts it per leg, none in full
+    (closed,) = [e for e in data["executions"] if e.get("legs")]
+    assert (closed["legs_filled"], closed["legs_part_filled"], closed["legs"]) == (0, len(legs), len(legs))
 
 
 @pytest.mark.parametrize("width", [2, 4])
@@ -277,4 +282,55 @@ def test_two_sigterms_while_a_part_filled_combo_rests_then_recover(width, make_h
             child.communicate()
     recovered = gps_process(["recover", "--cancel-working", "--json"], env)
     assert recovered.code in (0, 1), recovered.stderr
-    _assert_recovered_flat(harness, combo, legs, recovered)
+    _assert_recovered_flat(harness, combo, legs, recovered, killed=False)
+
+
+# --- what the report says of a combo leg whose unwind the venue refused ----------------------------
+
+def _run_part_filled(harness, gps, short_http_timeouts, low: str, high: str):
+    run = gps(["execute", "--venue", "deribit", "--yes", "--json", "--quiet", "--timeout", "1", "--combo", "always",
+               *_legs(low, high)], _env(harness, short_http_timeouts))
+    assert run.code == 1, run.stderr
+    return run.json()
+
+
+def _unwinds_received(harness, leg: int) -> int:
+    """How many unwind orders of planned leg ``leg`` (1-based) reached the fake (refused ones too)."""
+    return sum(n for label, n in harness.exchange.received.items() if f"-U{leg}-" in label)
+
+
+def test_a_combo_leg_the_venue_will_not_reduce_is_reported_with_its_own_position(make_harness, gps,
+                                                                                  short_http_timeouts):
+    """The account already holds long 0.1 of the short leg, so the part-filled combo leaves that leg
+    flat and its reduce-only unwind is refused: gps sends no more for it, and the report gives the
+    venue's position of THAT leg (0, as at the fake), not another leg's."""
+    harness = make_harness("deribit")
+    exchange = harness.exchange
+    low, high, combo = _spread(harness)
+    exchange.place("buy", {"instrument_name": high, "amount": str(QUANTITY / 2),
+                           "price": str(exchange.instruments[high].asks[0][0]), "label": "held-before"})
+    _offer_only(harness, combo, QUANTITY / 2)
+    report = _run_part_filled(harness, gps, short_http_timeouts, low, high)
+    assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
+    assert _unwinds_received(harness, 1) == 1 and _unwinds_received(harness, 2) == 1  # none re-sent after the refusal
+    (row,) = report["residuals"]
+    assert row["venue_symbol"] == high and row["side"] == "sell" and Decimal(row["quantity"]) == QUANTITY / 2
+    assert Decimal(row["venue_position"]) == exchange.position_of(high)
+    assert "reduce-only" in row["note"]
+
+
+def test_a_combo_leg_unwind_refused_for_its_price_is_not_blamed_on_the_venue(make_harness, gps,
+                                                                              short_http_timeouts):
+    """Every unwind of the short leg is refused ``price_wrong_tick`` (10043): the leg stays short at the
+    fake, and the report says gps's own unwind was invalid (no venue position shown as the cause)."""
+    harness = make_harness("deribit")
+    exchange = harness.exchange
+    low, high, combo = _spread(harness)
+    _offer_only(harness, combo, QUANTITY / 2)
+    exchange.faults.aim(high, "reject", times=10, code=10043, message="price_wrong_tick")
+    report = _run_part_filled(harness, gps, short_http_timeouts, low, high)
+    assert exchange.position_of(low) == 0 and exchange.position_of(high) == -QUANTITY / 2
+    (row,) = report["residuals"]
+    assert row["venue_symbol"] == high and row["side"] == "sell"
+    assert Decimal(row["quantity"]) == -exchange.position_of(high)
+    assert "venue_position" not in row and "gps's unwind was invalid" in row["note"]
