@@ -43,6 +43,8 @@ class SimulatedVenue:
         plan = FaultPlan.parse(faults) if faults else None
         self.broker = PaperBroker(ensure_dir(home / "paper") / f"{real.name}.json", real.name, plan)
         self._listed: dict[str, Any] = {}  # venue symbol -> instrument found, for a combo's legs
+        self._waives: dict[str, bool] = {}  # combo symbol -> whether the venue waives the cheaper fee group
+        self._underlying: dict[str, Any] = {}  # leg symbol -> one contract's underlying value, as last read
 
     def __repr__(self) -> str:
         return f"SimulatedVenue({self.real.name!r})"
@@ -72,31 +74,65 @@ class SimulatedVenue:
 
     @hookimpl
     def gps_place(self, order: OrderRequest) -> OrderSnapshot:
+        from .paper.combo_fees import leg_reference_prices
+
         book = self.real.order_book(order.instrument, BOOK_DEPTH)
         if order.instrument.is_combo:
-            return self.broker.place(order, book, leg_prices=self._leg_prices(order))
+            # Leg prices as the venue splits a combo trade, fees as its leg trades charge them
+            # (:mod:`gps_core.paper.combo_fees`).
+            leg_prices = leg_reference_prices(order, self._leg_book)
+            return self._combo_fees(order, self.broker.place(order, book, leg_prices=leg_prices))
         return self.broker.place(order, book)
 
-    def _leg_prices(self, order: OrderRequest) -> dict:
-        """Each combo leg's touch on its real book (ask bought, bid sold): the per-leg prices of its paper fills."""
-        prices = {}
-        for leg in order.instrument.combo_legs:
-            listed = self._listed.get(leg.symbol)
-            if listed is None:
-                continue  # the first leg takes the difference to the combo's price
-            book = self.real.order_book(listed, 1)
-            levels = book.asks if leg.ratio * order.side.sign > 0 else book.bids
-            if levels:
-                prices[leg.symbol] = levels[0].price
-        return prices
+    def _leg_instrument(self, symbol: str):
+        """A combo leg's own instrument (its fees, its book), as the plan found it or asked of the venue."""
+        if symbol not in self._listed:
+            from .instruments import OptionKey
+
+            try:
+                self.gps_find_instrument(OptionKey.parse(symbol))
+            except Exception:  # noqa: BLE001 - not an option name the venue can be asked about
+                return None
+        return self._listed.get(symbol)
+
+    def _leg_book(self, symbol: str):
+        """A combo leg's real book (its best level), or ``None`` when the leg is not known."""
+        listed = self._leg_instrument(symbol)
+        if listed is None:
+            return None
+        book = self.real.order_book(listed, 1)
+        self._underlying[symbol] = book.underlying_value()
+        return book
+
+    def _combo_fees(self, order: OrderRequest, snapshot: OrderSnapshot) -> OrderSnapshot:
+        """A paper combo fill charged each leg's own fees, as the real venue's leg trades are."""
+        from .model import ComboLeg
+        from .paper.combo_fees import with_leg_fees
+
+        if not order.instrument.is_combo or not snapshot.leg_fills:
+            return snapshot
+        legs = {f.symbol: self._leg_instrument(f.symbol) for f in snapshot.leg_fills}
+        waives = self._waives.get(order.instrument.symbol)
+        if waives is None:  # read back after a restart: ask the venue's offer again (public data)
+            offer = self.real.combo_offer([ComboLeg(leg.symbol, leg.ratio) for leg in order.instrument.combo_legs],
+                                          create=False, depth=1) if self.real.offers_combos else None
+            waives = self._waives.setdefault(order.instrument.symbol, bool(offer and offer.waives_cheaper_side))
+
+        def underlying(instrument) -> Any:
+            if instrument.symbol not in self._underlying:
+                self._leg_book(instrument.symbol)
+            return self._underlying[instrument.symbol]
+
+        return with_leg_fees(snapshot, order, {s: i for s, i in legs.items() if i is not None}, underlying,
+                             waives_cheaper_side=waives)
 
     @hookimpl
     def gps_order_status(self, order: OrderRequest) -> OrderSnapshot:
-        return self.broker.status(order)
+        return self._combo_fees(order, self.broker.status(order))
 
     @hookimpl
     def gps_cancel(self, order: OrderRequest) -> OrderSnapshot:
-        return self.broker.cancel(order)
+        return self._combo_fees(order, self.broker.cancel(order))
 
     @hookimpl
     def gps_positions(self, underlying: str | None) -> list[Position]:
@@ -115,7 +151,10 @@ class SimulatedComboVenue(SimulatedVenue):
         A dry run creates nothing at the venue (``create`` is ignored): a combo the venue does
         not list yet is not offered, and the plan says so.
         """
-        return self.real.combo_offer(legs, create=False, depth=depth)
+        offer = self.real.combo_offer(legs, create=False, depth=depth)
+        if offer is not None:
+            self._waives[offer.instrument.symbol] = bool(offer.waives_cheaper_side)
+        return offer
 
 
 def simulated(venue: "Venue", home: Path, faults: str | None = None) -> "Venue":

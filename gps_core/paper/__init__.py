@@ -9,7 +9,9 @@ One job per module:
 * :mod:`~gps_core.paper.orders`: the stored records, :class:`PaperOrder` and :class:`PaperFill`;
 * :mod:`~gps_core.paper.faults`: :class:`FaultPlan`, deterministic fault injection;
 * :mod:`~gps_core.paper.settlement`: cash settlement at expiry;
-* :mod:`~gps_core.paper.clock`: :func:`paper_market_time`, the clock a paper plan is judged by.
+* :mod:`~gps_core.paper.clock`: :func:`paper_market_time`, the clock a paper plan is judged by;
+* :mod:`~gps_core.paper.combo_fees`: a real venue's combo fill on paper (``--dry-run``): leg
+  prices as the venue splits them, each leg's own fees.
 
 The dry-run venue (``gps_venue_dryrun``) and the simulation of ``gps execute --dry-run``
 (:mod:`gps_core.simulated`) trade through :class:`PaperBroker`.

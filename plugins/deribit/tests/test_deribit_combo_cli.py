@@ -499,3 +499,28 @@ def test_a_client_that_hangs_up_under_latency_prints_no_traceback(server, capfd)
     time.sleep(0.6)  # bounded: the fake's delayed reply meets the closed socket
     _, err = capfd.readouterr()
     assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err, err
+
+
+def test_a_dry_run_combo_fill_prices_and_charges_its_legs_as_the_venue_does(server, env):
+    """A --dry-run combo fill is charged each leg's own fees (the combo book lists none) and split
+    into leg prices as Deribit splits a combo trade (from the legs' marks, the first leg taking the
+    difference): the dry run's leg prices and fee equal those of the trades the fake books when the
+    same combo order is then executed for real."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "buy"},
+                                          {"instrument_name": high, "amount": "1", "direction": "sell"}]})
+    legs = ("--combo", "always", "--timeout", "5", "--leg", f"buy 2 {low}", "--leg", f"sell 2 {high}")
+    result, dry = run(env, "--dry-run", *legs)
+    assert result.exit_code == 0, result.output
+    assert server.state.orders == {}
+    result, live = run(env, *legs)
+    assert result.exit_code == 0, result.output
+    (placed,) = server.state.combo_orders()
+    trades = server.state.user_trades(placed["order_id"])
+    venue_fee = sum((Decimal(str(t["fee"])) for t in trades), Decimal(0))
+    (row,) = dry["legs"]
+    assert venue_fee > 0 and Decimal(row["fee"]["amount"]) == venue_fee
+    assert {(f["venue_symbol"], Decimal(f["price"]), Decimal(f["fee"]["amount"])) for f in row["leg_fills"]} == \
+        {(t["instrument_name"], Decimal(str(t["price"])), Decimal(str(t["fee"]))) for t in trades}
+    assert Decimal(dry["totals"]["fees_usd"]) == Decimal(live["totals"]["fees_usd"]) > 0
