@@ -114,17 +114,38 @@ def instrument_from_row(row: dict) -> VenueInstrument | None:
     )
 
 
-def _levels(rows, what: str) -> tuple[BookLevel, ...]:
+def _levels(rows, what: str, *, combo: bool = False) -> tuple[BookLevel, ...]:
+    """A book side's ``[price, amount]`` rows as levels; raises :class:`InvalidReply` (one line, the
+    venue's numbers as it sent them) for a row that is not a level or cannot be one.
+
+    A combo's price is the net of its legs, so a venue could quote one below zero; Deribit does
+    not document whether its combo books do, or how such an order would be priced and settled, so
+    a combo book quoted at zero or below is refused (gps then legs, or ``--combo always`` refuses).
+    """
     levels = []
     for row in rows or ():
         if not isinstance(row, (list, tuple)) or len(row) < 2:
-            raise InvalidReply(f"{what}: level {row!r} is not [price, amount]")
+            raise InvalidReply(f"{what}: a level is not [price, amount] ({_shown(row)})")
         price, amount = to_decimal(row[0], field=f"{what} price"), to_decimal(row[1], field=f"{what} amount")
+        if combo and price <= 0 and amount >= 0:
+            raise InvalidReply(f"{what} is quoted at {price:f} (zero or below): Deribit does not document negative "
+                               "combo prices, so gps does not trade this combo")
         if price <= 0 or amount < 0:
-            raise InvalidReply(f"{what}: impossible level {row!r}")
+            raise InvalidReply(f"{what}: impossible level: price {price:f}, amount {amount:f}")
         if amount > 0:
             levels.append(BookLevel(price, amount))
     return tuple(levels)
+
+
+def _shown(value, limit: int = 60) -> str:
+    """A venue value for a one-line message: its JSON-like text, never a Python repr, cut at ``limit``."""
+    import json
+
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def book_from_result(instrument: VenueInstrument, result: dict, depth: int,
@@ -142,8 +163,9 @@ def book_from_result(instrument: VenueInstrument, result: dict, depth: int,
                                                                     field=f"{what} index_price")
     if index <= 0:
         raise InvalidReply(f"{what}: index price {index} is not positive")
-    bids = sorted(_levels(result.get("bids"), what), key=lambda l: l.price, reverse=True)[:depth]
-    asks = sorted(_levels(result.get("asks"), what), key=lambda l: l.price)[:depth]
+    combo = instrument.is_combo
+    bids = sorted(_levels(result.get("bids"), what, combo=combo), key=lambda l: l.price, reverse=True)[:depth]
+    asks = sorted(_levels(result.get("asks"), what, combo=combo), key=lambda l: l.price)[:depth]
     timestamp = result.get("timestamp")
     return OrderBook(
         instrument=instrument,

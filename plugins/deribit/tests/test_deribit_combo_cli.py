@@ -524,3 +524,27 @@ def test_a_dry_run_combo_fill_prices_and_charges_its_legs_as_the_venue_does(serv
     assert {(f["venue_symbol"], Decimal(f["price"]), Decimal(f["fee"]["amount"])) for f in row["leg_fills"]} == \
         {(t["instrument_name"], Decimal(str(t["price"])), Decimal(str(t["fee"]))) for t in trades}
     assert Decimal(dry["totals"]["fees_usd"]) == Decimal(live["totals"]["fees_usd"]) > 0
+
+
+def test_a_combo_quoted_below_zero_is_refused_in_one_plain_line(server, env):
+    """The combo for the legs is listed the other way round (a credit) and quoted below zero. Deribit
+    does not document negative combo prices: --combo always refuses with one line naming the combo
+    and its quote (no Python repr), nothing reaches the fake; --combo auto legs the strategy."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    combo = server.state.create_combo({"trades": [{"instrument_name": low, "amount": "1", "direction": "sell"},
+                                                  {"instrument_name": high, "amount": "1", "direction": "buy"}]})
+    server.state.set_combo_book(combo["id"], bids=[[Decimal("-0.0380"), Decimal(5)]],
+                                asks=[[Decimal("-0.0360"), Decimal(5)]])
+    legs = ("--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}")
+    result = CliRunner().invoke(cli_module.cli, ["execute", "--venue", "deribit", "--yes", "--combo", "always",
+                                                 "--timeout", "5", *legs], env=env)
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.stderr.splitlines() if "error" in x]
+    assert combo["id"] in line and "-0.0380" in line and "negative combo prices" in line, line
+    assert "Decimal(" not in line and "[" not in line and "Traceback" not in result.output
+    assert server.state.orders == {}
+    result, report = run(env, "--timeout", "5", *legs)
+    assert result.exit_code == 0, result.output
+    assert report["plan"]["combos"] == [] and "negative combo prices" in report["plan"]["combo_notes"][0]
+    assert server.state.combo_orders() == [] and len(server.state.single_leg_orders()) == 2
