@@ -46,11 +46,17 @@ def instrument_text(row: dict) -> str:
 
 def plan_text(plan: dict) -> str:
     rows = []
+    # A leg traded by a combo order is not sent on its own: it has no limit of its own (the combo's
+    # net limit is on the COMBO line), and its figures are those of legging it, for comparison.
+    in_combo = {n: c for c in plan.get("combos") or () for n in c["legs"]}
     for leg in plan["legs"]:
         ref = leg["reference_price"]
+        combo = in_combo.get(leg["leg"])
         rows.append((
             leg["leg"], leg["venue"], instrument_text(leg), leg["side"], leg["quantity"],
-            f"{leg['limit_price']} {leg['price_currency']}", f"{usd(leg['limit_price_usd'])}",
+            f"part of combo {'+'.join(str(n) for n in combo['legs'])}" if combo else
+            f"{leg['limit_price']} {leg['price_currency']}",
+            "-" if combo else f"{usd(leg['limit_price_usd'])}",
             f"{usd(leg['expected_fee_usd'])}", f"{usd(leg['expected_cost_usd'])}",
             f"{ref['amount']} {ref['currency']}" if ref else "-",
         ))
@@ -61,6 +67,9 @@ def plan_text(plan: dict) -> str:
         f"{Decimal(plan['max_slippage']) * 100:.2f}%):",
         *market_lines(plan),
         table(["LEG", "VENUE", "INSTRUMENT", "SIDE", "QTY", "LIMIT", "LIMIT USD", "FEES", "EXPECTED COST", "REFERENCE"], rows),
+        *([f"Legs {', '.join(str(n) for n in sorted(in_combo))} are not sent as orders of their own: the COMBO "
+            "order below trades them (their fees and expected cost above are legging them, for comparison)"]
+          if in_combo else []),
         *tick_lines(plan),
         *combo_lines(plan),
         f"Expected net cost: {usd(totals['expected_cost_usd'])} (fees {usd(totals['fees_usd'])}); "
@@ -94,9 +103,11 @@ def combo_lines(plan: dict) -> list[str]:
     lines = []
     for c in plan.get("combos") or ():
         legs = ", ".join(str(i) for i in c["legs"])
+        whole = f"{usd(c['limit_cost_usd'])} for {c['quantity']}; " if c.get("limit_cost_usd") is not None else ""
         lines.append(f"COMBO: legs {legs} as ONE order on {c['venue']}: {c['side']} {c['quantity']} {c['instrument']} "
-                     f"limit {c['limit_price']} {c['price_currency']} ({usd(c['limit_price_usd'])}, tick {c['tick']}); "
-                     f"expected {usd(c['expected_cost_usd'])} vs {usd(c['legged_cost_usd'])} legged")
+                     f"limit {c['limit_price']} {c['price_currency']} per unit of combo ({usd(c['limit_price_usd'])} "
+                     f"per unit; {whole}tick {c['tick']}); expected cost {usd(c['expected_cost_usd'])} in all vs "
+                     f"{usd(c['legged_cost_usd'])} legged")
     lines.extend(f"Combo: {note}" for note in plan.get("combo_notes") or ())
     if plan.get("combos"):
         lines.append(f"Orders to send: {plan['orders']}")
@@ -132,10 +143,11 @@ def market_lines(data: dict) -> list[str]:
 def tick_lines(plan: dict) -> list[str]:
     """One line per leg, and per combo, whose tick is larger than the slippage budget."""
     cap = Decimal(plan["max_slippage"]) * 100
+    in_combo = {n for c in plan.get("combos") or () for n in c["legs"]}  # no limit of their own: not said
     return [
         f"Leg {leg['leg']}: the tick {leg['tick']} {leg['price_currency']} is more than {cap:.2f}% of the best "
         f"price {leg['best_price']}: the limit is the best price, so the slippage cap is effectively 0%"
-        for leg in plan["legs"] if leg.get("tick_exceeds_slippage")
+        for leg in plan["legs"] if leg.get("tick_exceeds_slippage") and leg["leg"] not in in_combo
     ] + [
         f"Combo {c['instrument']} (legs {'+'.join(str(i) for i in c['legs'])}): the tick {c['tick']} "
         f"{c['price_currency']} is more than {cap:.2f}% of the best price {c['best_price']}: the limit is the best "
@@ -161,7 +173,7 @@ def report_text(report: dict) -> str:
         label = {"unwind": f"{o['leg']}u", "combo": "+".join(str(i) for i in o.get("legs") or [o["leg"]])}
         rows.append((
             label.get(o["role"], str(o["leg"])), o["venue"], o["instrument"], o["side"],
-            f"{o['filled']}/{o['quantity']}", o["status"],
+            f"{o['filled']}/{o['quantity']}", "not placed" if o.get("not_placed") else o["status"],
             f"{o['average_price']} {o['price_currency']}{' (est.)' if o.get('price_estimated') else ''}"
             if o["average_price"] else "-",
             f"{usd(o['fee_usd'])}{' (est.)' if o.get('fee_estimated') else ''}", o["slippage"] or "-",
@@ -172,6 +184,9 @@ def report_text(report: dict) -> str:
             fee = f"{f['fee']['amount']} {f['fee']['currency']}" if f.get("fee") else "-"
             fills.append(f"  combo fill, leg {f['leg'] or '?'}: {f['side']} {f['quantity']} {f['instrument']} "
                          f"@ {f['price']} {o['price_currency']}, fee {fee}")
+        if o.get("leg_fills_unknown"):
+            fills.append(f"  combo fill per leg UNKNOWN: {o['venue']} did not return the combo's leg trades (prices, "
+                         f"fees); by its ratios, {o['filled']} of the combo traded on every leg")
     totals = report["totals"]
     title = "ALL LEGS FILLED" if report["all_filled"] else "EXECUTION DID NOT COMPLETE"
     lines = [
@@ -307,7 +322,10 @@ def reason_lines(report: dict) -> list[str]:
             legs = ", ".join(f"leg {c['leg'] or '?'} {c['side']} {c['quantity']} {c['instrument']}"
                              for c in o.get("combo_legs") or ())
             name = f"combo order {o['venue_symbol']} ({legs})"
-        lines.append(f"{name} {o['status']}: {reason}")
+        if o.get("not_placed"):
+            lines.append(f"{name} NOT PLACED (it never reached the venue): {reason.removeprefix('not placed: ')}")
+        else:
+            lines.append(f"{name} {o['status']}: {reason}")
     return lines
 
 

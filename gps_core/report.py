@@ -7,7 +7,7 @@ from decimal import Decimal
 from .combo_exposure import per_leg_exposure
 from .engine import ExecutionResult
 from .money import ZERO
-from .orders import TrackedOrder
+from .orders import OrderState, TrackedOrder
 from .routing import Market, Plan, PlannedCombo, PlannedLeg
 
 
@@ -102,7 +102,8 @@ def planned_combo_to_json(c: PlannedCombo) -> dict:
         "tick": _s(c.instrument.tick_at(c.limit_price)),
         "best_price": _s(c.best_price),
         "limit_price": _s(c.limit_price),
-        "limit_price_usd": _usd(c.limit_price * c.usd_per_unit),
+        "limit_price_usd": _usd(c.limit_price * c.usd_per_unit),  # per unit of combo
+        "limit_cost_usd": _usd(c.limit_price * c.quantity * c.usd_per_unit),  # the whole order at its limit
         "expected_price": _s(c.expected_price),
         "expected_fee": _s(c.expected_fee),
         "expected_fee_usd": _usd(c.expected_fee_usd),
@@ -122,6 +123,15 @@ def _fee_usd(order: TrackedOrder, planned: PlannedLeg) -> Decimal:
     return order.fee.amount * planned.usd_per_unit  # fee in the underlying coin
 
 
+#: how the engine words the reason of an order that never reached the venue (``Engine._settle_unknown``)
+NOT_PLACED_REASONS = ("not placed", "never reached the venue")
+
+
+def never_placed(order: TrackedOrder) -> bool:
+    """Whether ``order`` ended rejected because it never reached the venue, rather than refused by it."""
+    return order.state is OrderState.REJECTED and str(order.reason or "").startswith(NOT_PLACED_REASONS)
+
+
 def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
     request = order.request
     latency = (order.acked_at - order.sent_at).total_seconds() * 1000 if order.acked_at and order.sent_at else None
@@ -138,6 +148,9 @@ def order_to_json(order: TrackedOrder, planned: PlannedLeg) -> dict:
         "quantity": _s(request.quantity),
         "filled": _s(order.filled),
         "status": order.state.value,
+        # rejected because it provably never reached the venue (or the venue confirmed it never took
+        # it), not because the venue refused it: shown as "not placed", for a single order or a combo
+        "not_placed": never_placed(order),
         "client_order_id": request.client_order_id,
         "venue_order_id": request.venue_order_id,
         "reduce_only": request.reduce_only,
@@ -181,6 +194,9 @@ def combo_order_to_json(order: TrackedOrder, plan: Plan) -> dict:
          "fee": f.fee.to_json() if f.fee else None}
         for f in order.leg_fills
     ]
+    # Filled, but the venue's leg trades could not be read: what each leg traded is known only
+    # from the combo's ratios (``combo_legs`` for the filled quantity), never its prices or fees.
+    row["leg_fills_unknown"] = order.filled > 0 and not order.leg_fills
     return row
 
 

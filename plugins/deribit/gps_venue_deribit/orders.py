@@ -264,7 +264,17 @@ class Orders:
             raise InvalidReply(f"order {order.client_order_id}: reply is not an order object")
         if found.get("label") not in (None, order.client_order_id):
             raise InvalidReply(f"order {order.client_order_id}: venue order carries label {found.get('label')!r}")
-        trades = self._trades(found)
+        try:
+            trades = self._trades(found)
+        except AuthenticationError:
+            raise
+        except VenueError as exc:
+            # The order's state and filled amount are known from the order itself: never turn them
+            # into "unknown" because its trades (fees, a combo's per-leg prices) could not be read.
+            # The snapshot then carries no fee (gps estimates it) and no leg fills (said as unknown).
+            log.warning("deribit: trades of order %s could not be read (%s); its state is reported without them",
+                        found.get("order_id"), exc)
+            trades = None
         fee = None if trades is None else trades_fee(trades, order.instrument.price_currency)
         snapshot = snapshot_from_order(found, client_order_id=order.client_order_id, fee=fee)
         return with_leg_fills(snapshot, trades, order)

@@ -398,14 +398,16 @@ def test_a_combo_order_dropped_before_it_is_booked_is_named_as_the_combo_not_leg
     assert exchange.calls["private/buy"] == 1 and exchange.orders == {}  # never booked; nothing open
     assert exchange.position_of(low) == 0 and exchange.position_of(high) == 0
     (combo,) = [c["id"] for c in exchange.get_combos("BTC")]
-    named = f"combo order {combo} (leg 1 buy 0.1 BTC-{code}-100000-C, leg 2 sell 0.1 BTC-{code}-110000-C) rejected: " \
-            "never reached the venue (not found by client order id)"
+    named = f"combo order {combo} (leg 1 buy 0.1 BTC-{code}-100000-C, leg 2 sell 0.1 BTC-{code}-110000-C) NOT PLACED " \
+            "(it never reached the venue): never reached the venue (not found by client order id)"
     assert named in result.output, result.output
-    assert "leg 1 rejected" not in result.output
+    assert "leg 1 rejected" not in result.output and " rejected" not in result.output
+    (status_row,) = [line for line in result.output.splitlines() if line.startswith("1+2 ")]
+    assert " not placed " in status_row, status_row
     server.state.faults.inject("drop_before", method="private/buy")
     again, report = run(env, "--combo", "always", "--timeout", "2", "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}")
     (row,) = report["legs"]
-    assert row["role"] == "combo" and row["status"] == "rejected" and row["filled"] == "0"
+    assert row["role"] == "combo" and row["status"] == "rejected" and row["not_placed"] is True and row["filled"] == "0"
     assert [(c["leg"], c["side"], c["quantity"], c["venue_symbol"]) for c in row["combo_legs"]] == \
         [(1, "buy", "0.1", low), (2, "sell", "0.1", high)]
     assert exchange.orders == {} and report["residuals"] == []
@@ -548,3 +550,48 @@ def test_a_combo_quoted_below_zero_is_refused_in_one_plain_line(server, env):
     assert result.exit_code == 0, result.output
     assert report["plan"]["combos"] == [] and "negative combo prices" in report["plan"]["combo_notes"][0]
     assert server.state.combo_orders() == [] and len(server.state.single_leg_orders()) == 2
+
+
+def test_a_combo_whose_trades_cannot_be_read_keeps_its_known_state(server, env):
+    """private/get_user_trades_by_order fails for the whole run: the combo order's state and fill are
+    still known from the order itself, so it is reported cancelled after filling half (as at the
+    fake), never 'unknown ... may have filled more' (its leg fills came with the placement reply)."""
+    code = expiry(server)
+    low, high, _ = partly_filling_combo(server, code)
+    server.state.faults.inject("http5xx", method="private/get_user_trades_by_order", times=10_000)
+    result, report = run(env, "--combo", "always", "--on-partial", "keep", "--timeout", "1",
+                         "--leg", f"buy 0.1 {low}", "--leg", f"sell 0.1 {high}")
+    assert result.exit_code == 1, result.output
+    (placed,) = server.state.combo_orders()
+    assert placed["order_state"] == "cancelled" and placed["filled_amount"] == Decimal("0.05")
+    (row,) = report["legs"]
+    assert row["status"] == "cancelled" and Decimal(row["filled"]) == placed["filled_amount"]
+    assert report["unsettled"] == [] and row["leg_fills_unknown"] is False  # the placement reply carried them
+    assert {(f["venue_symbol"], f["side"], Decimal(f["quantity"])) for f in row["leg_fills"]} == \
+        {(low, "buy", Decimal("0.05")), (high, "sell", Decimal("0.05"))}
+    assert server.state.position_of(low) == Decimal("0.05") and server.state.position_of(high) == Decimal("-0.05")
+    kept = {(p["venue_symbol"], p["side"], Decimal(p["quantity"])) for p in report["kept_positions"]}
+    assert kept == {(low, "buy", Decimal("0.05")), (high, "sell", Decimal("0.05"))}
+
+
+def test_the_plan_shows_combo_legs_as_parts_of_the_combo_and_its_limit_per_unit_and_in_all(server, env):
+    """The plan's leg table gives no limit of their own to legs the combo order trades (they are not
+    sent: the fake receives the combo order only), and the COMBO line says its dollar limit per unit
+    of combo next to the whole order's, so per-unit and total figures cannot be confused."""
+    code = expiry(server)
+    low, high = f"BTC-{code}-100000-C", f"BTC-{code}-110000-C"
+    args = ["execute", "--venue", "deribit", "--yes", "--combo", "always", "--timeout", "5",
+            "--leg", f"buy 0.2 {low}", "--leg", f"sell 0.2 {high}"]
+    result = CliRunner().invoke(cli_module.cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    exchange = server.state
+    (placed,) = exchange.combo_orders()
+    assert exchange.single_leg_orders() == [] and placed["amount"] == Decimal("0.2")
+    rows = [line for line in result.stderr.splitlines() if line.startswith(("1 ", "2 ")) and " deribit " in line]
+    assert len(rows) == 2 and all("part of combo 1+2" in row for row in rows), rows
+    assert "Legs 1, 2 are not sent as orders of their own" in result.stderr
+    (combo_line,) = [line for line in result.stderr.splitlines() if line.startswith("COMBO:")]
+    index = exchange.index["btc_usd"]
+    per_unit, whole = placed["price"] * index, placed["price"] * placed["amount"] * index
+    assert f"limit {placed['price'].normalize():f} BTC per unit of combo (${per_unit:.2f} per unit; ${whole:.2f} for 0.2;" \
+        in combo_line, combo_line
