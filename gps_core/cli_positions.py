@@ -117,7 +117,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
       gps close last --dry-run
       gps close 20261124T160405.123456-3f9a1c --leg BTC-25JUN27-95000-C:0.05 --yes
     """
-    from .closing import close_request, parse_leg_selection, plan_close
+    from .closing import close_request, parse_leg_selection, plan_close, recheck
     from .execution import preflight, prepare, run
     from .render import plan_text, report_text
     from .service import Context
@@ -146,7 +146,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
             _say(f"Execution {plan.execution_id} holds nothing to close.")
         sys.exit(EXIT_OK)
     request = close_request(plan, max_slippage=slippage, timeout=timeout, time_in_force=tif, yes=yes,
-                            allow_unsettled=allow_unsettled)
+                            allow_unsettled=allow_unsettled, recheck=recheck(ctx, plan, legs))
     if dry_run:
         quiet_ui = CliInteraction(True)
         prepared = prepare(ctx, request, quiet_ui)

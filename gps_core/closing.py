@@ -131,6 +131,66 @@ def _held_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> tuple[dict[s
     return {p.symbol: p.quantity for p in venue.positions(None)}, None
 
 
+def venue_position_reader(ctx, mode: str):
+    """``venue name -> {symbol: signed quantity}`` (or ``None`` when the venue cannot say), for ``mode``.
+
+    Failures to ask read as ``None`` (the journal arithmetic is then all there is).
+    """
+    cache: dict = {}
+
+    def read(venue_name: str) -> dict[str, Decimal] | None:
+        try:
+            return _held_at_venue(ctx, venue_name, mode, cache)[0]
+        except Exception:  # noqa: BLE001 - best effort: only caps a warning's figures
+            return None
+
+    return read
+
+
+def working_orders_of(home, target: str) -> list[str]:
+    """The orders of ``target`` and of its closes whose last journaled state is not terminal.
+
+    One line each: ``"sell 0.1 BTC-25JUN27-100000-C on dryrun (gps-...-L2-1)"``.
+    """
+    from .journal import iter_journals
+    from .recovery import _unsettled_in
+
+    found = []
+    for path in iter_journals(home):
+        events = read_events(path)
+        if path.stem != target and closes_of(events) != target:
+            continue
+        for order in _unsettled_in(events):
+            r = order.request
+            found.append(f"{r.side.value} {_text(r.quantity)} {r.instrument.symbol} on {r.venue} "
+                         f"({r.client_order_id})")
+    return found
+
+
+def recheck(ctx, plan: ClosePlan, leg_specs: Sequence[str] = ()):
+    """What :class:`~gps_core.execution.ExecutionRequest.recheck` runs for a close, under the lock.
+
+    What ``plan.execution_id`` holds is worked out again (another close may have run since the
+    plan was made, e.g. while this one waited at the confirmation prompt): when it now holds
+    nothing, or less of any leg than this close would send, :class:`BadInput` refuses it and
+    nothing is sent — a close never sells more than the execution itself still holds.
+    """
+    def run() -> None:
+        now = plan_close(ctx, plan.execution_id, leg_specs)
+        held = {(leg.venue, leg.symbol): leg.quantity for leg in now.to_send}
+        if not held:
+            raise BadInput(f"execution {plan.execution_id} holds nothing to close (closed since this close was "
+                           "planned); nothing was sent")
+        less = [f"{leg.symbol} on {leg.venue}: {_text(held.get((leg.venue, leg.symbol), ZERO))} left, "
+                f"{_text(leg.quantity)} planned" for leg in plan.to_send
+                if held.get((leg.venue, leg.symbol), ZERO) < leg.quantity]
+        if less:
+            raise BadInput(f"execution {plan.execution_id} holds less than this close would send (closed since it "
+                           f"was planned: {'; '.join(less)}); nothing was sent: run gps close again")
+
+    return run
+
+
 def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> ClosePlan:
     """What closing ``execution_id`` (``last`` or ``None``: the newest) would send. See the module docstring."""
     chosen = parse_leg_selection(leg_specs)  # bad input is refused before anything is read or asked
@@ -144,6 +204,11 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
         events = read_events(path)
     target = path.stem
     mode = execution_mode(events)
+    working = working_orders_of(ctx.home, target)
+    if working:
+        raise BadInput(f"execution {target} has {len(working)} working order(s) of its own ({'; '.join(working)}): "
+                       "a close alongside it could leave it to fill into a naked position; run `gps recover "
+                       "--cancel-working` first (nothing was sent)")
     plan = ClosePlan(target, mode, notes=notes)
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     holdings = [h for h in journal_holdings(ctx.home, paper).values() if h.execution_id == target and h.quantity != 0]

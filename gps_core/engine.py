@@ -247,6 +247,9 @@ class Engine:
         self._venue_positions: dict[int, Decimal] = {}
         # leg -> why the venue refused an unwind gps built (its price or size), not a matter of position
         self._unwind_invalid: dict[int, str] = {}
+        #: leg -> contracts of its fill that closes of this execution (``gps close``) already sold or
+        #: bought back; never unwound again (``gps recover`` sets it from the close journals)
+        self.already_closed: dict[int, Decimal] = {}
         self._stopping = False  # on the way out: waits are never cut short any more
         self._said: set[tuple[str, tuple[str, ...]]] = set()  # progress lines already shown
         self._fired: dict[str, Fired] = {}  # client order id -> prepared and written, reply not yet read
@@ -931,7 +934,7 @@ class Engine:
                         and u.request.instrument.symbol == leg.request.instrument.symbol]
                 if len(mine) >= self.options.unwind_attempts or any(not u.is_terminal for u in mine):
                     continue
-                exposure = self._exposure(result, leg)
+                exposure = self._exposure(result, leg) - self.already_closed.get(leg.leg_index, Decimal(0))
                 if leg.leg_index in self._unwind_caps:
                     # The venue refused reduce-only: never more than it held then, less what the
                     # unwinds sent since have filled.

@@ -85,6 +85,9 @@ class ExecutionRequest:
     #: ``gps close``: per leg ``{"venue", "instrument", "side", "quantity", "held"}`` (held signed);
     #: the plan then shows what each leg closes and what is left instead of a payoff
     closing: tuple[dict, ...] | None = None
+    #: run under the one-execution-at-a-time lock, before anything is sent; raises
+    #: :class:`BadInput` to refuse (``gps close``: what the execution holds is recomputed there)
+    recheck: Callable[[], None] | None = None
 
     def options(self) -> ExecutionOptions:
         return ExecutionOptions(timeout=self.timeout, on_partial=self.on_partial, sequential=self.sequential,
@@ -215,6 +218,8 @@ def run(ctx: Context, prepared: Prepared, ui: Interaction,
         raise BadInput("not confirmed; nothing was sent")
     turn = take_turn(ctx, allow_unsettled=request.allow_unsettled, closing=request.closes is not None)
     try:
+        if request.recheck is not None:
+            request.recheck()
         return _run_locked(ctx, prepared, ui, engine_factory)
     finally:
         if turn is not None:
@@ -390,8 +395,12 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     if working and left > 0:
         say(f"execution {path.stem}: watching {len(working)} working order(s) until its deadline "
             f"({left:.0f}s left; --cancel-working cancels at once)")
+    engine = Engine(venues, sink, rebuilt.options, progress=say)
+    engine.already_closed = _closed_by_closes(ctx, path.stem, result)
+    if engine.already_closed:
+        say(f"execution {path.stem}: its closes already offset part of its legs; those parts are not unwound again")
     with Shutdown():
-        result = Engine(venues, sink, rebuilt.options, progress=say).resume(result, left)
+        result = engine.resume(result, left)
     failures.extend(result.journal_failures)
     report = result_to_json(result, mode, str(path))
     planned_cost = ((first(events, Event.PLAN) or {}).get("totals") or {}).get("expected_cost_usd")
@@ -426,17 +435,59 @@ def resume(ctx: Context, path, events: list[dict], journal, *, mode: str, cancel
     return Resumed(result, report, summary, before, adopted, failures)
 
 
+def _closed_by_closes(ctx: Context, execution_id: str, result: ExecutionResult) -> dict[int, Decimal]:
+    """Per filled leg of ``execution_id``: how much of it its closes (``gps close``) already offset.
+
+    From the journals of the executions that name it in ``closes``: their fills per venue and
+    instrument, on the side opposite a leg, are shared out over the legs on that instrument (in
+    leg order, each up to what it still holds). An unwind of those parts would sell (or buy)
+    what the execution no longer holds: another execution's position.
+    """
+    from .journal import iter_journals, read_events
+    from .positions import execution_holdings
+
+    closes: dict = {}
+    for path in iter_journals(ctx.home):
+        events = read_events(path)
+        if closes_of(events) == execution_id:
+            execution_holdings(events, owner=execution_id, into=closes)
+    left = {(h.venue, h.symbol): h.quantity for h in closes.values()}
+    taken: dict[int, Decimal] = {}
+    for leg in result.legs:
+        if leg.role == "combo" or leg.filled <= 0:
+            continue
+        key = (leg.request.venue, leg.request.instrument.symbol)
+        offset = left.get(key, Decimal(0)) * leg.request.side.sign  # negative: closed against this leg's side
+        if offset >= 0:
+            continue
+        part = min(-offset, leg.filled)
+        taken[leg.leg_index] = taken.get(leg.leg_index, Decimal(0)) + part
+        left[key] += part * leg.request.side.sign
+    return taken
+
+
 def _close_aftermath(ctx: Context, report: dict, target: str) -> None:
     """Name, in a close's report, the execution it closes and what that one still holds (``still_held``).
+
+    What it still holds is its journals' arithmetic capped by each venue's own position (a
+    venue that cannot be asked leaves the arithmetic).
 
     A close that did not complete keeps the legs it closed; the position a trader holds then
     is what ``target`` held less what the close filled, not the close's own fills.
     """
+    from .closing import venue_position_reader
+    from .journal import find_journal, read_events
+    from .events import execution_mode
     from .positions import still_held
 
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     report["closes"] = target
-    report["still_held"] = still_held(ctx.home, paper, target)
+    try:
+        mode = execution_mode(read_events(find_journal(ctx.home, target)))
+    except Exception:  # noqa: BLE001 - the journal arithmetic alone then
+        mode = None
+    reader = venue_position_reader(ctx, mode) if mode else None
+    report["still_held"] = still_held(ctx.home, paper, target, reader)
 
 
 def exposures(execution_id: str, result: ExecutionResult) -> list[dict]:

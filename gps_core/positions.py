@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .events import Event, execution_mode, first, replay
 from .journal import iter_journals, read_events
@@ -204,15 +204,29 @@ def _text(value: Decimal | None, places: str | None = None) -> str | None:
     return text or "0"
 
 
-def still_held(home: Path, paper_venues: Iterable[str], execution_id: str) -> list[dict]:
+def still_held(home: Path, paper_venues: Iterable[str], execution_id: str,
+               venue_held: Callable[[str], dict[str, Decimal] | None] | None = None) -> list[dict]:
     """What ``execution_id`` still holds by its journals (its fills, unwinds and closes), per venue and instrument.
 
     ``[{"venue", "instrument", "venue_symbol", "side" ("buy" long / "sell" short), "quantity"}]``,
     quantities positive, flat instruments left out. Used after a close that did not complete:
-    the original position minus what the closes filled.
+    the original position minus what the closes filled, **capped by the venue's own position**
+    when ``venue_held(venue) -> {symbol: signed quantity}`` can say (``None``: it cannot): an
+    instrument the venue holds nothing of (or holds on the other side) is not held.
     """
     held = [h for h in journal_holdings(home, paper_venues).values()
             if h.execution_id == execution_id and h.quantity != 0]
+    if venue_held is not None:
+        answers: dict[str, dict[str, Decimal] | None] = {}
+        for h in held:
+            if h.venue not in answers:
+                answers[h.venue] = venue_held(h.venue)
+            at_venue = answers[h.venue]
+            if at_venue is not None:
+                there = at_venue.get(h.symbol, ZERO)
+                same_side = there != 0 and (there > 0) == (h.quantity > 0)
+                h.quantity = (min(abs(h.quantity), abs(there)) * (1 if h.quantity > 0 else -1)) if same_side else ZERO
+        held = [h for h in held if h.quantity != 0]
     return [{"venue": h.place, "instrument": h.key.name if h.key is not None else h.symbol, "venue_symbol": h.symbol,
              "side": "buy" if h.quantity > 0 else "sell", "quantity": f"{abs(h.quantity).normalize():f}"}
             for h in sorted(held, key=lambda h: (h.place, h.symbol))]

@@ -1,0 +1,146 @@
+"""A close never sells more than the execution it closes still holds.
+
+Two closes of one execution (the second planned before the first ran), a close alongside the
+execution's own working order, and ``gps recover`` after a close: each is checked at the paper
+venue's store (its book of record), where another execution's position must survive.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import gps_core.execution as execution_module
+from gps_core.cli import cli
+from gps_core.instruments import OptionKey
+
+dryrun = pytest.importorskip("gps_venue_dryrun")
+
+D = Decimal
+GPS = str(Path(sys.executable).with_name("gps"))
+CALL_95, CALL_100 = OptionKey.parse("BTC-25JUN27-95000-C"), OptionKey.parse("BTC-25JUN27-100000-C")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
+    monkeypatch.delenv("GPS_PAPER_FAULTS", raising=False)
+    monkeypatch.delenv("GPS_CRASH_AT", raising=False)
+    return tmp_path / "home"
+
+
+def gps(*args, env=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def broker(home):
+    return dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker()
+
+
+def held(home) -> dict:
+    return {p.symbol: p.quantity for p in broker(home).positions()}
+
+
+def open_orders(home) -> list:
+    return [o for o in broker(home).orders() if o.status.value == "open"]
+
+
+def buy_call(*flags) -> str:
+    result = gps("execute", "--venue", "dryrun", "--yes", "--json", "--quiet", *flags, "--leg", f"buy 0.1 {CALL_95.name}")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["execution_id"]
+
+
+def test_a_close_planned_before_another_close_of_the_same_execution_sends_nothing(home, monkeypatch):
+    """Shell 1 plans `gps close A` (and waits at a prompt); shell 2's close of A runs; shell 1 then
+    goes on: under the lock it finds A holds nothing and sends nothing — B's position survives."""
+    a = buy_call()
+    b = buy_call()
+    assert held(home) == {CALL_95.name: D("0.2")}
+    original = execution_module.take_turn
+    raced = []
+
+    def other_close_first(ctx, **kwargs):
+        if not raced:
+            raced.append(subprocess.run([GPS, "close", a, "--yes", "--json", "--quiet"], env=dict(os.environ),
+                                        capture_output=True, text=True, timeout=120))
+        return original(ctx, **kwargs)
+
+    monkeypatch.setattr(execution_module, "take_turn", other_close_first)
+    late = gps("close", a, "--yes")
+    assert raced[0].returncode == 0, raced[0].stderr
+    assert held(home) == {CALL_95.name: D("0.1")}, late.output  # B's 0.1 is still held
+    sells = [o for o in broker(home).orders() if o.side.value == "sell"]
+    assert len(sells) == 1
+    assert late.exit_code == 2, late.output
+    refusal = late.stderr.strip().splitlines()[-1]
+    assert f"execution {a} holds nothing to close" in refusal and "nothing was sent" in refusal
+    positions = json.loads(gps("positions", "--json").stdout)["venues"][0]["positions"]
+    assert positions[0]["executions"] == [{"execution_id": b, "quantity": "0.1"}]
+
+
+def test_a_close_planned_before_a_partial_close_sends_nothing(home, monkeypatch):
+    """The other close took part of A: what was confirmed is no longer what A holds, so nothing is sent."""
+    a = gps("execute", "--venue", "dryrun", "--yes", "--json", "--quiet", "--leg", f"buy 0.2 {CALL_95.name}")
+    a = json.loads(a.stdout)["execution_id"]
+    buy_call()
+    original = execution_module.take_turn
+    raced = []
+
+    def other_close_first(ctx, **kwargs):
+        if not raced:
+            raced.append(subprocess.run([GPS, "close", a, "--leg", f"{CALL_95.name}:0.1", "--yes", "--quiet"],
+                                        env=dict(os.environ), capture_output=True, text=True, timeout=120))
+        return original(ctx, **kwargs)
+
+    monkeypatch.setattr(execution_module, "take_turn", other_close_first)
+    late = gps("close", a, "--yes")
+    assert raced[0].returncode == 0, raced[0].stderr
+    assert late.exit_code == 2, late.output
+    assert "nothing was sent" in late.stderr
+    assert held(home) == {CALL_95.name: D("0.2")}  # A's other 0.1 and B's 0.1
+
+
+def test_close_refuses_while_the_execution_has_its_own_working_order(home):
+    """X was killed while its short leg rested: closing its long would leave that order to fill naked."""
+    buy_call()  # B
+    env = {**os.environ, "GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}", "GPS_CRASH_AT": "monitoring"}
+    killed = subprocess.run([GPS, "execute", "--venue", "dryrun", "--yes", "--quiet", "--combo", "never",
+                             "--timeout", "60", "--leg", f"buy 0.1 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert held(home) == {CALL_95.name: D("0.2")} and len(open_orders(home)) == 1
+    orders_before = len(broker(home).orders())
+    refused = gps("close", "last", "--allow-unsettled", "--yes")
+    assert refused.exit_code == 2, refused.output
+    assert "working" in refused.stderr and f"sell 0.1 {CALL_100.name}" in refused.stderr
+    assert len(broker(home).orders()) == orders_before  # nothing sent
+    assert held(home) == {CALL_95.name: D("0.2")} and len(open_orders(home)) == 1
+
+
+def test_recover_after_a_close_does_not_unwind_what_the_close_sold(home):
+    """X was killed between its legs; `gps close X --allow-unsettled` sold its long; `gps recover`
+    must not unwind that long again (it would sell B's)."""
+    buy_call()  # B
+    env = {**os.environ, "GPS_CRASH_AT": "between_legs"}
+    killed = subprocess.run([GPS, "execute", "--venue", "dryrun", "--yes", "--quiet", "--combo", "never", "--sequential",
+                             "--leg", f"buy 0.1 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert held(home) == {CALL_95.name: D("0.2")} and open_orders(home) == []
+    x = sorted((home / "journal").glob("*.jsonl"))[-1].stem
+    closed = gps("close", x, "--allow-unsettled", "--yes")
+    assert closed.exit_code == 0, closed.output
+    assert held(home) == {CALL_95.name: D("0.1")}
+    recovered = gps("recover", "--json")
+    assert recovered.exit_code in (0, 1), recovered.output
+    assert held(home) == {CALL_95.name: D("0.1")}, recovered.output  # B's long is untouched
+    sells = [o for o in broker(home).orders() if o.side.value == "sell"]
+    assert len(sells) == 1
