@@ -578,7 +578,7 @@ def execute_cmd(strategy_file, legs, card, size, venue, max_slippage, max_loss, 
     from .report_file import check_writable
     from .service import Context
 
-    report_target = check_writable(report_path) if report_path else None
+    report_target = check_writable(report_path) if report_path is not None else None
     strategy = build_strategy(strategy_file, legs, card, size)
     slippage = _slippage_option(max_slippage)  # checked before any venue is asked
     request = ExecutionRequest(

@@ -124,7 +124,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
 
     from .report_file import check_writable
 
-    report_target = check_writable(report_path) if report_path else None
+    report_target = check_writable(report_path) if report_path is not None else None
     slippage = _slippage_option(max_slippage)
     parse_leg_selection(legs)  # refused before any journal or venue is read
     ctx = Context()

@@ -3,6 +3,7 @@ that cannot be written is refused before anything is sent (checked at the venues
 
 import json
 import os
+import stat
 
 import pytest
 from click.testing import CliRunner
@@ -85,3 +86,65 @@ def test_report_on_the_deribit_fake_and_refusal_before_any_order(tmp_path, monke
         assert [(o["venue"], o["instrument"], o["filled"]) for o in report["legs"]] == [("deribit", name, "0.1")]
     finally:
         server.stop()
+
+
+def paper_orders(home):
+    dryrun = pytest.importorskip("gps_venue_dryrun")
+    return dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker().orders()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "empty"])
+def test_a_report_path_that_is_no_regular_file_is_refused_and_left_alone(paper, tmp_path, kind):
+    """A device, fifo or socket is never replaced by a file (as root `--report /dev/null` made /dev/null a
+    file); tested on a fifo and a socket made here, never on a system path."""
+    import socket
+
+    home, name = paper
+    path = tmp_path / "special"
+    holder = None
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        holder = socket.socket(socket.AF_UNIX)
+        holder.bind(str(path))
+    try:
+        result = gps("execute", "--venue", "dryrun", "--yes", "--report", "" if kind == "empty" else str(path),
+                     "--leg", f"buy 0.1 {name}")
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("gps: error: --report"), result.stderr
+        assert paper_orders(home) == [] and journal_events(home) == []
+        if kind == "fifo":
+            assert stat.S_ISFIFO(os.lstat(path).st_mode) and "a fifo" in result.stderr
+        elif kind == "socket":
+            assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    finally:
+        if holder is not None:
+            holder.close()
+
+
+def test_a_report_through_a_symlink_keeps_the_link_and_the_file_mode(paper, tmp_path):
+    home, name = paper
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    result = gps("execute", "--venue", "dryrun", "--yes", "--quiet", "--json", "--report", str(link),
+                 "--leg", f"buy 0.1 {name}")
+    assert result.exit_code == 0, result.output
+    assert [o.status.value for o in paper_orders(home)] == ["filled"]
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert json.loads(real.read_text()) == json.loads(result.stdout)
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []  # no temporary file left behind
+
+
+def test_close_refuses_a_fifo_report_before_anything_is_sent(paper, tmp_path):
+    home, name = paper
+    opened = gps("execute", "--venue", "dryrun", "--yes", "--quiet", "--leg", f"buy 0.1 {name}")
+    assert opened.exit_code == 0, opened.output
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = gps("close", "last", "--yes", "--report", str(fifo))
+    assert result.exit_code == 2 and "a fifo" in result.stderr, result.output
+    assert len(paper_orders(home)) == 1 and stat.S_ISFIFO(os.lstat(fifo).st_mode)
