@@ -71,6 +71,8 @@ class ClosePlan:
     mode: str
     legs: list[CloseLeg] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: everything the execution holds, before ``--leg`` picks: ``(venue, symbol, OptionKey or None, signed)``
+    held: list[tuple] = field(default_factory=list)
 
     @property
     def to_send(self) -> list[CloseLeg]:
@@ -212,6 +214,7 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
     plan = ClosePlan(target, mode, notes=notes)
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     holdings = [h for h in journal_holdings(ctx.home, paper).values() if h.execution_id == target and h.quantity != 0]
+    plan.held = [(h.venue, h.symbol, h.key, h.quantity) for h in holdings]
     if chosen:
         names = {h.symbol.upper(): h for h in holdings} | {h.key.name.upper(): h for h in holdings if h.key}
         unknown = [n for n in chosen if n not in names]
@@ -274,7 +277,10 @@ def close_request(plan: ClosePlan, **options: Any) -> ExecutionRequest:
 
     ``options`` are :class:`ExecutionRequest` fields (``max_slippage``, ``timeout``, ``tif``, ``yes``...).
     """
-    legs = plan.to_send
+    # Buy-backs first, then sells, one after the other (--sequential): a close that stops part way
+    # (a leg that does not fill) then never sold the long that covers a short still held.
+    legs = sorted(plan.to_send, key=lambda leg: leg.side is Side.SELL)
+    sequential = len({leg.side for leg in legs}) > 1
     strategy = Strategy(legs=tuple(Leg(leg.side, leg.quantity, leg.instrument.key) for leg in legs),
                         name=f"close {plan.execution_id}", source="close")
     venues = tuple(leg.venue for leg in legs)
@@ -283,7 +289,43 @@ def close_request(plan: ClosePlan, **options: Any) -> ExecutionRequest:
                                                                    else leg.venue_quantity)} for leg in legs)
     return ExecutionRequest(closing=closing, strategy=strategy, venue=",".join(dict.fromkeys(venues)), leg_venues=venues,
                             closes=plan.execution_id, reduce_only=True, on_partial="keep",
-                            dry_run=plan.mode == "dry-run", **options)
+                            dry_run=plan.mode == "dry-run", sequential=sequential,
+                            warnings=tuple(uncovered_after(plan)), **options)
+
+
+def uncovered_after(plan: ClosePlan) -> list[str]:
+    """Plan warnings for the shorts of the execution this close leaves with no long of it covering them.
+
+    What is left after it: every instrument the execution holds (``plan.held``, also those a
+    ``--leg`` close leaves alone) less what this close sends. A ``--leg`` close that sells the
+    long of a call spread and keeps its short is what this names.
+    """
+    from .plan_warnings import uncovered_shorts
+
+    sent = {(leg.venue, leg.symbol): leg.quantity for leg in plan.to_send}
+    after = []
+    for venue, symbol, key, held in plan.held:
+        if key is None:
+            continue  # an instrument gps cannot read: no cover rule for it
+        closed = sent.get((venue, symbol), ZERO)
+        after.append((key, venue, held - closed if held > 0 else held + closed))
+    return [f"after this close, short {_text(q)} {key.name} on {venue} is UNCOVERED (no long the execution "
+            "still holds covers it)" for key, venue, q in uncovered_shorts(after)]
+
+
+def uncovered_held(still: Sequence[dict]) -> list[dict]:
+    """The rows of a report's ``still_held`` that are shorts no long in it covers."""
+    from .instruments import OptionKey
+    from .plan_warnings import uncovered_shorts
+
+    rows = []
+    for r in still:
+        try:
+            rows.append((OptionKey.parse(r["instrument"]), r["venue"],
+                         Decimal(r["quantity"]) * (1 if r["side"] == "buy" else -1)))
+        except Exception:  # noqa: BLE001
+            continue
+    return [{"venue": v, "instrument": k.name, "quantity": _text(q)} for k, v, q in uncovered_shorts(rows)]
 
 
 def _text(value: Decimal) -> str:

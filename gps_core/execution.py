@@ -88,6 +88,8 @@ class ExecutionRequest:
     #: run under the one-execution-at-a-time lock, before anything is sent; raises
     #: :class:`BadInput` to refuse (``gps close``: what the execution holds is recomputed there)
     recheck: Callable[[], None] | None = None
+    #: plan warnings the caller adds (``gps close``: the shorts it leaves UNCOVERED)
+    warnings: tuple[str, ...] = ()
 
     def options(self) -> ExecutionOptions:
         return ExecutionOptions(timeout=self.timeout, on_partial=self.on_partial, sequential=self.sequential,
@@ -190,7 +192,8 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
     plan = plan_strategy(strategy, pricing.quotes, max_slippage=request.max_slippage,
                          max_loss=None if combos_possible else request.max_loss,
                          market=pricing.market, now=_market_time(venues, pricing.quotes),
-                         one_venue=request.one_venue, max_premium_drift=request.max_premium_drift)
+                         one_venue=request.one_venue, max_premium_drift=request.max_premium_drift,
+                         closing=request.closing is not None)
     by_name = {v.name: v for v in venues}
     plan_live = [by_name[name] for name in plan.venues if not by_name[name].info.paper]
     run_concurrently(ctx.authenticate, plan_live)
@@ -205,6 +208,10 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
         # show risks (an "unbounded" short) the close removes. Say what it closes instead.
         plan_json["closing"] = list(request.closing)
         plan_json.pop("payoff", None)
+        plan_json["warnings"] = list(plan_json.get("warnings") or []) + list(request.warnings)
+        if request.sequential:
+            ui.progress("closing the short legs first (buy-backs), then the long ones: a close that stops "
+                        "part way never leaves a short uncovered")
     ui.show_plan(plan_json)
     mode = "live" if plan_live else ("dry-run" if request.dry_run else "paper")
     return Prepared(request, by_name, plan, plan_json, [v.name for v in plan_live], mode)
@@ -488,6 +495,9 @@ def _close_aftermath(ctx: Context, report: dict, target: str) -> None:
         mode = None
     reader = venue_position_reader(ctx, mode) if mode else None
     report["still_held"] = still_held(ctx.home, paper, target, reader)
+    from .closing import uncovered_held
+
+    report["uncovered"] = uncovered_held(report["still_held"])
 
 
 def exposures(execution_id: str, result: ExecutionResult) -> list[dict]:

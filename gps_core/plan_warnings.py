@@ -54,6 +54,33 @@ def split_cover_warnings(legs: Sequence) -> list[str]:
     return lines
 
 
+def uncovered_shorts(held: Sequence[tuple]) -> list[tuple]:
+    """The shorts of a position that no long in it covers: ``[(key, venue, uncovered contracts)]``.
+
+    :param held: ``(OptionKey, venue, signed contracts)`` rows (negative: short). A short call is
+        covered by a long call on the same underlying expiring no earlier (lowest strike first), a
+        short put by such a long put (highest strike first), as :func:`split_cover_warnings`
+        pairs them; the cover may be on another venue.
+    """
+    left = {i: abs(q) for i, (_, _, q) in enumerate(held)}
+    found = []
+    shorts = sorted((i for i, (_, _, q) in enumerate(held) if q < 0),
+                    key=lambda i: (held[i][0].expiry, held[i][0].strike), reverse=True)
+    for i in shorts:
+        key = held[i][0]
+        calls = key.option_type is OptionType.CALL
+        longs = sorted((j for j, (k, _, q) in enumerate(held) if q > 0 and k.underlying == key.underlying
+                        and k.option_type is key.option_type and k.expiry >= key.expiry),
+                       key=lambda j: ((1 if calls else -1) * held[j][0].strike, held[j][0].expiry))
+        for j in longs:
+            take = min(left[i], left[j])
+            left[i] -= take
+            left[j] -= take
+        if left[i] > 0:
+            found.append((key, held[i][1], left[i]))
+    return found
+
+
 def premium_drift(planned) -> tuple[Decimal, Decimal] | None:
     """``(percent, usd)`` by which a planned leg's executable price differs from its card premium.
 

@@ -255,6 +255,9 @@ def report_text(report: dict) -> str:
     if report.get("closes") and "still_held" in report and not report.get("all_filled"):
         lines.append(f"WARNING: the close of {report['closes']} did not complete; you still hold: "
                      f"{held_text(report['still_held'])}")
+        for u in report.get("uncovered") or ():
+            lines.append(f"WARNING: UNCOVERED short {u['quantity']} {u['instrument']} on {u['venue']}: no long "
+                         "the execution still holds covers it")
     elif report["kept"]:
         lines.append(f"WARNING: filled legs KEPT (--on-partial keep), you hold them now: {kept_text(report)}")
     if report["unsettled"]:

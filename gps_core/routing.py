@@ -367,8 +367,12 @@ def plan_strategy(
     market: Market | None = None,
     one_venue: bool = False,
     max_premium_drift: Decimal | None = None,
+    closing: bool = False,
 ) -> Plan:
     """Route every leg to its best venue; raise :class:`RoutingError` when a leg cannot be routed.
+
+    ``closing`` (``gps close``): the legs offset held positions, so a sell is no new short and
+    the split-cover warnings (which are about shorts a plan opens) do not apply.
 
     :param quotes: for each leg index, the quotes of every venue considered.
     :param max_slippage: fraction (``0.02`` = 2%) the limit may be worse than the best price.
@@ -432,7 +436,7 @@ def plan_strategy(
                     f"leg {p.index + 1} {p.leg.instrument.name}: executable price "
                     f"${p.expected_price * p.usd_per_unit:,.2f} on {p.venue} is {drift[0]:.0f}% off the card's premium "
                     f"${p.leg.reference_price.amount:,.2f}, over --max-premium-drift {format_decimal(max_premium_drift)}%")
-    warnings = tuple(split_cover_warnings(legs) + premium_drift_warnings(legs))
+    warnings = tuple(([] if closing else split_cover_warnings(legs)) + premium_drift_warnings(legs))
     plan = Plan(strategy, legs, max_slippage, worst_loss_at_expiry(legs), market, unpriced_venues(quotes),
                 warnings=warnings)
     check_max_loss(plan, max_loss)

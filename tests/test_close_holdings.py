@@ -144,3 +144,39 @@ def test_recover_after_a_close_does_not_unwind_what_the_close_sold(home):
     assert held(home) == {CALL_95.name: D("0.1")}, recovered.output  # B's long is untouched
     sells = [o for o in broker(home).orders() if o.side.value == "sell"]
     assert len(sells) == 1
+
+
+def open_call_spread() -> str:
+    result = gps("execute", "--venue", "dryrun", "--yes", "--json", "--quiet", "--combo", "never",
+                 "--leg", f"buy 0.1 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["execution_id"]
+
+
+def test_closing_a_spread_buys_the_short_back_before_selling_its_cover(home):
+    """The short's buy-back does not fill: the long that covers it is not sold (no naked short)."""
+    open_call_spread()
+    result = gps("close", "--yes", "--timeout", "2", env={"GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}"})
+    assert result.exit_code == 1, result.output
+    assert held(home) == {CALL_95.name: D("0.1"), CALL_100.name: D("-0.1")}  # the spread is intact
+    assert [o for o in broker(home).orders() if o.symbol == CALL_95.name and o.side.value == "sell"] == []
+    assert open_orders(home) == []
+    assert "UNCOVERED" not in result.output
+
+
+def test_a_close_that_leaves_a_short_uncovered_says_so_in_the_plan_and_the_report(home):
+    opened = open_call_spread()
+    preview = gps("close", "--leg", CALL_95.name, "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    assert (f"WARNING: after this close, short 0.1 {CALL_100.name} on dryrun is UNCOVERED"
+            in preview.output), preview.output
+    closed = gps("close", "--leg", CALL_95.name, "--yes", "--json", "--quiet")
+    assert closed.exit_code == 0, closed.output
+    assert held(home) == {CALL_100.name: D("-0.1")}
+    partial = gps("execute", "--venue", "dryrun", "--yes", "--json", "--quiet", "--combo", "never",
+                  "--leg", f"buy 0.1 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}")
+    second = json.loads(partial.stdout)["execution_id"]
+    report = gps("close", second, "--yes", "--timeout", "2", env={"GPS_DRYRUN_FAULTS": f"never_fill@{CALL_95.name}"})
+    assert report.exit_code == 1, report.output
+    assert held(home) == {CALL_95.name: D("0.1"), CALL_100.name: D("-0.1")}  # the short bought back, the long kept
+    assert "UNCOVERED" not in report.output and opened != second

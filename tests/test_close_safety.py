@@ -90,34 +90,34 @@ def open_two_calls(home):
 
 def test_a_partial_close_names_what_is_still_held_not_what_it_closed(home):
     opened = open_two_calls(home)
-    faults = {"GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}"}
+    faults = {"GPS_DRYRUN_FAULTS": f"never_fill@{CALL_95.name}"}
     result = gps("close", "last", "--yes", "--timeout", "1", env=faults)
     assert result.exit_code == 1, result.output
-    assert held(home) == {CALL_100.name: D("-0.1")}  # the 95000 call closed; the 100000 short is still held
+    assert held(home) == {CALL_95.name: D("0.2")}  # the 100000 short bought back (first); the long is still held
     (warning,) = [line for line in result.stdout.splitlines() if "you still hold" in line]
     assert warning == (f"WARNING: the close of {opened} did not complete; you still hold: "
-                       f"dryrun: short 0.1 {CALL_100.name}")
+                       f"dryrun: long 0.2 {CALL_95.name}")
     report = json.loads(gps("show", "last", "--json").stdout)["report"]
     assert report["closes"] == opened
-    assert report["still_held"] == [{"venue": "dryrun", "instrument": CALL_100.name, "venue_symbol": CALL_100.name,
-                                     "side": "sell", "quantity": "0.1"}]
+    assert report["still_held"] == [{"venue": "dryrun", "instrument": CALL_95.name, "venue_symbol": CALL_95.name,
+                                     "side": "buy", "quantity": "0.2"}]
 
 
 def test_recover_of_a_killed_close_names_what_is_still_held(home):
     opened = open_two_calls(home)
-    env = {**os.environ, "GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}", "GPS_CRASH_AT": "monitoring"}
+    env = {**os.environ, "GPS_DRYRUN_FAULTS": f"never_fill@{CALL_95.name}", "GPS_CRASH_AT": "monitoring"}
     crashed = subprocess.run([GPS, "close", "last", "--yes", "--timeout", "30"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert crashed.returncode == -9, crashed.stderr
     recovered = gps("recover", "--cancel-working", "--json")
     data = json.loads(recovered.stdout)
-    assert held(home) == {CALL_100.name: D("-0.1")} and open_orders(home) == []
+    assert held(home) == {CALL_95.name: D("0.2")} and open_orders(home) == []  # the short was bought back first
     (closed,) = data["executions"]
-    assert closed["exposures"] == [{"execution_id": opened, "venue": "dryrun", "instrument": CALL_100.name,
-                                    "position": "-0.1"}]
+    assert closed["exposures"] == [{"execution_id": opened, "venue": "dryrun", "instrument": CALL_95.name,
+                                    "position": "0.2"}]
     text = gps("show", closed["execution_id"]).stdout
     (warning,) = [line for line in text.splitlines() if "hold" in line]
-    assert warning == f"WARNING: the close of {opened} did not complete; you still hold: dryrun: short 0.1 {CALL_100.name}"
+    assert warning == f"WARNING: the close of {opened} did not complete; you still hold: dryrun: long 0.2 {CALL_95.name}"
 
 
 def test_a_leg_quantity_off_the_venue_step_is_refused_not_rounded(home):
