@@ -201,6 +201,10 @@ def test_close_goes_to_the_venue_holding_each_leg(venues):
     # Now the other venue is cheaper for each close: the close must still go where the leg is held.
     deribit.instrument(d2).asks = [[price / 3, amount] for price, amount in deribit.instrument(d2).asks]
     aevo.market(a1).bids = [[price * 3, amount] for price, amount in aevo.market(a1).bids]
+    preview = gps("close", execution, "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    # Selling a held long is no new short: no split-cover warning, and none naming options close lacks.
+    assert "covered by" not in preview.output and "--one-venue" not in preview.output, preview.output
     result = gps("close", execution, "--yes", "--json", "--quiet")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)["report"]
