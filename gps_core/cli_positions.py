@@ -9,8 +9,8 @@ import sys
 
 import click
 
-from .cli import (EXIT_INCOMPLETE, EXIT_OK, CliInteraction, FiniteFloatRange, _echo_json, _say, _slippage_option,
-                  _warn_unjournaled, _write_report_file, cli, handles_errors)
+from .cli import (EXIT_INCOMPLETE, EXIT_OK, CliInteraction, FiniteFloatRange, _echo_json, _has_terminal, _say,
+                  _slippage_option, _warn_unjournaled, _write_report_file, cli, handles_errors)
 
 
 @cli.command("positions")
@@ -117,7 +117,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
       gps close last --dry-run
       gps close 20261124T160405.123456-3f9a1c --leg BTC-25JUN27-95000-C:0.05 --yes
     """
-    from .closing import close_request, parse_leg_selection, plan_close, recheck
+    from .closing import close_is_live, close_request, parse_leg_selection, plan_close, recheck
     from .execution import preflight, prepare, run
     from .render import plan_text, report_text
     from .service import Context
@@ -131,6 +131,10 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     ui = CliInteraction(quiet)
     if not dry_run:
         preflight(ctx, allow_unsettled=allow_unsettled, closing=True)
+        if not yes and not sys.stdin.isatty() and not _has_terminal() and close_is_live(ctx, execution_id):
+            from .errors import BadInput
+
+            raise BadInput("live orders need confirmation: re-run with --yes (nothing was asked of any venue)")
     plan = plan_close(ctx, execution_id, legs)
     for note in plan.notes:
         ui.progress(note)
@@ -154,7 +158,7 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
             _echo_json({"close": plan.to_json(), "plan": prepared.plan_json, "report": None})
         else:
             _say(plan_text(prepared.plan_json))
-            _say(f"Dry run: nothing was sent. `gps close {plan.execution_id}` closes it.")
+            _say(dry_run_hint(ctx, plan.execution_id, legs, max_slippage, timeout, tif, allow_unsettled))
         sys.exit(EXIT_OK)
     outcome = run(ctx, prepare(ctx, request, ui), ui)
     if report_target is not None:
@@ -166,3 +170,34 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
         _say(report_text(outcome.report))
         _say(f"Closes execution {plan.execution_id}.")
     sys.exit(EXIT_OK if outcome.succeeded and not outcome.journal_errors else EXIT_INCOMPLETE)
+
+
+def dry_run_hint(ctx, execution_id: str, legs, max_slippage: str, timeout: float, tif: str,
+                 allow_unsettled: bool) -> str:
+    """The line after a close's dry run: the command that sends exactly the close previewed.
+
+    Every option that shapes the close is repeated (``--leg``, ``--max-slippage``, ``--timeout``,
+    ``--tif``, ``--allow-unsettled``). When that command would be refused now (an unsettled or
+    running execution), the refusal is said instead of a command that would fail.
+    """
+    import shlex
+
+    from .errors import BadInput
+    from .execution import preflight
+
+    try:
+        preflight(ctx, allow_unsettled=allow_unsettled, closing=True)
+    except BadInput as refused:
+        return f"Dry run: nothing was sent. A close would be refused now: {refused}"
+    words = ["gps", "close", execution_id]
+    for spec in legs:
+        words += ["--leg", spec.strip()]
+    if max_slippage.strip() != "2":
+        words += ["--max-slippage", max_slippage.strip()]
+    if timeout != 30.0:
+        words += ["--timeout", f"{timeout:g}"]
+    if tif != "gtc":
+        words += ["--tif", tif]
+    if allow_unsettled:
+        words.append("--allow-unsettled")
+    return f"Dry run: nothing was sent. `{shlex.join(words)}` sends this close."

@@ -133,6 +133,22 @@ def _held_at_venue(ctx, venue_name: str, mode: str, cache: dict) -> tuple[dict[s
     return {p.symbol: p.quantity for p in venue.positions(None)}, None
 
 
+def close_is_live(ctx, execution_id: str | None) -> bool:
+    """Whether closing ``execution_id`` (a close: its original) sends live orders, from its journal alone.
+
+    Read before any venue is asked, so a close that could not be confirmed is refused first.
+    Unknown executions read as not live (:func:`plan_close` then says what is wrong).
+    """
+    try:
+        events = read_events(find_journal(ctx.home, execution_id))
+        target = closes_of(events)
+        if target:
+            events = read_events(find_journal(ctx.home, target))
+    except Exception:  # noqa: BLE001 - plan_close reports it
+        return False
+    return execution_mode(events) == "live"
+
+
 def venue_position_reader(ctx, mode: str):
     """``venue name -> {symbol: signed quantity}`` (or ``None`` when the venue cannot say), for ``mode``.
 

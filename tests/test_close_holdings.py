@@ -180,3 +180,36 @@ def test_a_close_that_leaves_a_short_uncovered_says_so_in_the_plan_and_the_repor
     assert report.exit_code == 1, report.output
     assert held(home) == {CALL_95.name: D("0.1"), CALL_100.name: D("-0.1")}  # the short bought back, the long kept
     assert "UNCOVERED" not in report.output and opened != second
+
+
+def test_the_close_dry_run_suggests_the_command_that_sends_exactly_that_close(home):
+    import shlex
+
+    open_call_spread()
+    preview = gps("close", "last", "--leg", f"{CALL_95.name}:0.05", "--tif", "ioc", "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    (hint,) = [line for line in preview.stdout.splitlines() if line.startswith("Dry run:")]
+    command = hint.split("`")[1]
+    assert f"--leg {CALL_95.name}:0.05" in command and "--tif ioc" in command, hint
+    words = shlex.split(command)
+    assert words[:2] == ["gps", "close"]
+    sent = gps(*words[1:], "--yes")
+    assert sent.exit_code == 0, sent.output
+    assert held(home) == {CALL_95.name: D("0.05"), CALL_100.name: D("-0.1")}  # exactly the previewed close
+
+
+def test_a_close_dry_run_never_suggests_a_command_that_would_be_refused(home):
+    open_call_spread()
+    env = {**os.environ, "GPS_CRASH_AT": "between_legs"}
+    killed = subprocess.run([GPS, "execute", "--venue", "dryrun", "--yes", "--quiet", "--combo", "never", "--sequential",
+                             "--leg", f"buy 0.1 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    preview = gps("close", "last", "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    (hint,) = [line for line in preview.stdout.splitlines() if line.startswith("Dry run:")]
+    assert "`gps close" not in hint and "would be refused now" in hint and "gps recover" in hint, hint
+    preview = gps("close", "last", "--dry-run", "--allow-unsettled")
+    (hint,) = [line for line in preview.stdout.splitlines() if line.startswith("Dry run:")]
+    command = hint.split("`")[1]
+    assert command.endswith("--allow-unsettled"), hint

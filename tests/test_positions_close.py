@@ -336,3 +336,17 @@ def test_a_partly_filled_close_keeps_what_closed_and_a_second_close_finishes(ven
     assert second.exit_code == 0, second.output
     assert [(leg["instrument"], leg["quantity"]) for leg in json.loads(second.stdout)["close"]["legs"]] == [(d1, "0.1")]
     assert deribit.position_of(d1) == 0 and deribit.position_of(d2) == 0 and deribit_open_orders(deribit) == []
+
+
+def test_a_close_without_a_terminal_or_yes_is_refused_before_any_venue_is_asked(venues):
+    deribit, aevo, api_key, _ = venues
+    (k1, _, a1), (k2, _, a2) = common_calls(deribit, aevo)
+    execution = open_strategy("aevo", k1, k2)
+    asked = len(aevo.requests)
+    result = gps("close", execution)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == ("gps: error: live orders need confirmation: re-run with --yes "
+                                     "(nothing was asked of any venue)")
+    assert result.stdout == ""  # no plan
+    assert len(aevo.requests) == asked  # neither positions nor quotes were asked
+    assert aevo.position_of(api_key, a1) == D("0.2") and aevo.position_of(api_key, a2) == D("-0.1")
