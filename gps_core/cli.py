@@ -759,13 +759,14 @@ def cancel_cmd(execution_id, as_json) -> None:
             if journal is not None:
                 journal.close()
     rows = _order_rows(results)
-    nothing = not sent and bool(rows) and all(r["error"] is None and r["venue_status"] != "open" for r in rows)
+    nothing = not sent and bool(rows) and all(_not_working(r) for r in rows)
     if as_json:
         _echo_json({"execution_id": path.stem, "orders": rows, "cancels_sent": sent, "nothing_to_cancel": nothing,
                     "journal_errors": errors})
     elif nothing:
         which = "its only order is" if len(rows) == 1 else f"all {len(rows)} orders are"
-        _say(f"Nothing to cancel in execution {path.stem}: {which} filled or closed ({_status_counts(rows)}).")
+        done = "filled, rejected or closed" if any(r["venue_status"] is None for r in rows) else "filled or closed"
+        _say(f"Nothing to cancel in execution {path.stem}: {which} {done} ({_status_counts(rows)}).")
     else:
         _print_orders(rows, False, path.stem)
     _warn_unjournaled(errors)
@@ -777,11 +778,24 @@ def _plural(count: int, noun: str) -> str:
     return noun if count == 1 else f"{noun}s"
 
 
+#: journal states of an order that never reached the venue's book: nothing there to cancel
+_NEVER_PLACED = ("rejected", "denied")
+
+
+def _not_working(row: dict) -> bool:
+    """The venue says the order is done, or it never reached the venue (rejected or denied, not found there)."""
+    if row["error"] is None:
+        return row["venue_status"] != "open"
+    return row["venue_status"] is None and row["journal_state"] in _NEVER_PLACED
+
+
 def _status_counts(rows: list[dict]) -> str:
-    """``2 filled, 1 cancelled``: the venues' statuses of ``rows``, most common first."""
+    """``2 filled, 1 rejected``: the venues' statuses of ``rows`` (or the journal's, for an order the
+    venue never had), most common first."""
     from collections import Counter
 
-    return ", ".join(f"{n} {status}" for status, n in Counter(r["venue_status"] for r in rows).most_common())
+    return ", ".join(f"{n} {status}" for status, n in
+                     Counter(r["venue_status"] or r["journal_state"] for r in rows).most_common())
 
 
 def _warn_unjournaled(errors: list[str]) -> None:

@@ -213,3 +213,17 @@ def test_a_close_dry_run_never_suggests_a_command_that_would_be_refused(home):
     (hint,) = [line for line in preview.stdout.splitlines() if line.startswith("Dry run:")]
     command = hint.split("`")[1]
     assert command.endswith("--allow-unsettled"), hint
+
+
+def test_cancel_of_an_execution_with_a_rejected_leg_says_nothing_to_cancel(home):
+    faults = {"GPS_DRYRUN_FAULTS": f"reject@{CALL_100.name}"}
+    opened = gps("execute", "--venue", "dryrun", "--yes", "--quiet", "--combo", "never",
+                 "--leg", f"buy 0.1 {CALL_95.name}", "--leg", f"sell 0.1 {CALL_100.name}", env=faults)
+    assert opened.exit_code == 1, opened.output
+    orders_before = len(broker(home).orders())
+    cancel = gps("cancel", "last")
+    assert cancel.exit_code == 0, cancel.output
+    assert cancel.stdout.startswith("Nothing to cancel in execution "), cancel.output
+    assert "1 rejected" in cancel.stdout
+    assert len(broker(home).orders()) == orders_before and open_orders(home) == []
+    assert json.loads(gps("cancel", "last", "--json").stdout)["nothing_to_cancel"] is True
