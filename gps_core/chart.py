@@ -83,32 +83,50 @@ def payoff_lines(plan: dict) -> list[str]:
 
     lines.append(table(["LEG", "MID", "SPREAD", "MARK USD", "MARK IV", "DELTA", "GAMMA", "VEGA $/pt", "THETA $/day"],
                        rows))
-    net = payoff.get("net_greeks")
-    if net:
-        lines.append(f"Net Greeks: delta {net['delta']}, gamma {net['gamma']}, vega {_money(net['vega'])} per vol point, "
-                     f"theta {_money(net['theta'])} per day (Black-Scholes on the venues' mark IV and index)")
+    per_underlying = payoff.get("net_greeks_by_underlying") or {}
+    if not per_underlying and payoff.get("net_greeks"):
+        per_underlying = {"": payoff["net_greeks"]}
+    if per_underlying:
+        for underlying, net in per_underlying.items():
+            label = f"Net Greeks ({underlying})" if len(per_underlying) > 1 else "Net Greeks"
+            lines.append(f"{label}: delta {net['delta']}, gamma {net['gamma']}, vega {_money(net['vega'])} per vol "
+                         f"point, theta {_money(net['theta'])} per day (Black-Scholes on the venues' mark IV and index)")
     else:
         lines.append(f"Net Greeks unavailable: {payoff.get('greeks_unavailable') or 'no legs'}")
-    profile = payoff.get("profile")
-    if not profile:
+    profiles = payoff.get("profiles") or ([payoff["profile"]] if payoff.get("profile") else [])
+    if not profiles:
         if payoff.get("profile_unavailable"):
             lines.append(f"Payoff chart: {payoff['profile_unavailable']}")
         return lines
+    if len(profiles) > 1:
+        names = " and ".join(p["underlying"] for p in profiles)
+        lines.append(f"Legs on {names}: one payoff per underlying, each against its own index and with its own legs' cost")
+    for profile in profiles:
+        lines.extend(_profile_lines(profile, len(profiles) > 1))
+    return lines
+
+
+def _profile_lines(profile: dict, named: bool) -> list[str]:
+    """The max profit / loss / breakevens line, the basis and the chart of one underlying's payoff."""
+    lines = []
     profit = "UNBOUNDED" if profile["max_profit_unbounded"] else _money(profile["max_profit_usd"])
     loss = (f"UNBOUNDED ({profile.get('max_loss_reason') or 'net short calls'})" if profile["max_loss_unbounded"]
             else _money(profile["max_loss_usd"]))
     breakevens = ", ".join(_money(b) for b in profile["breakevens_usd"]) or "none"
+    where = f"{profile['underlying']} legs at expiry" if named else "At expiry"
     if profile.get("mixed_expiries"):
         at_least = profile.get("max_profit_bound") == "at_least"
         if not profile["max_profit_unbounded"]:
             profit = f"{'at least' if at_least else 'at most'} {profit}"
         if at_least and not profile["max_loss_unbounded"]:
             loss = f"at most {loss}"
-        why = "later legs valued at intrinsic only" if at_least else "later short legs' time value left out"
-        lines.append(f"At expiry {profile['expiry']} ({profile['at']}): max profit {profit}, max loss {loss} "
+        why = ("later legs valued at intrinsic; their time value is not shown: a bound, not a forecast" if at_least
+               else "later short legs valued at intrinsic; the time value of buying them back is not shown: a bound, "
+                    "not a forecast")
+        lines.append(f"{where} {profile['expiry']} ({profile['at']}): max profit {profit}, max loss {loss} "
                      f"({why}); breakevens {profile.get('breakevens_note') or 'not computed for mixed expiries'}")
     else:
-        lines.append(f"At expiry {profile['expiry']} ({profile['at']}): max profit {profit}, max loss {loss}, "
+        lines.append(f"{where} {profile['expiry']} ({profile['at']}): max profit {profit}, max loss {loss}, "
                      f"breakeven{'s' if len(profile['breakevens_usd']) != 1 else ''} {breakevens}")
     lines.extend(f"  basis: {b}" for b in profile.get("basis") or ())
     lines.append(f"P&L at expiry against the {profile['underlying']} index (| = index now, {_money(profile['index_usd'])}):")

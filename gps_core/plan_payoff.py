@@ -95,8 +95,11 @@ def safe_payoff_json(plan: Plan, now: datetime | None = None) -> dict:
 def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:
     """The plan's ``payoff`` section. Shapes (USD as strings):
 
-    ``{"legs": [leg_market_json...], "net_greeks": {delta, gamma, vega, theta} | None,
-    "greeks_unavailable": str | None, "profile": {...} | None, "profile_unavailable": str | None}``,
+    ``{"legs": [leg_market_json...], "net_greeks": {delta, gamma, vega, theta} | None (``None`` also
+    when the legs are on several underlyings: Greeks of different underlyings do not add up),
+    "net_greeks_by_underlying": {underlying: {delta, gamma, vega, theta}} | None,
+    "greeks_unavailable": str | None, "profile": {...} | None (one underlying), "profiles": [{...}]
+    (one per underlying, each against its own index), "profile_unavailable": str | None}``,
     with ``profile`` = ``{underlying, expiry, index_usd, max_profit_usd, max_profit_unbounded,
     max_loss_usd, max_loss_unbounded, breakevens_usd: [...] ([] for mixed expiries),
     mixed_expiries, and for mixed expiries max_profit_bound (``at_least``: later legs are long and
@@ -115,24 +118,39 @@ def payoff_to_json(plan: Plan, now: datetime | None = None) -> dict:
     at = {p.index: (p.book.timestamp if offline else moment) for p in legs}
     market = [leg_market_json(p, at[p.index]) for p in legs]
     missing = [m for m in market if m["greeks"] is None]
-    net = None
-    if legs and not missing:
-        net = sum((leg_greeks(p, at[p.index])[0] for p in legs), ZERO_GREEKS).to_json()
+    underlyings = sorted({p.leg.instrument.underlying for p in legs})
+    by_underlying = {u: [p for p in legs if p.leg.instrument.underlying == u] for u in underlyings}
+    # Greeks of different underlyings do not add up (a BTC delta is not an ETH delta): one net per underlying.
+    per_underlying = {} if missing else {
+        u: sum((leg_greeks(p, at[p.index])[0] for p in mine), ZERO_GREEKS).to_json()
+        for u, mine in by_underlying.items()}
     result = {
         "legs": market,
-        "net_greeks": net,
+        "net_greeks": per_underlying[underlyings[0]] if len(per_underlying) == 1 else None,
+        "net_greeks_by_underlying": per_underlying or None,
         "greeks_unavailable": "; ".join(f"leg {m['leg']}: {m['greeks_unavailable']}" for m in missing) or None,
         "profile": None,
+        "profiles": [],
         "profile_unavailable": None,
     }
     if not legs:
         return result
-    underlyings = sorted({p.leg.instrument.underlying for p in legs})
     if len(underlyings) > 1:
-        result["profile_unavailable"] = f"legs on {' and '.join(underlyings)}: one chart per underlying is not drawn"
+        # One payoff per underlying: each against its own index, with the cost of its own legs.
+        result["profiles"] = [profile_json(mine, _cost_of(plan, mine)) for mine in by_underlying.values()]
         return result
     result["profile"] = profile_json(legs, plan.expected_cost_usd)
+    result["profiles"] = [result["profile"]]
     return result
+
+
+def _cost_of(plan: Plan, legs: Sequence[PlannedLeg]) -> Decimal:
+    """The expected USD cost of ``legs`` within ``plan``: their legged orders and the combos trading only them."""
+    mine = {p.index for p in legs}
+    combos = [c for c in plan.combos if set(c.leg_indices) <= mine]
+    in_combo = {i for c in combos for i in c.leg_indices}
+    return (sum((p.expected_cost_usd for p in legs if p.index not in in_combo), Decimal(0))
+            + sum((c.expected_cost_usd for c in combos), Decimal(0)))
 
 
 def leg_breakeven(p: PlannedLeg) -> Decimal:

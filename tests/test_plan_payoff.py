@@ -282,7 +282,8 @@ def test_a_long_calendar_states_its_figures_as_bounds_and_no_breakevens(dryrun):
     text = CliRunner().invoke(cli, args).output
     (line,) = [line for line in text.splitlines() if line.startswith("At expiry")]
     assert f"max profit at least {money(profile['max_profit_usd'])}" in line
-    assert "(later legs valued at intrinsic only); breakevens not computed for mixed expiries" in line
+    assert ("(later legs valued at intrinsic; their time value is not shown: a bound, not a forecast); "
+            "breakevens not computed for mixed expiries") in line
     assert "breakevens none" not in text
 
 
@@ -324,3 +325,28 @@ def test_a_calendar_chart_holds_every_strike_and_leg_breakeven_with_margin(gps_h
     axis = lines[lines.index(next(line for line in lines if line.startswith("P&L at expiry"))) + 14].split()
     left, right = (D(a.replace(",", "")) for a in (axis[0], axis[-1]))
     assert left <= min(anchors) - margin and right >= max(anchors) + margin
+
+
+def test_net_greeks_and_payoff_are_per_underlying_never_added_across_them(dryrun):
+    """A BTC delta and an ETH delta do not add up: one net per underlying, and one chart each."""
+    btc_expiry, btc_strikes = calls_and_puts(dryrun)
+    listed = dryrun.instruments("ETH")
+    eth_expiry = sorted({i.key.expiry for i in listed})[2]
+    eth_index = dryrun.index("ETH")
+    eth_strike = min({i.key.strike for i in listed if i.key.expiry == eth_expiry}, key=lambda k: abs(k - eth_index))
+    eth = f"ETH-{eth_expiry.day}{eth_expiry.strftime('%b').upper()}{eth_expiry.year % 100:02d}-{eth_strike.normalize():f}-C"
+    legs = [f"buy 0.1 {name(btc_expiry, btc_strikes[1], 'C')}", f"sell 1 {eth}"]
+    payoff = quote(*legs)["payoff"]
+    assert payoff["net_greeks"] is None
+    by = payoff["net_greeks_by_underlying"]
+    assert set(by) == {"BTC", "ETH"}
+    btc_leg, eth_leg = payoff["legs"]
+    assert D(by["BTC"]["delta"]) == D(btc_leg["greeks"]["delta"]) and D(by["ETH"]["delta"]) == D(eth_leg["greeks"]["delta"])
+    assert [p["underlying"] for p in payoff["profiles"]] == ["BTC", "ETH"]
+    args = ["quote", "--venue", "dryrun"]
+    for leg in legs:
+        args += ["--leg", leg]
+    text = CliRunner().invoke(cli, args).output
+    assert "Net Greeks (BTC): delta" in text and "Net Greeks (ETH): delta" in text
+    assert "one chart per underlying is not drawn" not in text
+    assert "P&L at expiry against the BTC index" in text and "P&L at expiry against the ETH index" in text
