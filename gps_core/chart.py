@@ -15,10 +15,9 @@ WIDTH, HEIGHT = 60, 13
 
 
 def _money(text: str | None) -> str:
-    if text is None:
-        return "-"
-    value = Decimal(text)
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+    from .money import format_usd
+
+    return "-" if text is None else format_usd(Decimal(text).quantize(Decimal("0.01")))
 
 
 def _interpolate(points: Sequence[tuple[Decimal, Decimal]], x: Decimal) -> Decimal:

@@ -124,8 +124,16 @@ def _decimal_option(name: str, value: str | None, *, percent: bool = False, posi
 
 def _slippage_option(value: str | None) -> Decimal | None:
     """``--max-slippage`` as a fraction, its bounds checked before any venue is asked (BadInput/RoutingError)."""
+    from .errors import BadInput
+    from .money import format_decimal
     from .routing import check_before_pricing
 
+    try:  # one range message for every number out of range, negative or too large
+        number = Decimal(str(value).strip().rstrip("%")) if value is not None else None
+    except InvalidOperation:
+        number = None
+    if number is not None and number.is_finite() and not 0 <= number < 100:
+        raise BadInput(f"--max-slippage must be at least 0% and below 100%, got {format_decimal(number)}%")
     slippage = _decimal_option("--max-slippage", value, percent=True)
     if slippage is not None:
         check_before_pricing(slippage)

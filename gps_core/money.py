@@ -75,6 +75,24 @@ def format_decimal(value: Decimal, places: int | None = None) -> str:
     return f"{value.normalize():f}"
 
 
+def format_usd(amount: object) -> str:
+    """A USD amount as traders write it, the one money format of gps's text output.
+
+    ``$1,036.37``, ``-$55.37`` (never ``$-55.37``), thousands separated, at least two decimals
+    (more when the amount has them: ``$0.0025``); ``-`` when ``amount`` is ``None`` or ``""``.
+    Accepts a Decimal, an int or a numeric string (JSON figures are strings).
+    """
+    if amount is None or amount == "":
+        return "-"
+    value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    if not value.is_finite():
+        return str(amount)
+    exponent = value.as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    text = f"{abs(value):,.{places}f}"
+    return f"-${text}" if value < 0 and text.strip("0.,") else f"${text}"
+
+
 def round_to_step(value: Decimal, step: Decimal, *, up: bool) -> Decimal:
     """Round ``value`` to a multiple of ``step``, up or down (exact in Decimal)."""
     if step <= 0:

@@ -7,11 +7,10 @@ from typing import Iterable, Sequence
 
 
 def usd(amount: object) -> str:
-    """A USD amount as traders write it: ``$55.37``, ``-$55.37`` (never ``$-55.37``); ``-`` when unknown."""
-    if amount is None or amount == "":
-        return "-"
-    text = str(amount)
-    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+    """A USD amount as traders write it: ``$1,036.37``, ``-$55.37``; ``-`` when unknown (see ``money.format_usd``)."""
+    from .money import format_usd
+
+    return format_usd(amount)
 
 
 def plural(count: int, noun: str) -> str:

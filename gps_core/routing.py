@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 from .errors import RoutingError, VenuesUnreachable
 from .model import OrderBook, Side, VenueInstrument, utcnow
-from .money import ZERO, format_decimal, is_multiple
+from .money import ZERO, format_decimal, format_usd, is_multiple
 from .payoff import LossBound, Position, worst_loss
 from .strategy import Leg, Strategy
 
@@ -450,10 +450,11 @@ def check_max_loss(plan: Plan, max_loss: Decimal | None) -> None:
         return
     if plan.max_loss_usd is None:
         raise RoutingError(f"the loss is unbounded ({plan.loss.unbounded_reason}); "
-                           f"--max-loss {max_loss} USD refuses it")
+                           f"--max-loss {format_usd(max_loss)} refuses it")
     if plan.max_loss_usd > max_loss:
         raise RoutingError(
-            f"worst loss is {plan.max_loss_usd:.2f} USD at the limit prices, over --max-loss {max_loss} USD"
+            f"worst loss is {format_usd(plan.max_loss_usd.quantize(Decimal('0.01')))} at the limit prices, "
+            f"over --max-loss {format_usd(max_loss)}"
         )
 
 

@@ -169,7 +169,7 @@ def quotes_for(strategy, venue="usdv", coin=False):
 
 @pytest.mark.parametrize("specs, refused", [
     (["sell 1 BTC-25JUN32-90000-C", "buy 1 BTC-26DEC31-95000-C"], "unbounded"),
-    (["sell 1 BTC-25JUN32-90000-P", "buy 1 BTC-26DEC31-95000-P"], "over --max-loss 1 USD"),
+    (["sell 1 BTC-25JUN32-90000-P", "buy 1 BTC-26DEC31-95000-P"], r"over --max-loss \$1\.00"),
 ])
 @pytest.mark.parametrize("coin", [False, True])
 def test_issue_examples_are_refused_under_max_loss(specs, refused, coin):
@@ -219,5 +219,5 @@ def test_cli_refuses_the_issue_example_under_max_loss_and_places_nothing(tmp_pat
     assert totals["max_loss_unbounded"] is (option_type == "C")
     result = CliRunner().invoke(cli, ["execute", "--venue", "dryrun", "--max-loss", "1", "--yes", *legs])
     assert result.exit_code == 2
-    assert ("the loss is unbounded" if option_type == "C" else "over --max-loss 1 USD") in result.stderr
+    assert ("the loss is unbounded" if option_type == "C" else "over --max-loss $1.00") in result.stderr
     assert not (tmp_path / "dryrun" / "orders.json").exists()

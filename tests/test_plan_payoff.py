@@ -350,3 +350,19 @@ def test_net_greeks_and_payoff_are_per_underlying_never_added_across_them(dryrun
     assert "Net Greeks (BTC): delta" in text and "Net Greeks (ETH): delta" in text
     assert "one chart per underlying is not drawn" not in text
     assert "P&L at expiry against the BTC index" in text and "P&L at expiry against the ETH index" in text
+
+
+def test_every_usd_amount_in_the_plan_and_report_text_has_thousands_separators(dryrun):
+    """One money format: `$15,986.50` in the plan table, the totals and the report alike."""
+    import re
+
+    expiry, strikes = calls_and_puts(dryrun)
+    legs = ["--leg", f"buy 5 {name(expiry, strikes[1], 'C')}", "--leg", f"sell 5 {name(expiry, strikes[2], 'C')}"]
+    plan = CliRunner().invoke(cli, ["quote", "--venue", "dryrun", *legs])
+    report = CliRunner().invoke(cli, ["execute", "--venue", "dryrun", "--yes", "--combo", "never", *legs])
+    assert plan.exit_code == 0 and report.exit_code == 0, report.output
+    for text in (plan.stdout, report.stdout):
+        amounts = re.findall(r"-?\$[\d,]+\.\d+", text)
+        assert amounts and any("," in a for a in amounts), text
+        assert not re.search(r"\$\d{4,}", text), text  # never $15986.50
+        assert "$-" not in text

@@ -206,10 +206,8 @@ def test_last_is_the_newest_of_two_executions_started_in_the_same_second(env, st
 def test_slippage_out_of_bounds_is_refused_before_any_venue_is_asked(fake_deribit, command, value):
     result = gps(*command, "--venue", "deribit", "--max-slippage", value, "--leg", deribit_leg(fake_deribit))
     assert result.exit_code == 2
-    if value == "-1":
-        assert result.stderr == "gps: error: --max-slippage: must be a non-negative number below 1e15, got '-1'\n"
-    else:
-        assert result.stderr == f"gps: error: --max-slippage must be at least 0% and below 100%, got {value}%\n"
+    # One range message whichever side the value is out on.
+    assert result.stderr == f"gps: error: --max-slippage must be at least 0% and below 100%, got {value}%\n"
     assert sum(fake_deribit.state.calls.values()) == 0  # the venue's own request log: nothing reached it
 
 
