@@ -133,3 +133,20 @@ def test_settlement_is_recorded_once_across_two_processes(paper, monkeypatch):
     assert gps("positions").exit_code == 0
     assert len(store(home)["settlements"]) == 2
     assert held(home) == {LATER: D("0.1")}
+
+
+def test_an_order_read_never_settles_a_position(paper, monkeypatch):
+    """`gps status` and `gps cancel` after expiry, under another index (a plain shell: the default
+    95,000), settle nothing; `gps positions` with the trade's index settles at that index."""
+    home, execution = paper
+    expire_near_legs(monkeypatch)
+    monkeypatch.delenv("GPS_DRYRUN_INDEX")  # the default index, not the one the trade used
+    for command in (("status", execution), ("cancel", execution)):
+        result = gps(*command)
+        assert result.exit_code in (0, 1), result.output
+        assert "settlements" not in store(home), command
+    assert held(home) == {NEAR_LONG: D("0.2"), NEAR_SHORT: D("-0.1"), LATER: D("0.1")}
+    monkeypatch.setenv("GPS_DRYRUN_INDEX", "BTC=90000")
+    assert gps("positions").exit_code == 0
+    assert {r["symbol"]: r["index_usd"] for r in store(home)["settlements"]} == {NEAR_LONG: "90000",
+                                                                               NEAR_SHORT: "90000"}

@@ -10,7 +10,8 @@ its level when the settlement is first noticed). The settlement is recorded in t
 there, so the position is no longer held and cannot be traded or closed.
 
 An order still working on an expired instrument is cancelled first (reason ``expired``), as
-a venue does at expiry; a combo order expires with its first leg.
+a venue does at expiry; a combo order expires with its first leg. :func:`cancel_expired_orders`
+does only that, for order reads (``gps status``, ``gps cancel``), which never settle a position.
 
 It runs as one transaction under the store's locks and settles only what is still held,
 so running it again, or from two processes at once, settles each position once.
@@ -53,12 +54,7 @@ def settle_expired(broker, now: datetime, index_of: Callable[[str], Decimal | No
     :returns: the settlements made by this call (``[]`` when there was nothing to settle).
     """
     def step(state) -> list[Settlement]:
-        for order in state.orders.values():
-            expires = order_expiry(order.symbol, [symbol for symbol, _, _ in order.combo_legs])
-            if order.status is VenueOrderStatus.OPEN and expires is not None and now >= expires:
-                order.status = VenueOrderStatus.CANCELLED
-                order.reason = f"expired at {expires:%Y-%m-%d %H:%M} UTC while working: cancelled by the venue"
-                order.updated_at = now
+        _cancel_expired(state, now)
         made = []
         for position in state.held(broker.venue):
             key = position.key
@@ -82,6 +78,28 @@ def settle_expired(broker, now: datetime, index_of: Callable[[str], Decimal | No
         return made
 
     return broker.transact(step)  # type: ignore[return-value]
+
+
+def cancel_expired_orders(broker, now: datetime) -> int:
+    """Cancel (reason ``expired``) every working order of ``broker``'s store whose instrument expired at ``now``.
+
+    What an order read (``gps status``, ``gps cancel``) does at expiry: it needs no index and
+    settles no position (positions settle where the venue is asked what it holds). Returns how
+    many orders it cancelled.
+    """
+    return broker.transact(lambda state: _cancel_expired(state, now))  # type: ignore[return-value]
+
+
+def _cancel_expired(state, now: datetime) -> int:
+    count = 0
+    for order in state.orders.values():
+        expires = order_expiry(order.symbol, [symbol for symbol, _, _ in order.combo_legs])
+        if order.status is VenueOrderStatus.OPEN and expires is not None and now >= expires:
+            order.status = VenueOrderStatus.CANCELLED
+            order.reason = f"expired at {expires:%Y-%m-%d %H:%M} UTC while working: cancelled by the venue"
+            order.updated_at = now
+            count += 1
+    return count
 
 
 def order_expiry(symbol: str, leg_symbols=()) -> datetime | None:

@@ -203,10 +203,13 @@ class DryRunVenue:
                               lambda underlying: market.index(underlying) if underlying in market.specs else None)
 
     def _settle_if_expired(self, order):
-        """An order on an expired instrument: settle first, so a working one shows as cancelled at expiry."""
+        """An order on an expired instrument shows as cancelled at expiry. Nothing is settled here:
+        an order read (``gps status``, ``gps cancel``) never settles a position (see the README)."""
+        from gps_core.paper_settlement import cancel_expired_orders
+
         market = self.market()
         if order.instrument.is_expired(market.clock()):
-            self._settle(market)
+            cancel_expired_orders(self.broker(), market.clock())
 
     @hookimpl
     def gps_combo_offer(self, legs, create: bool, depth: int):
