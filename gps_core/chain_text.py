@@ -86,6 +86,10 @@ def run_chain(underlying: str, expiry: str | None, selection: str, as_json: bool
             say(expiries_text(rows, names, paper))
         return 0
     listed = listings.expiries()
+    if day not in listed and listed and day < min(listed):
+        # Before every listed expiry: it expired (venues list only what still trades).
+        raise BadInput(f"{underlying} options expiring {expiry_code(day)} have expired; the earliest listed expiry "
+                       f"is {expiry_code(min(listed))} (gps chain {underlying} lists them all)")
     if day not in listed:
         near = ", ".join(expiry_code(d) for d in nearest_expiries(day, listed))
         raise BadInput(f"no venue lists {underlying} options expiring {expiry_code(day)}"

@@ -25,8 +25,9 @@ def positions_cmd(venue, underlying, as_json) -> None:
     unrealised P&L in USD, and the gps executions whose journaled fills still hold it. Options
     that expired while held are settled by the venue and no longer listed (the paper venue
     settles them at intrinsic value against its index; --json lists them under "settled"). Live
-    venues need their credentials. A venue whose plugin cannot report positions is listed as
-    "positions unavailable". Exit 1 when a venue could not be asked.
+    venues need their credentials: one with none set is listed as "not configured" and not
+    asked. A venue whose plugin cannot report positions is listed as "positions unavailable".
+    Exit 1 when a venue could not be asked (or one named with --venue is not configured).
 
     \b
     Examples:
@@ -38,6 +39,8 @@ def positions_cmd(venue, underlying, as_json) -> None:
 
     ctx = Context()
     venues = ctx.host.venues() if venue == "all" else [ctx.host.venue(n.strip()) for n in venue.split(",") if n.strip()]
+    if underlying:
+        _refuse_unlisted_underlying(underlying, ctx.host.venues())
     answers = venue_positions(ctx, venues, underlying.upper() if underlying else None)
     for answer in simulated_positions(ctx, venues):
         answer.positions = [p for p in answer.positions
@@ -45,7 +48,9 @@ def positions_cmd(venue, underlying, as_json) -> None:
         answers.append(answer)
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     report = positions_report(answers, journal_holdings(ctx.home, paper))
-    failed = [v for v in report["venues"] if v["status"] == "failed"]
+    # A venue named on purpose must answer; with "all", one never configured is only listed as such.
+    failed = [v for v in report["venues"] if v["status"] == "failed"
+              or (v["status"] == "not_configured" and venue != "all")]
     if as_json:
         _echo_json(report)
     else:
@@ -60,6 +65,8 @@ def positions_text(report: dict) -> str:
     for v in report["venues"]:
         if v["status"] == "unavailable":
             lines.append(f"{v['venue']}: positions unavailable")
+        elif v["status"] == "not_configured":
+            lines.append(f"{v['venue']}: {v['error']}")
         elif v["status"] == "failed":
             error = v["error"].removeprefix(f"{v['venue']}: ")
             lines.append(f"{v['venue']}: could not ask for positions: {error}")
@@ -75,11 +82,24 @@ def positions_text(report: dict) -> str:
                          f"{p['average_price']} {p['price_currency']}" if p["average_price"] is not None else "-",
                          f"{p['mark_price']} {p['price_currency']}" if p["mark_price"] is not None else "-",
                          "-" if pnl is None else (f"-${pnl[1:]}" if pnl.startswith("-") else f"${pnl}"),
-                         ", ".join(f"{e['execution_id']} ({e['quantity']})" for e in p["executions"]) or "-"))
+                         _opened_by(p["executions"])))
     out = []
     if rows:
         out.append(table(["VENUE", "INSTRUMENT", "QTY", "AVG PRICE", "MARK", "UNREALISED P&L", "OPENED BY (QTY)"], rows))
     return "\n".join(out + lines)
+
+
+#: executions named per row of the text table (the rest are counted; --json lists them all)
+OPENED_BY_SHOWN = 1
+
+
+def _opened_by(executions: list[dict]) -> str:
+    """``20261129T223632.988779-8e7bff (0.1), … +3 more (--json)``: a bounded OPENED BY cell."""
+    if not executions:
+        return "-"
+    shown = ", ".join(f"{e['execution_id']} ({e['quantity']})" for e in executions[:OPENED_BY_SHOWN])
+    more = len(executions) - OPENED_BY_SHOWN
+    return shown + (f" +{more} more (--json)" if more > 0 else "")
 
 
 @cli.command("close")
@@ -201,3 +221,16 @@ def dry_run_hint(ctx, execution_id: str, legs, max_slippage: str, timeout: float
     if allow_unsettled:
         words.append("--allow-unsettled")
     return f"Dry run: nothing was sent. `{shlex.join(words)}` sends this close."
+
+
+def _refuse_unlisted_underlying(underlying: str, venues) -> None:
+    """``--underlying DOGE``: refused in one line (exit 2) when no installed venue trades it."""
+    from .errors import BadInput
+
+    coin = underlying.strip().upper()
+    traded = set()
+    for v in venues:
+        traded |= {u.upper() for u in (getattr(v.info, "underlyings", None) or ())}
+    if traded and coin not in traded:
+        raise BadInput(f"--underlying {underlying}: no installed venue lists {coin} options "
+                       f"(they list {', '.join(sorted(traded))})")

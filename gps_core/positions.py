@@ -118,6 +118,7 @@ class VenuePositions:
     positions: list[Position] = field(default_factory=list)
     error: str | None = None
     settled: list = field(default_factory=list)  # Settlement records, for a venue with gps_settlements
+    configured: bool = True  # False: a live venue with none of its credentials set (nothing was asked)
 
 
 def venue_positions(ctx, venues: Sequence[Any], underlying: str | None = None) -> list[VenuePositions]:
@@ -126,7 +127,14 @@ def venue_positions(ctx, venues: Sequence[Any], underlying: str | None = None) -
     A venue without the ``gps_positions`` hook is ``available=False``; a venue that fails
     (credentials, network, reply) carries the error and the others still answer.
     """
+    from .secrets import load_credentials
+
     def one(venue) -> VenuePositions:
+        names = tuple(venue.info.credential_env or ())
+        if not venue.info.paper and names and not load_credentials(names, ctx.home, ctx.environ):
+            return VenuePositions(venue.name, True, configured=False,
+                                  error=f"not configured (no credentials: set {' and '.join(names)} in the "
+                                        "environment or credentials.toml)")
         if not getattr(venue, "has_positions", False):
             return VenuePositions(venue.name, False, error="positions unavailable (the venue plugin has no gps_positions)")
         try:
@@ -164,7 +172,8 @@ def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str
     "average_price", "price_currency", "mark_price", "unrealized_pnl_usd", "executions":
     [{"execution_id", "quantity"}]}]}]}`` — numbers as strings, ``null`` where unknown.
     ``status``: ``ok`` (the venue answered), ``unavailable`` (its plugin has no
-    ``gps_positions``) or ``failed`` (it could not be asked: ``error`` says why);
+    ``gps_positions``), ``not_configured`` (a live venue with none of its credentials set: it
+    was not asked) or ``failed`` (it could not be asked: ``error`` says why);
     ``available`` is true only for ``ok``.
     ``executions`` lists each execution whose journaled fills still hold a non-zero quantity of
     that instrument on that venue. A venue with ``gps_settlements`` also gives ``settled``: the
@@ -185,7 +194,8 @@ def positions_report(answers: Sequence[VenuePositions], holdings: dict[tuple[str
                 "unrealized_pnl_usd": _text(p.unrealized_pnl_usd, "0.01"),
                 "executions": [{"execution_id": h.execution_id, "quantity": _text(h.quantity)} for h in owners],
             })
-        status = "unavailable" if not answer.available else ("failed" if answer.error else "ok")
+        status = ("not_configured" if not answer.configured else "unavailable" if not answer.available
+                  else "failed" if answer.error else "ok")
         venues.append({"venue": answer.venue, "available": status == "ok", "status": status, "error": answer.error,
                        "positions": rows, "settled": [s.to_json() for s in answer.settled]})
     return {"venues": venues}

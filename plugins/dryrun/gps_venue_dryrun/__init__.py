@@ -171,7 +171,8 @@ class DryRunVenue:
 
     @hookimpl
     def gps_positions(self, underlying):
-        """The paper store's net positions, marked at the offline market's mid (prices in USD)."""
+        """The paper store's net positions, marked at the offline market's mark (its fair value on the
+        tick, the ``mark_price`` its books and plans show; prices in USD)."""
         from dataclasses import replace
         from decimal import Decimal
 
@@ -182,7 +183,7 @@ class DryRunVenue:
             if underlying and (position.key is None or position.key.underlying != underlying.upper()):
                 continue
             listed = market.find(position.key) if position.key is not None else None
-            mark = market.mid(listed) if listed is not None else None
+            mark = market.book(listed, 1).mark_price if listed is not None else None
             found.append(replace(position, mark_price=mark, usd_per_unit=Decimal(1)))
         return found
 
