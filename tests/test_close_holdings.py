@@ -227,3 +227,21 @@ def test_cancel_of_an_execution_with_a_rejected_leg_says_nothing_to_cancel(home)
     assert "1 rejected" in cancel.stdout
     assert len(broker(home).orders()) == orders_before and open_orders(home) == []
     assert json.loads(gps("cancel", "last", "--json").stdout)["nothing_to_cancel"] is True
+
+
+def test_what_a_close_says_is_still_held_comes_from_the_venues_position(home):
+    """The journal of A says it holds the long; the venue nets it out (B sold it): the report of an
+    incomplete close of A must not say "you still hold: long …" for an account that holds none."""
+    opened = open_call_spread()
+    sold = gps("execute", "--venue", "dryrun", "--yes", "--quiet", "--leg", f"sell 0.1 {CALL_95.name}")
+    assert sold.exit_code == 0, sold.output
+    assert held(home) == {CALL_100.name: D("-0.1")}
+    result = gps("close", opened, "--yes", "--timeout", "1", "--json", "--quiet",
+                 env={"GPS_DRYRUN_FAULTS": f"never_fill@{CALL_100.name}"})
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)["report"]
+    assert [(r["instrument"], r["side"], r["quantity"]) for r in report["still_held"]] == [(CALL_100.name, "sell", "0.1")]
+    assert report["uncovered"] == [{"venue": "dryrun", "instrument": CALL_100.name, "quantity": "0.1"}]
+    assert held(home) == {CALL_100.name: D("-0.1")}
+    text = gps("show", "last").stdout
+    assert f"UNCOVERED short 0.1 {CALL_100.name} on dryrun" in text
