@@ -350,3 +350,40 @@ def test_a_close_without_a_terminal_or_yes_is_refused_before_any_venue_is_asked(
     assert result.stdout == ""  # no plan
     assert len(aevo.requests) == asked  # neither positions nor quotes were asked
     assert aevo.position_of(api_key, a1) == D("0.2") and aevo.position_of(api_key, a2) == D("-0.1")
+
+
+def test_two_closes_of_one_execution_on_aevo_sell_it_once(venues, monkeypatch):
+    """Shell 1's `gps close A` is planned (it waits at the prompt); shell 2's `gps close A --yes` fills;
+    shell 1 goes on: under the lock A holds nothing, so nothing is sent and B's position stays."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import gps_core.execution as execution_module
+
+    deribit, aevo, api_key, _ = venues
+    (k1, _, a1), _ = common_calls(deribit, aevo)
+    ids = []
+    for _ in range(2):
+        opened = gps("execute", "--venue", "aevo", "--yes", "--json", "--quiet", "--leg", f"buy 0.1 {k1.name}")
+        assert opened.exit_code == 0, opened.stderr
+        ids.append(json.loads(opened.stdout)["execution_id"])
+    a, b = ids
+    assert aevo.position_of(api_key, a1) == D("0.2")
+    original, raced = execution_module.take_turn, []
+
+    def other_close_first(ctx, **kwargs):
+        if not raced:
+            raced.append(subprocess.run([str(Path(sys.executable).with_name("gps")), "close", a, "--yes", "--quiet"],
+                                        env=dict(os.environ), capture_output=True, text=True, timeout=120))
+        return original(ctx, **kwargs)
+
+    monkeypatch.setattr(execution_module, "take_turn", other_close_first)
+    late = gps("close", a, "--yes")
+    assert raced[0].returncode == 0, raced[0].stderr
+    assert late.exit_code == 2 and f"execution {a} holds nothing to close" in late.stderr, late.output
+    assert aevo.position_of(api_key, a1) == D("0.1")  # B's
+    sells = [o for o in aevo.orders.values() if o["instrument_name"] == a1 and o["side"] == "sell"]
+    assert len(sells) == 1 and sells[0]["reduce_only"]
+    assert positions("aevo")[a1]["executions"] == [{"execution_id": b, "quantity": "0.1"}]
