@@ -230,7 +230,7 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
     plan = ClosePlan(target, mode, notes=notes)
     paper = [v.name for v in ctx.host.venues() if v.info.paper]
     holdings = [h for h in journal_holdings(ctx.home, paper).values() if h.execution_id == target and h.quantity != 0]
-    plan.held = [(h.venue, h.symbol, h.key, h.quantity) for h in holdings]
+    every = list(holdings)
     if chosen:
         names = {h.symbol.upper(): h for h in holdings} | {h.key.name.upper(): h for h in holdings if h.key}
         unknown = [n for n in chosen if n not in names]
@@ -242,11 +242,14 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
     cache: dict = {}
     venue_held: dict[str, dict[str, Decimal] | None] = {}
     settled: dict[str, dict[str, Any]] = {}
-    for venue_name in sorted({h.venue for h in holdings}):
+    for venue_name in sorted({h.venue for h in every}):
         settled[venue_name] = _settled_at_venue(ctx, venue_name, mode, cache)
         venue_held[venue_name], note = _held_at_venue(ctx, venue_name, mode, cache)
-        if note:
+        if note and venue_name in {h.venue for h in holdings}:
             plan.notes.append(note)
+    # What the execution holds, every leg (also those --leg leaves alone), capped by the venue's
+    # position (an expired and settled leg is held no more): for the UNCOVERED warnings.
+    plan.held = [(h.venue, h.symbol, h.key, _capped(h.quantity, venue_held[h.venue], h.symbol)) for h in every]
     for h in sorted(holdings, key=lambda h: (h.venue, h.symbol)):
         at_venue = venue_held[h.venue]
         leg = CloseLeg(h.venue, h.symbol, h.instrument, h.quantity,
@@ -286,6 +289,16 @@ def plan_close(ctx, execution_id: str | None, leg_specs: Sequence[str] = ()) -> 
             plan.notes.append(f"{h.venue} {h.symbol}: {leg.note}")
         plan.legs.append(leg)
     return plan
+
+
+def _capped(journal: Decimal, at_venue: dict[str, Decimal] | None, symbol: str) -> Decimal:
+    """``journal`` (signed) capped by the venue's position on the same side (``None``: the venue cannot say)."""
+    if at_venue is None:
+        return journal
+    there = at_venue.get(symbol, ZERO)
+    if there == 0 or (there > 0) != (journal > 0):
+        return ZERO
+    return min(abs(journal), abs(there)) * (1 if journal > 0 else -1)
 
 
 def close_request(plan: ClosePlan, **options: Any) -> ExecutionRequest:

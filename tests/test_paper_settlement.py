@@ -150,3 +150,12 @@ def test_an_order_read_never_settles_a_position(paper, monkeypatch):
     assert gps("positions").exit_code == 0
     assert {r["symbol"]: r["index_usd"] for r in store(home)["settlements"]} == {NEAR_LONG: "90000",
                                                                                NEAR_SHORT: "90000"}
+
+
+def test_a_settled_short_is_not_called_uncovered_by_a_close(paper, monkeypatch):
+    home, execution = paper
+    expire_near_legs(monkeypatch)
+    preview = gps("close", execution, "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    assert "UNCOVERED" not in preview.output  # the short put settled: it is held no more
+    assert held(home) == {LATER: D("0.1")}
