@@ -129,8 +129,12 @@ def close_cmd(execution_id, legs, max_slippage, timeout, tif, dry_run, yes, allo
     venue's positions endpoint says is held there — never more, and the difference is named.
     Each leg goes to the venue holding it, reduce-only where the venue supports it, planned,
     confirmed, slippage-capped, journaled (as an execution that names the one it closes) and
-    reported like gps execute. A leg that closes stays closed when another does not (no
-    unwind). An execution that holds nothing: one line, exit 0.
+    reported like gps execute. Short legs are bought back first, then longs sold, one after
+    the other: a close that stops part way never leaves a short uncovered (one left so on
+    purpose by --leg is named UNCOVERED in the plan). What to close is worked out again under
+    the execution lock: if another close of it ran meanwhile, nothing is sent (exit 2). A
+    close refuses while the execution has a working order of its own. A leg that closes stays
+    closed when another does not (no unwind). An execution that holds nothing: one line, exit 0.
 
     \b
     Examples:
