@@ -206,7 +206,7 @@ class DryRunVenue:
     def _settle_if_expired(self, order):
         """An order on an expired instrument shows as cancelled at expiry. Nothing is settled here:
         an order read (``gps status``, ``gps cancel``) never settles a position (see the README)."""
-        from gps_core.paper_settlement import cancel_expired_orders
+        from gps_core.paper.settlement import cancel_expired_orders
 
         market = self.market()
         if order.instrument.is_expired(market.clock()):
