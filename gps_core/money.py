@@ -84,7 +84,7 @@ def format_usd(amount: object) -> str:
     """
     if amount is None or amount == "":
         return "-"
-    value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    value = amount if isinstance(amount, Decimal) else Decimal(str(amount).replace(",", ""))
     if not value.is_finite():
         return str(amount)
     exponent = value.as_tuple().exponent

@@ -258,7 +258,7 @@ def format_card_figures(card: dict) -> str:
     from .render import usd as dollars
 
     def usd(value: Any) -> str:
-        return "-" if value is None else dollars(f"{Decimal(value):,.2f}")
+        return "-" if value is None else dollars(Decimal(str(value)).quantize(Decimal("0.01")))
 
     def max_profit(card: dict) -> str:
         # Options GPS writes null when its strategy has no capped profit; its condition says why.
