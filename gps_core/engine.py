@@ -115,6 +115,38 @@ def unwind_client_order_id(execution_id: str, leg_index: int, attempt: int) -> s
     return f"gps-{execution_id}-U{leg_index + 1}-{attempt}"
 
 
+def refuse_unsendable(plan: "Plan", venues: Mapping[str, object], options: "ExecutionOptions", execution_id: str,
+                      *, error: type[Exception] = ConfigurationError) -> None:
+    """Refuse a plan whose orders a venue it routes to cannot take, before anything is journaled or sent.
+
+    Two checks, per venue of the plan (``venues``: name to an object with ``.info``, a
+    :class:`~gps_core.model.VenueInfo`): every client order id it would be sent fits its
+    ``client_id_max_length`` (the legs', the combos' and, with ``on_partial="unwind"``, the
+    unwinds' that may follow, counted with the plan's last leg and ``options.unwind_attempts``;
+    an id is never shortened, or the order could no longer be found by it); and an IOC
+    ``options.time_in_force`` needs the venue's ``Capability.IOC``. Every execution id has the
+    same length, so a fresh one (:func:`~gps_core.journal.new_execution_id`) checks a plan
+    before its execution exists. Raises ``error`` (one line, "nothing was sent").
+    """
+    last_leg = max(p.index for p in plan.legs)
+    sent: dict[str, list[str]] = {}
+    for planned in plan.legged:
+        sent.setdefault(planned.venue, []).append(f"gps-{execution_id}-L{planned.index + 1}-1")
+    for combo in plan.combos:
+        sent.setdefault(combo.venue, []).append(f"gps-{execution_id}-C{combo.leg_indices[0] + 1}-1")
+    for name, ids in sent.items():
+        info = venues[name].info
+        if options.time_in_force == TimeInForce.IOC and not info.supports(Capability.IOC):
+            raise error(f"{info.name} takes no IOC orders (capability ioc); use --tif gtc: nothing was sent")
+        if options.on_partial == "unwind":
+            ids.append(unwind_client_order_id(execution_id, last_leg, options.unwind_attempts))
+        longest = max(ids, key=len)
+        if len(longest) > info.client_id_max_length:
+            raise error(
+                f"{info.name} takes client order ids of at most {info.client_id_max_length} characters; this "
+                f"execution's are up to {len(longest)} ({longest}): nothing was sent")
+
+
 class IntentNotJournaled(OSError):
     """An order's intent could not be journaled, so that order was not sent (``str``: which and why)."""
 
@@ -279,7 +311,7 @@ class Engine:
         sent propagates.
         """
         orders = [self._new_leg_order(p) for p in plan.legged] + [self._new_combo_order(c) for c in plan.combos]
-        self._refuse_ids_too_long(orders, max(p.index for p in plan.legs))
+        self._refuse_ids_too_long(plan)
         result = ExecutionResult(self.journal.execution_id, plan, sorted(orders, key=lambda o: o.leg_index))
         result.journal_failures = self.journal_failures
         try:
@@ -315,24 +347,9 @@ class Engine:
         self._finish(result)
         return result
 
-    def _refuse_ids_too_long(self, orders: list[TrackedOrder], last_leg: int) -> None:
-        """Refuse, before anything is sent, an execution whose client order ids a venue cannot take whole.
-
-        A venue's ``client_id_max_length`` bounds every id sent to it: the legs' and the
-        unwinds' that may follow (counted with the plan's last leg index, ``last_leg``: a combo's
-        unwinds go out per leg). An id is never shortened to fit (the order could no longer be
-        found by it), so the execution does not start. Raises :class:`ConfigurationError`.
-        """
-        for order in orders:
-            info = self.venues[order.request.venue].info
-            ids = [order.client_order_id]
-            if self.options.on_partial == "unwind":
-                ids.append(unwind_client_order_id(self.journal.execution_id, last_leg, self.options.unwind_attempts))
-            longest = max(ids, key=len)
-            if len(longest) > info.client_id_max_length:
-                raise ConfigurationError(
-                    f"{info.name} takes client order ids of at most {info.client_id_max_length} characters; this "
-                    f"execution's are up to {len(longest)} ({longest}): nothing was sent")
+    def _refuse_ids_too_long(self, plan: Plan) -> None:
+        """Refuse, before anything is sent, ids this execution's venues cannot take whole (see :func:`refuse_unsendable`)."""
+        refuse_unsendable(plan, self.venues, self.options, self.journal.execution_id, error=ConfigurationError)
 
     def _run_concurrent(self, result: ExecutionResult) -> None:
         self._submit_all(result.legs)

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Protocol
 
-from .engine import Engine, ExecutionOptions, ExecutionResult, IntentNotJournaled, run_concurrently, unwind_client_order_id
+from .engine import (Engine, ExecutionOptions, ExecutionResult, IntentNotJournaled, refuse_unsendable, run_concurrently,
+                     unwind_client_order_id)
 from .combo import choose_combos
 from .combo_exposure import count_filled_legs, per_leg_exposure
 from .config import ensure_dir
@@ -202,6 +203,9 @@ def prepare(ctx: Context, request: ExecutionRequest, ui: Interaction) -> Prepare
         plan = choose_combos(plan, by_name, request.combo, create=bool(plan_live), max_loss=request.max_loss,
                              progress=ui.progress)
     check_max_loss(plan, request.max_loss)
+    # Ids a venue cannot take, or an IOC it does not support: refused before the plan is shown,
+    # confirmed or journaled (every execution id has the same length: a fresh one stands in).
+    refuse_unsendable(plan, by_name, request.options(), new_execution_id(), error=BadInput)
     plan_json = plan_to_json(plan)
     if request.closing is not None:
         # A close only reduces what is held: its trade's payoff, read as a new position, would
@@ -304,6 +308,11 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
                     closed = "could not be closed" not in done
                     raise JournalUnwritable(f"nothing was sent: the journal could not be written ({exc})"
                                             + done) from None
+                except Exception as exc:  # the engine lets an exception through only when nothing was sent
+                    # Journal the end (nothing_sent), so the next execution is not told to `gps recover`.
+                    done = _close_unsent(journal, str(exc))
+                    closed = "could not be closed" not in done
+                    raise
                 report = result_to_json(result, prepared.mode, str(journal.path))
                 if request.closes:
                     _close_aftermath(ctx, report, request.closes)

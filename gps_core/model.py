@@ -37,6 +37,12 @@ class Side(str, Enum):
         return 1 if self is Side.BUY else -1
 
 
+#: The longest client order id gps sends (legs, combos and unwinds): ``gps-<execution id>-U8-4``
+#: (``gps-`` + a 29-character execution id + ``-L|C|U<leg 1-8>-<attempt 1-4>``). A venue whose
+#: ``client_id_max_length`` is shorter has executions refused; conformance check C01 requires it.
+CLIENT_ORDER_ID_MAX_LENGTH = 38
+
+
 class TimeInForce(str, Enum):
     GTC = "gtc"  #: good till cancelled
     IOC = "ioc"  #: immediate or cancel

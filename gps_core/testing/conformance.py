@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ..errors import AuthenticationError, OrderNotFound, OrderNotOpen, OrderRejected, OutcomeUnknown, RateLimited
-from ..model import Capability, OrderRequest, Side, TimeInForce, VenueInfo, VenueInstrument
+from ..model import CLIENT_ORDER_ID_MAX_LENGTH, Capability, OrderRequest, Side, TimeInForce, VenueInfo, VenueInstrument
 from ..plugins import PluginHost, Venue
 from ..secrets import Secret
 
@@ -168,7 +168,8 @@ def check_venue_info(ctx: Context) -> None:
     info = ctx.info
     assert info.name == ctx.harness.name
     assert info.underlyings and info.price_currencies, "underlyings and price currencies must be declared"
-    assert info.client_id_max_length >= 36, "client order ids of gps need at least 36 characters"
+    assert info.client_id_max_length >= CLIENT_ORDER_ID_MAX_LENGTH, \
+        f"client order ids of gps need at least {CLIENT_ORDER_ID_MAX_LENGTH} characters"
 
 
 def check_instruments(ctx: Context) -> None:
