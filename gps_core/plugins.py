@@ -207,6 +207,15 @@ class PluginHost:
     def _other_venue_plugins(self, name: str) -> list[Any]:
         return [r.plugin for r in self._venue_plugins() if r.name != name]
 
+    def non_venue_plugins(self) -> list[tuple[str, Any]]:
+        """``(name, plugin)`` of each working ``gps.plugins`` plugin (wrappers such as a risk guard).
+
+        A dry run's simulated venues (:func:`~gps_core.simulated.simulated`) register them too, so
+        their wrappers see dry-run orders as they see live ones.
+        """
+        return [(r.name, r.plugin) for r in self.records.values()
+                if r.group == PLUGIN_GROUP and r.ok and r.plugin is not None]
+
     def venue_names(self) -> list[str]:
         return sorted(r.name for r in self._venue_plugins() if r.ok)
 

@@ -185,7 +185,8 @@ def price_strategy(ctx: Context, strategy: Strategy, selection: str, *, dry_run:
         faults = ctx.environ.get("GPS_PAPER_FAULTS")
         from .simulated import simulated
 
-        venues = [v if v.info.paper else simulated(v, ctx.home, faults) for v in venues]
+        wrappers = ctx.host.non_venue_plugins()
+        venues = [v if v.info.paper else simulated(v, ctx.home, faults, wrappers) for v in venues]
     count = len(strategy.legs)
     say(f"fetching quotes for {count} leg{'' if count == 1 else 's'} from {names}")
     quotes = fetch_quotes(strategy, venues, depth, say)
@@ -303,7 +304,7 @@ def venue_for(ctx: Context, name: str, mode: str, cache: dict) -> Venue:
         if mode == "dry-run" and not venue.info.paper:
             from .simulated import simulated
 
-            venue = simulated(venue, ctx.home, ctx.environ.get("GPS_PAPER_FAULTS"))
+            venue = simulated(venue, ctx.home, ctx.environ.get("GPS_PAPER_FAULTS"), ctx.host.non_venue_plugins())
         else:
             ctx.authenticate(venue)
         cache[name] = venue

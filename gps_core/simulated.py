@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .hookspecs import hookimpl
 from .model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Position, VenueInfo
@@ -157,11 +157,18 @@ class SimulatedComboVenue(SimulatedVenue):
         return offer
 
 
-def simulated(venue: "Venue", home: Path, faults: str | None = None) -> "Venue":
-    """``venue`` for a dry run: the facade over a :class:`SimulatedVenue` of it, under the same name."""
+def simulated(venue: "Venue", home: Path, faults: str | None = None,
+              plugins: Iterable[tuple[str, Any]] = ()) -> "Venue":
+    """``venue`` for a dry run: the facade over a :class:`SimulatedVenue` of it, under the same name.
+
+    ``plugins``: the real host's non-venue plugins (``PluginHost.non_venue_plugins``), registered
+    alongside, so their wrappers (a risk guard on ``gps_place``) see dry-run orders too.
+    """
     from .plugins import PluginHost
 
     plugin = SimulatedComboVenue if venue.offers_combos else SimulatedVenue
     host = PluginHost(environ={})
     host.register(plugin(venue, home, faults), venue.name)
+    for name, other in plugins:
+        host.register(other, name, venue=False)
     return host.venue(venue.name)

@@ -39,3 +39,37 @@ def test_a_dry_run_order_goes_through_the_hooks_into_the_paper_store_never_to_th
         is VenueOrderStatus.FILLED
     assert venue.has_positions and [(p.symbol, p.quantity) for p in venue.positions("BTC")] == [(instrument.symbol, D(1))]
     assert venue.positions("ETH") == []
+
+
+def test_a_non_venue_wrapper_sees_dry_run_orders_on_a_real_venue(tmp_path, monkeypatch):
+    """The risk guard example refuses a big order under ``--dry-run`` as it does live: nothing is filled on paper."""
+    import importlib.util
+    from pathlib import Path
+
+    from gps_core.execution import ExecutionRequest, prepare, run
+    from gps_core.service import Context
+    from gps_core.strategy import strategy_from_specs
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "risk_guard" / "gps_risk_guard.py"
+    spec = importlib.util.spec_from_file_location("gps_risk_guard", path)
+    guard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guard)
+    monkeypatch.setenv("GPS_MAX_ORDER_NOTIONAL", "10")
+    plugin = RecordingVenue("livev", ask="100")
+    host = PluginHost(environ={})
+    host.register(plugin, "livev")
+    host.register(guard, "risk_guard", venue=False)
+    ctx = Context(environ={"GPS_HOME": str(tmp_path)}, _host=host)
+
+    class Quiet:
+        progress = show_plan = staticmethod(lambda *a: None)
+        confirm = staticmethod(lambda venues: True)
+
+    request = ExecutionRequest(strategy_from_specs([f"buy 1 {KEY.name}"]), venue="livev", dry_run=True, yes=True,
+                               on_partial="keep")
+    outcome = run(ctx, prepare(ctx, request, Quiet()), Quiet())
+    assert not outcome.result.all_filled
+    assert "GPS_MAX_ORDER_NOTIONAL" in (outcome.result.legs[0].reason or "")
+    store = tmp_path / "paper" / "livev.json"
+    assert not store.exists() or json.loads(store.read_text())["orders"] == []  # the paper book of record
+    assert not any(call[0] == "place" for call in plugin.calls)
