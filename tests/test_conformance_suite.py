@@ -96,3 +96,18 @@ def test_generated_tests_pass_out_of_the_box(tmp_path):
                             capture_output=True, text=True, env=env, cwd=package)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "14 passed, 1 skipped" in result.stdout  # C15: the generated venue offers no combos
+
+
+def test_the_scaffold_fake_names_the_key_it_takes_when_refusing_another(scaffolded):
+    from gps_core.errors import AuthenticationError
+    from gps_core.plugins import PluginHost
+    from gps_core.secrets import Secret
+
+    package, _ = scaffolded
+    host = PluginHost(environ={})
+    host.register(package.ToyVenue(), "toy")
+    venue = host.venue("toy")
+    with pytest.raises(AuthenticationError, match="unauthorized|UNAUTHORIZED") as refused:
+        venue.authenticate({"TOY_API_KEY": Secret("x")})
+    assert "the fake accepts TOY_API_KEY=fake-key" in str(refused.value)
+    assert venue.authenticate({"TOY_API_KEY": Secret("fake-key")}).venue == "toy"
