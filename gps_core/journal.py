@@ -240,7 +240,7 @@ def read_events(path: Path, warn: Warn | None = None) -> list[dict]:
             skipped.append((number, f"nested deeper than {MAX_DEPTH}"))
             continue
         try:
-            record = json.loads(text)
+            record = json.loads(text, object_hook=_one_spelling)
         except (ValueError, RecursionError):
             skipped.append((number, "not JSON"))
             continue
@@ -254,6 +254,14 @@ def read_events(path: Path, warn: Warn | None = None) -> list[dict]:
     if skipped:
         _warn_once(path, skipped, warn)
     return events
+
+
+def _one_spelling(obj: dict) -> dict:
+    """An older journal's ``"canceled"`` (a state, status or reason) read as ``"cancelled"``, the one spelling output uses."""
+    for name, value in obj.items():
+        if value == "canceled":
+            obj[name] = "cancelled"
+    return obj
 
 
 #: No event nests deeper; a deeper line is damage, and decoding it could exhaust the C stack.

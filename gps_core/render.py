@@ -26,14 +26,18 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def venues_table(records: list[dict]) -> str:
-    rows = [
-        (r["name"], r.get("distribution") or "-", r.get("version") or "-", "ok" if r["ok"] else "BROKEN",
-         r.get("detail") or r.get("error") or "")
-        for r in records
-    ]
-    if not rows:
-        return "No venues installed. Install one, e.g.: pip install gps-venue-dryrun"
-    return table(["VENUE", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"], rows)
+    """``gps venues``: the venues (``gps.venues``), then any other plugins (``gps.plugins``) in a table of their own."""
+    def rows(group: str) -> list[tuple]:
+        return [(r["name"], r.get("distribution") or "-", r.get("version") or "-", "ok" if r["ok"] else "BROKEN",
+                 r.get("detail") or r.get("error") or "")
+                for r in records if r.get("group", "gps.venues") == group]
+
+    venues, plugins = rows("gps.venues"), rows("gps.plugins")
+    text = (table(["VENUE", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"], venues) if venues
+            else "No venues installed. Install one, e.g.: pip install gps-venue-dryrun")
+    if plugins:
+        text += "\n\n" + table(["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"], plugins)
+    return text
 
 
 def instrument_text(row: dict) -> str:

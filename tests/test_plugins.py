@@ -231,3 +231,17 @@ def test_two_distributions_claiming_one_venue_name_resolve_by_distribution_name(
         assert host.records["good"].distribution == "gps-venue-a" and host.records["good"].ok
         assert host.records["good (gps-venue-b)"].error.startswith(
             "another installed plugin (gps-venue-a) already uses the name 'good'; gps loads gps-venue-a")
+
+
+def test_gps_venues_lists_non_venue_plugins_apart_from_the_venues():
+    from gps_core.render import venues_table
+
+    text = venues_table([
+        {"name": "dryrun", "group": "gps.venues", "distribution": "gps-venue-dryrun", "version": "0.1.0", "ok": True},
+        {"name": "risk_guard", "group": "gps.plugins", "distribution": "gps-risk-guard", "version": "0.1.0", "ok": True},
+    ])
+    venues, plugins = text.split("\n\n")
+    assert venues.startswith("VENUE") and "risk_guard" not in venues and "dryrun" in venues
+    assert plugins.startswith("PLUGIN") and "risk_guard" in plugins
+    only_plugins = venues_table([{"name": "risk_guard", "group": "gps.plugins", "ok": True}])
+    assert only_plugins.startswith("No venues installed") and "risk_guard" in only_plugins

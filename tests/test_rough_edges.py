@@ -457,3 +457,13 @@ def test_quote_progress_names_a_venue_it_did_not_ask(fake_deribit, monkeypatch):
     progress = result.stderr.splitlines()
     assert "gps: aevo not asked: does not trade SOL options" in progress
     assert "gps: deribit answered: lists 1 of 1 leg" in progress
+
+
+def test_show_json_of_a_journal_that_spelled_it_canceled_uses_the_one_spelling(env, strategy):
+    assert _kept_partial(strategy).exit_code == 1
+    path = next((env / "home" / "journal").glob("*.jsonl"))
+    old = path.read_text().replace('"cancelled"', '"canceled"')
+    assert '"canceled"' in old
+    path.write_text(old)
+    shown = gps("show", "last", "--json")
+    assert shown.exit_code == 0 and '"cancelled"' in shown.stdout and '"canceled"' not in shown.stdout
