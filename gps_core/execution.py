@@ -300,8 +300,8 @@ def _run_locked(ctx: Context, prepared: Prepared, ui: Interaction, engine_factor
                     raise JournalUnwritable(f"cannot write the journal {journal.path}: {exc.strerror or exc}; "
                                             "nothing was sent") from None
                 ui.progress(f"execution {execution_id}: placing {plan.order_count} order(s)")
-                engine = engine_factory(prepared.venues, journal, request.options(), progress=ui.progress)
                 try:
+                    engine = engine_factory(prepared.venues, journal, request.options(), progress=ui.progress)
                     result = engine.execute(plan)
                 except IntentNotJournaled as exc:  # the engine lets it through only when nothing was sent
                     done = _close_unsent(journal, str(exc))

@@ -99,3 +99,18 @@ def test_a_refusal_after_execution_started_journals_the_end(tmp_path):
     finished = [e for e in read_events(path) if e["event"] == Event.EXECUTION_FINISHED]
     assert finished and "refused" in finished[0]["nothing_sent"] and not venue.orders
     preflight(ctx)  # not "did not finish (killed or crashed)"
+
+
+def test_an_engine_that_cannot_be_built_journals_the_end(tmp_path):
+    venue = RecordingVenue("live")
+    ctx, ui = context(tmp_path, venue), Watching()
+    prepared = prepare(ctx, request("live", yes=True), ui)
+
+    def broken(*args, **kwargs):
+        raise ConfigurationError("cannot build the engine: nothing was sent")
+
+    with pytest.raises(ConfigurationError, match="cannot build"):
+        run(ctx, prepared, ui, engine_factory=broken)
+    (path,) = journals(tmp_path)
+    assert [e for e in read_events(path) if e["event"] == Event.EXECUTION_FINISHED]
+    preflight(ctx)
