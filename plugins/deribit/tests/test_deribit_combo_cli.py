@@ -593,5 +593,5 @@ def test_the_plan_shows_combo_legs_as_parts_of_the_combo_and_its_limit_per_unit_
     (combo_line,) = [line for line in result.stderr.splitlines() if line.startswith("COMBO:")]
     index = exchange.index["btc_usd"]
     per_unit, whole = placed["price"] * index, placed["price"] * placed["amount"] * index
-    assert f"limit {placed['price'].normalize():f} BTC per unit of combo (${per_unit:.2f} per unit; ${whole:.2f} for 0.2;" \
+    assert f"limit {placed['price'].normalize():f} BTC per unit of combo (${per_unit:,.2f} per unit; ${whole:,.2f} for 0.2;" \
         in combo_line, combo_line
