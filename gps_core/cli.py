@@ -405,6 +405,15 @@ def certify_cmd(name, as_json) -> None:
     from .render import table
     from .testing.conformance import certify
 
+    from .plugins import VENUE_GROUP, PluginHost
+
+    host = PluginHost(environ={"GPS_LOAD_PLUGINS": name})
+    host.load_entry_points()
+    record = host.records.get(name)
+    if record is None or record.group != VENUE_GROUP:
+        raise ConfigurationError(f"venue {name!r} is not installed (gps venues lists those that are)")
+    if not record.ok:
+        raise ConfigurationError(f"venue {name!r} does not load, so it cannot be certified: {record.error}")
     found = [ep for ep in metadata.entry_points(group="gps.harnesses") if ep.name == name]
     if not found:
         raise ConfigurationError(f"venue {name!r} provides no conformance harness (entry-point group gps.harnesses)")

@@ -55,6 +55,28 @@ def _venue_distribution(name: str) -> str:
     return "gps-venue-" + venue.replace("_", "-") if VENUE_NAME.fullmatch(venue) else name
 
 
+def unfinished_executions(venues: list[str]) -> dict[str, list[str]]:
+    """Execution id -> the venues among ``venues`` it has an order on, for every execution that is
+    running, was interrupted, or finished with orders unsettled (from the journals in GPS_HOME)."""
+    if not venues:
+        return {}
+    from .config import gps_home
+    from .events import replay
+    from .journal import read_events
+    from .recovery import interrupted_executions, unsettled_orders
+
+    home = gps_home()
+    found: dict[str, set[str]] = {}
+    for path, order in unsettled_orders(home):
+        if order.request.venue in venues:
+            found.setdefault(path.stem, set()).add(order.request.venue)
+    for path in interrupted_executions(home):
+        on = {o.request.venue for o in replay(read_events(path, warn=lambda *a: None)).values()} & set(venues)
+        if on:
+            found.setdefault(path.stem, set()).update(on)
+    return {execution: sorted(on) for execution, on in found.items()}
+
+
 def _on_terminal() -> bool:
     """Whether a person can answer a prompt (stdin is a terminal)."""
     return sys.stdin.isatty()
@@ -337,9 +359,10 @@ def install_cmd(packages, editable, upgrade, force_reinstall, pre, find_links, n
 @cli.command("uninstall", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("names", nargs=-1, metavar="NAME...")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Uninstall even if executions on the venue are not finished.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: the venues removed, and those left.")
 @handles_errors
-def uninstall_cmd(names, yes, as_json) -> None:
+def uninstall_cmd(names, yes, force, as_json) -> None:
     """Uninstall venues from the Python environment gps runs in (with pip).
 
     NAME is an installed venue's name (its distribution is removed) or a distribution name.
@@ -368,6 +391,14 @@ def uninstall_cmd(names, yes, as_json) -> None:
                            "those (gps-core needs its own dependencies)")
         if distribution not in distributions:
             distributions.append(distribution)
+    removing = sorted(v for v, d in venues.items() if d in distributions)
+    unfinished = unfinished_executions(removing)
+    if unfinished:
+        listed = "; ".join(f"{execution} on {', '.join(on)}" for execution, on in unfinished.items())
+        if not force:
+            raise BadInput(f"executions not finished (orders unsettled, running or interrupted): {listed}; finish "
+                           "them first (`gps recover`), or pass --force to uninstall anyway")
+        _say(f"Warning: uninstalling with executions not finished: {listed}", err=True)
     if not yes:
         if not _on_terminal():
             raise BadInput(f"no terminal to confirm on: pass --yes to uninstall {', '.join(distributions)}")

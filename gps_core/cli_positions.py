@@ -39,6 +39,10 @@ def positions_cmd(venue, underlying, as_json) -> None:
 
     ctx = Context()
     venues = ctx.host.venues() if venue == "all" else [ctx.host.venue(n.strip()) for n in venue.split(",") if n.strip()]
+    if not venues:
+        from .errors import GpsError
+
+        raise GpsError("no venue is installed: gps install dryrun")  # exit 1, as gps doctor
     if underlying:
         _refuse_unlisted_underlying(underlying, ctx.host.venues())
     answers = venue_positions(ctx, venues, underlying.upper() if underlying else None)

@@ -46,8 +46,10 @@ def _version_satisfies(version: str, requirement: str) -> bool | None:
 
 def diagnose(environ=None) -> list[Finding]:
     env = os.environ if environ is None else environ
-    findings = [Finding("ok", "gps", f"gps-core {__version__}, hook API version {HOOKSPEC_VERSION} "
-                                     f"(loads plugins built against {MIN_HOOKSPEC_VERSION} to {HOOKSPEC_VERSION}), "
+    accepts = (f"hook API version {HOOKSPEC_VERSION}" if MIN_HOOKSPEC_VERSION == HOOKSPEC_VERSION else
+               f"hook API version {HOOKSPEC_VERSION} (loads plugins built against {MIN_HOOKSPEC_VERSION} to "
+               f"{HOOKSPEC_VERSION})")
+    findings = [Finding("ok", "gps", f"gps-core {__version__}, {accepts}, "
                                      f"Python {sys.version.split()[0]} at {sys.executable}")]
     home = gps_home(env)
     if home.exists() and not os.access(home, os.W_OK):

@@ -66,6 +66,8 @@ PROJECT = "gps"
 
 #: The hook API version this gps-core implements (the newest a plugin may be built against).
 HOOKSPEC_VERSION = 1
+#: The first hook API version: what a plugin that declares none was built against.
+FIRST_HOOKSPEC_VERSION = 1
 #: The oldest hook API version this gps-core still accepts. It only rises in a major release
 #: of gps-core, so a plugin requiring ``gps-core>=X,<NEXT_MAJOR`` keeps loading.
 MIN_HOOKSPEC_VERSION = 1

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Callable
 
 from .errors import InvalidReply
-from .hookspecs import HOOKSPEC_VERSION  # noqa: F401 - also importable from here, as before
+from .hookspecs import FIRST_HOOKSPEC_VERSION, HOOKSPEC_VERSION  # noqa: F401 - also importable from here, as before
 from .instruments import OptionKey
 from .money import ZERO, Money, round_to_step
 
@@ -89,8 +89,9 @@ class VenueInfo:
     :param paper: ``True`` when no real money moves (the dry-run venue, a simulated venue of
         ``--dry-run``): never mixed with live venues in one strategy.
     :param hookspec_version: the hook API version it was built against; the core accepts
-        ``MIN_HOOKSPEC_VERSION`` to ``HOOKSPEC_VERSION`` (:mod:`gps_core.hookspecs`). Set it
-        explicitly: the default is the running core's version, which claims whatever it runs on.
+        ``MIN_HOOKSPEC_VERSION`` to ``HOOKSPEC_VERSION`` (:mod:`gps_core.hookspecs`). A plugin that
+        declares none is taken as built against version 1 (``FIRST_HOOKSPEC_VERSION``), never as the
+        running core's newest; declare it.
     """
 
     name: str
@@ -102,7 +103,7 @@ class VenueInfo:
     capabilities: frozenset[Capability] = frozenset()
     credential_env: tuple[str, ...] = ()
     paper: bool = False
-    hookspec_version: int = HOOKSPEC_VERSION
+    hookspec_version: int = FIRST_HOOKSPEC_VERSION
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -225,7 +225,8 @@ class PluginHost:
                 record = self.records.get(name)
                 if record is None or record.group != VENUE_GROUP:
                     known = ", ".join(self.venue_names()) or "none"
-                    raise ConfigurationError(f"no venue named {name!r} is installed (installed: {known})")
+                    raise ConfigurationError(f"venue {name!r} is not installed: `gps install {name}` "
+                                             f"(installed: {known})")
                 if not record.ok:
                     raise ConfigurationError(f"venue {name!r} is installed but broken: {record.error}")
                 others = self._other_venue_plugins(name)

@@ -34,7 +34,7 @@ def venues_table(records: list[dict]) -> str:
 
     venues, plugins = rows("gps.venues"), rows("gps.plugins")
     text = (table(["VENUE", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"], venues) if venues
-            else "No venues installed. Install one, e.g.: pip install gps-venue-dryrun")
+            else "No venues installed. Install one, e.g.: gps install dryrun")
     if plugins:
         text += "\n\n" + table(["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "DETAIL"], plugins)
     return text

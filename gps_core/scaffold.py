@@ -29,7 +29,12 @@ def core_requirement(version: str = __version__) -> str:
     The upper bound is the next major release, the only one allowed to drop a hook API version
     (``MIN_HOOKSPEC_VERSION``); 0.x counts as major 0, so ``0.1.0`` gives ``gps-core>=0.1,<1``.
     """
-    major, minor = (int(part) for part in version.split(".")[:2])
+    # The release segment of a PEP 440 version (1.0rc1, 2.3.post1, 1!2.0 are all fine); regex
+    # rather than packaging.version, which gps-core does not depend on.
+    release = re.match(r"^\s*v?(?:\d+!)?(\d+)(?:\.(\d+))?", version)
+    if not release:
+        raise ValueError(f"not a version: {version!r}")
+    major, minor = int(release[1]), int(release[2] or 0)
     return f"gps-core>={major}.{minor},<{major + 1}"
 
 

@@ -61,7 +61,7 @@ class Context:
         if selection == "auto":
             venues = self.host.venues()
             if not venues:
-                raise ConfigurationError("no venue is installed: pip install gps-venue-dryrun (or deribit, aevo)")
+                raise ConfigurationError("no venue is installed: gps install dryrun")
             live = [v for v in venues if not v.info.paper]
             return live or venues
         names = [n.strip() for n in selection.split(",") if n.strip()]

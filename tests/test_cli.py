@@ -152,7 +152,7 @@ def test_no_trade_card_is_refused_live_without_force(fake_deribit, tmp_path):
     (["execute", "--leg", "buy one BTC-25DEC26-100000-C"], "not a number"),
     (["execute", "--leg", "buy 1 BTC-25XYZ26-100000-C"], "unknown month"),
     (["execute", "--leg", "buy 1 BTC-100000-C"], "UNDERLYING-DMMMYY"),
-    (["execute", "--venue", "nowhere", "--leg", "buy 1 BTC-25DEC26-100000-C"], "no venue named 'nowhere'"),
+    (["execute", "--venue", "nowhere", "--leg", "buy 1 BTC-25DEC26-100000-C"], "venue 'nowhere' is not installed: `gps install nowhere`"),
     (["execute", "--max-slippage", "lots", "--leg", "buy 1 BTC-25DEC26-100000-C"], "--max-slippage"),
     (["execute", "--size", "0", "--leg", "buy 1 BTC-25DEC26-100000-C"], "--size"),
     (["execute"], "no strategy"),

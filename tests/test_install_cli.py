@@ -104,3 +104,114 @@ def test_install_json_says_why_pip_failed_on_stdout(tmp_path):
     answer = json.loads(result.stdout)
     assert answer["exit_code"] == 2 and answer["error"].startswith(
         "no distribution gps-venue-nosuchvenue was found: the gps-venue-* names are not published on PyPI yet")
+
+
+def test_a_plugin_that_declares_no_hook_api_version_is_taken_as_the_first_not_the_newest():
+    """A core at hook API 2 must not take an undeclared plugin as built against 2."""
+    import subprocess
+    import sys
+
+    probe = ("import gps_core.hookspecs as h; h.HOOKSPEC_VERSION = 2; import gps_core.model as m; "
+             "print(m.VenueInfo(name='x').hookspec_version)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60).stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("args", [["venues"], ["positions"]])
+def test_with_no_venue_every_hint_is_gps_install_dryrun(args):
+    result = gps(*args, env={"GPS_LOAD_PLUGINS": "none"})
+    assert "gps install dryrun" in result.output and "pip install" not in result.output
+
+
+def test_no_module_hints_pip_install_of_a_venue():
+    from pathlib import Path
+
+    import gps_core
+
+    hints = [p.name for p in Path(gps_core.__file__).parent.rglob("*.py") if "pip install gps-venue" in p.read_text()]
+    assert hints == []
+
+
+def test_positions_with_no_venue_installed_says_so_and_exits_1():
+    result = gps("positions", env={"GPS_LOAD_PLUGINS": "none"})
+    assert result.exit_code == 1 and result.stderr.strip() == "gps: error: no venue is installed: gps install dryrun"
+    answer = gps("positions", "--json", env={"GPS_LOAD_PLUGINS": "none"})
+    assert answer.exit_code == 1 and json.loads(answer.stdout) == {
+        "error": "no venue is installed: gps install dryrun", "exit_code": 1}
+
+
+def test_certify_a_venue_that_is_not_installed_says_so():
+    result = gps("venues", "certify", "nosuch")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "gps: error: venue 'nosuch' is not installed (gps venues lists those that are)"
+
+
+def test_certify_a_venue_built_for_an_unsupported_hook_api_is_one_refusal(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "gps_venue_future.py").write_text(
+        "from gps_core.api import Capability, VenueInfo, hookimpl\n\n\nclass Venue:\n    @hookimpl\n"
+        "    def gps_venue_info(self):\n        return VenueInfo(name='future', underlyings=('BTC',), "
+        "price_currencies=('USD',), capabilities=frozenset({Capability.GTC}), hookspec_version=99)\n")
+    info = site / "gps_venue_future-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gps-venue-future\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text("[gps.venues]\nfuture = gps_venue_future:Venue\n\n"
+                                           "[gps.harnesses]\nfuture = gps_venue_future:Venue\n")
+    env = {**os.environ, "GPS_HOME": str(tmp_path / "home"), "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "gps_core.cli", "venues", "certify", "future"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "gps: error: venue 'future' does not load, so it cannot be certified: built against hook API version 99, "
+        "newer than gps-core supports (this gps-core accepts 1): upgrade gps-core")
+
+
+@pytest.mark.parametrize("version, requirement", [("0.1.0", "gps-core>=0.1,<1"), ("1.0rc1", "gps-core>=1.0,<2"),
+                                                  ("2.3.post1", "gps-core>=2.3,<3"), ("3", "gps-core>=3.0,<4")])
+def test_the_scaffold_core_range_comes_from_any_release(version, requirement):
+    from gps_core.scaffold import core_requirement
+
+    assert core_requirement(version) == requirement
+
+
+def test_doctor_names_the_one_hook_api_version_it_loads():
+    from gps_core.hookspecs import HOOKSPEC_VERSION, MIN_HOOKSPEC_VERSION
+
+    findings = diagnose({"GPS_HOME": "/nonexistent-gps-home"})
+    first = findings[0].message
+    if MIN_HOOKSPEC_VERSION == HOOKSPEC_VERSION:
+        assert f", hook API version {HOOKSPEC_VERSION}, Python " in first and " to " not in first
+
+
+def test_uninstalling_a_venue_an_unfinished_execution_uses_names_it_and_needs_force(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from gps_core import cli_install
+    from gps_venue_dryrun.market import current_market
+
+    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    call = next(i.symbol for i in current_market({}).instruments("BTC") if i.symbol.endswith("-100000-C"))
+    crashed = subprocess.run([sys.executable, "-m", "gps_core.cli", "execute", "--venue", "dryrun", "--json",
+                              "--sequential", "--timeout", "5", "--combo", "never", "--leg", f"buy 0.1 {call}",
+                              "--leg", f"sell 0.1 {call[:-1]}P"],
+                             env={**os.environ, "GPS_CRASH_AT": "between_legs@L1"}, capture_output=True, timeout=120)
+    assert crashed.returncode == -9, crashed.stderr
+    execution = next((tmp_path / "home" / "journal").glob("*.jsonl")).stem
+    monkeypatch.setattr(cli_install, "_run_pip", lambda *a, **k: pytest.fail("pip must not run"))
+    refused = gps("uninstall", "--yes", "dryrun")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == (
+        f"gps: error: executions not finished (orders unsettled, running or interrupted): {execution} on dryrun; "
+        "finish them first (`gps recover`), or pass --force to uninstall anyway")
+    # once the venue is gone, recover says how to bring it back
+    blocked = gps("recover", "--json", env={"GPS_LOAD_PLUGINS": "aevo"})
+    assert blocked.exit_code == 1
+    assert "venue 'dryrun' is not installed: `gps install dryrun`" in json.loads(blocked.stdout)["failures"][0]
