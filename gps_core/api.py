@@ -15,11 +15,19 @@ tests use lives in :mod:`gps_core.testing` (the conformance suite and a local HT
 - HTTP plumbing: a pooled session, "did the request ever leave?" (:func:`never_sent`: a
   failed request that certainly never left is a ``NetworkError``, any other an
   ``OutcomeUnknown``) and the retry rule for calls that are safe to repeat
-  (:mod:`gps_core.http`), and timeouts read from the environment (:func:`seconds_from_env`).
+  (:mod:`gps_core.http`), and timeouts read from the environment (:func:`seconds_from_env`);
+- the state directory, :func:`gps_home` (``GPS_HOME`` or the platform's state folder), under
+  which a plugin keeps its own files.
+
+One documented exception: the bundled dry-run venue (``gps-venue-dryrun``) is the core's paper
+engine (:mod:`gps_core.paper`) and its market helpers (:mod:`gps_core.testing.market`) behind
+the venue hooks. That engine is not part of this API: it is still being reshaped, and freezing
+it here would promise third parties what the core cannot yet keep; the dry-run venue is released
+with gps-core from the same repository and follows it.
 """
 
-from .config import seconds_from_env
-from .errors import (AuthenticationError, GpsError, InsufficientFunds, InvalidOrder, InvalidReply, NetworkError,
+from .config import gps_home, seconds_from_env
+from .errors import (AuthenticationError, BadInput, ConfigurationError, GpsError, InsufficientFunds, InvalidOrder, InvalidReply, NetworkError,
                      OrderNotFound, OrderNotOpen, OrderRejected, OutcomeUnknown, RateLimited, ReduceOnlyRefused,
                      VenueError, VenueUnavailable)
 from .hookspecs import HOOKSPEC_VERSION, MIN_HOOKSPEC_VERSION, hookimpl
@@ -41,10 +49,12 @@ __all__ = [
     "EXPIRY_TIME_UTC", "MONTHS", "OptionKey", "OptionType",
     "ZERO", "Money", "format_decimal", "is_multiple", "round_to_step", "to_decimal",
     # errors
-    "GpsError", "VenueError", "AuthenticationError", "OrderRejected", "InsufficientFunds", "InvalidOrder",
+    "GpsError", "BadInput", "ConfigurationError", "VenueError", "AuthenticationError", "OrderRejected", "InsufficientFunds", "InvalidOrder",
     "ReduceOnlyRefused", "OrderNotFound", "OrderNotOpen", "OutcomeUnknown", "InvalidReply", "NetworkError",
     "RateLimited", "VenueUnavailable",
     # credentials and HTTP
     "Secret", "redact", "redact_known", "register_secret_values",
     "never_sent", "new_session", "retry_safe", "seconds_from_env",
+    # where gps keeps its state (journals, caches): a plugin's own files go under it
+    "gps_home",
 ]

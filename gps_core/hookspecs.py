@@ -4,7 +4,7 @@ A **venue plugin** is an object (a module, a class or an instance) registered un
 entry-point group ``gps.venues``; the entry-point name is the venue's name. It implements
 the hooks below with the :data:`hookimpl` marker::
 
-    from gps_core.hookspecs import hookimpl
+    from gps_core.api import hookimpl
 
     class MyVenue:
         @hookimpl

@@ -9,8 +9,7 @@ currency, from ``GPS_MAX_ORDER_NOTIONAL`` (default 50000). Install it with
 import os
 from decimal import Decimal
 
-from gps_core.errors import OrderRejected
-from gps_core.hookspecs import hookimpl
+from gps_core.api import OrderRejected, hookimpl
 
 
 @hookimpl(wrapper=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from gps_core.hookspecs import hookimpl
-from gps_core.model import Capability, ClientIdKind, VenueInfo
+from gps_core.api import hookimpl
+from gps_core.api import Capability, ClientIdKind, VenueInfo
 
 from .config import CREDENTIAL_ENV, VENUE
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Callable, Mapping
 
-from gps_core.errors import (
+from gps_core.api import (
     AuthenticationError,
     GpsError,
     InvalidOrder,
@@ -24,11 +24,11 @@ from gps_core.errors import (
     OrderRejected,
     OutcomeUnknown,
 )
-from gps_core.http import retry_safe
-from gps_core.instruments import OptionKey
-from gps_core.model import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueInstrument
-from gps_core.money import Money, is_multiple, to_decimal
-from gps_core.secrets import Secret
+from gps_core.api import retry_safe
+from gps_core.api import OptionKey
+from gps_core.api import AuthResult, OrderBook, OrderRequest, OrderSnapshot, Side, TimeInForce, VenueInstrument
+from gps_core.api import Money, is_multiple, to_decimal
+from gps_core.api import Secret
 
 from . import config, fees, history, market, orders, signing
 from .transport import Transport, ApiKey

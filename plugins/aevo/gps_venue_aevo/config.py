@@ -60,7 +60,7 @@ class Settings:
         testnet = env.get(TESTNET_ENV, "").strip().lower() in ("1", "true", "yes", "on")
         default = TESTNET_URL if testnet else MAINNET_URL
         base_url = (env.get(BASE_URL_ENV) or default).strip().rstrip("/")
-        from gps_core.config import seconds_from_env
+        from gps_core.api import seconds_from_env
 
         return cls(base_url, testnet, TESTNET_DOMAIN if testnet else MAINNET_DOMAIN,
                    seconds_from_env(env, "AEVO_READ_TIMEOUT", cls.read_timeout))

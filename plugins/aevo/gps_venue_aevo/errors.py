@@ -24,7 +24,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
-from gps_core.errors import (
+from gps_core.api import (
     AuthenticationError,
     InsufficientFunds,
     InvalidOrder,
@@ -37,7 +37,7 @@ from gps_core.errors import (
     VenueError,
     VenueUnavailable,
 )
-from gps_core.secrets import redact_known
+from gps_core.api import redact_known
 
 _SIGNING_KEY_HELP = (
     "register a signing key for AEVO_WALLET_ADDRESS (app.aevo.xyz > Settings > Signing keys, or "

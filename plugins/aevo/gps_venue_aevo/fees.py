@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable
 
-from gps_core.model import VenueInstrument
-from gps_core.money import ZERO, to_decimal
+from gps_core.api import VenueInstrument
+from gps_core.api import ZERO, to_decimal
 
 #: Aevo charges fees in USDC; gps reports USD (USDC is counted at par, as for prices).
 CURRENCY = "USD"

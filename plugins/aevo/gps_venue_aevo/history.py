@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from gps_core.errors import GpsError, InvalidReply
-from gps_core.money import to_decimal
+from gps_core.api import GpsError, InvalidReply
+from gps_core.api import to_decimal
 
 NS = 10**9
 #: Rows per call: Aevo's maximum.

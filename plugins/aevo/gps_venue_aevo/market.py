@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterable
 
-from gps_core.errors import BadInput, GpsError, InvalidReply
-from gps_core.instruments import OptionKey, OptionType
-from gps_core.model import BookLevel, FeeSchedule, OrderBook, VenueInstrument
-from gps_core.money import to_decimal
+from gps_core.api import BadInput, GpsError, InvalidReply
+from gps_core.api import OptionKey, OptionType
+from gps_core.api import BookLevel, FeeSchedule, OrderBook, VenueInstrument
+from gps_core.api import to_decimal
 
 from .config import VENUE
 

@@ -6,9 +6,9 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from gps_core.errors import GpsError, InvalidReply
-from gps_core.model import OrderRequest, OrderSnapshot, TimeInForce, VenueOrderStatus
-from gps_core.money import to_decimal
+from gps_core.api import GpsError, InvalidReply
+from gps_core.api import OrderRequest, OrderSnapshot, TimeInForce, VenueOrderStatus
+from gps_core.api import to_decimal
 
 from .market import from_ns
 from .signing import OrderFields, SignedOrder

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gps_core.errors import InvalidOrder
+from gps_core.api import InvalidOrder
 
 from .config import SigningDomain
 

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 import requests
 
-from gps_core.errors import AuthenticationError, NetworkError, OutcomeUnknown
-from gps_core.http import never_sent, new_session
-from gps_core.secrets import Secret
+from gps_core.api import AuthenticationError, NetworkError, OutcomeUnknown
+from gps_core.api import never_sent, new_session
+from gps_core.api import Secret
 
 from . import auth
 from .config import Settings

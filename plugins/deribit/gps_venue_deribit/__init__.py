@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Mapping
 
-from gps_core.hookspecs import hookimpl
-from gps_core.model import Capability, ClientIdKind, VenueInfo
+from gps_core.api import hookimpl
+from gps_core.api import Capability, ClientIdKind, VenueInfo
 
 from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, VENUE
 

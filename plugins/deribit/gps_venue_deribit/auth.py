@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from gps_core.errors import AuthenticationError, InvalidReply, VenueError
-from gps_core.http import retry_safe
-from gps_core.money import to_decimal
-from gps_core.secrets import Secret, register_secret_values
+from gps_core.api import AuthenticationError, InvalidReply, VenueError
+from gps_core.api import retry_safe
+from gps_core.api import to_decimal
+from gps_core.api import Secret, register_secret_values
 
 from .config import SESSION_NAME
 from .transport import Transport

@@ -6,9 +6,9 @@ import os
 import threading
 from typing import Mapping
 
-from gps_core.errors import AuthenticationError
-from gps_core.model import AuthResult
-from gps_core.secrets import Secret
+from gps_core.api import AuthenticationError
+from gps_core.api import AuthResult
+from gps_core.api import Secret
 
 from .auth import RequestSigner, TokenManager
 from .config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, VENUE, Settings
@@ -26,7 +26,7 @@ def instrument_cache(environ: Mapping[str, str], base_url: str, *, explicit: boo
     """
     if explicit and not environ.get("GPS_HOME"):
         return InstrumentCache(None, base_url)
-    from gps_core.config import gps_home
+    from gps_core.api import gps_home
 
     return InstrumentCache(cache_path(gps_home(environ) / "cache", base_url), base_url)
 

@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable
 
-from gps_core.errors import InvalidReply
-from gps_core.instruments import OptionKey
-from gps_core.model import ComboLeg, ComboOffer, FeeSchedule, LegFill, Side, TickRule, VenueInstrument
-from gps_core.money import ZERO, Money, to_decimal
+from gps_core.api import InvalidReply
+from gps_core.api import OptionKey
+from gps_core.api import ComboLeg, ComboOffer, FeeSchedule, LegFill, Side, TickRule, VenueInstrument
+from gps_core.api import ZERO, Money, to_decimal
 
 from .config import VENUE
 from .market import Market

@@ -74,19 +74,19 @@ class Settings:
             base = PRODUCTION_URL
         form = (environ.get(HTTP_FORM_ENV) or "post").strip().lower()
         if form not in ("post", "get"):
-            from gps_core.errors import ConfigurationError
+            from gps_core.api import ConfigurationError
 
             raise ConfigurationError(f"{HTTP_FORM_ENV} must be 'post' or 'get', got {form!r}")
-        from gps_core.config import seconds_from_env
+        from gps_core.api import seconds_from_env
 
         combos = (environ.get(COMBOS_ENV) or "on").strip().lower()
         if combos not in _TRUE | _FALSE:
-            from gps_core.errors import ConfigurationError
+            from gps_core.api import ConfigurationError
 
             raise ConfigurationError(f"{COMBOS_ENV} must be 'on' or 'off', got {combos!r}")
         auth = (environ.get(AUTH_ENV) or "signature").strip().lower()
         if auth not in AUTH_MODES:
-            from gps_core.errors import ConfigurationError
+            from gps_core.api import ConfigurationError
 
             raise ConfigurationError(f"{AUTH_ENV} must be 'signature' or 'token', got {auth!r}")
         return cls(base_url=base, http_form=form, auth=auth,

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from gps_core.errors import (
+from gps_core.api import (
     AuthenticationError,
     InsufficientFunds,
     InvalidOrder,

@@ -20,7 +20,7 @@ How a key is resolved (:func:`deribit_key`):
 
 from __future__ import annotations
 
-from gps_core.instruments import OptionKey
+from gps_core.api import OptionKey
 
 #: Coins whose options Deribit lists as inverse (coin-settled) contracts.
 INVERSE_CURRENCIES = ("BTC", "ETH")

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Callable
 
 from concurrent.futures import ThreadPoolExecutor
 
-from gps_core.errors import InvalidReply, VenueError
-from gps_core.http import retry_safe
-from gps_core.instruments import OptionKey
-from gps_core.model import OrderBook, VenueInstrument
-from gps_core.money import to_decimal
+from gps_core.api import InvalidReply, VenueError
+from gps_core.api import retry_safe
+from gps_core.api import OptionKey
+from gps_core.api import OrderBook, VenueInstrument
+from gps_core.api import to_decimal
 
 from .listing import INVERSE_CURRENCIES, LINEAR_SETTLEMENT, LISTING_CURRENCIES, deribit_key, index_name
 from .listing import listing_currency

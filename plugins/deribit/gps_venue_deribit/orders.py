@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from gps_core.errors import (
+from gps_core.api import (
     AuthenticationError,
     InvalidOrder,
     InvalidReply,
@@ -24,9 +24,9 @@ from gps_core.errors import (
     VenueError,
     VenueUnavailable,
 )
-from gps_core.http import retry_safe
-from gps_core.model import OrderRequest, OrderSnapshot, Side, TimeInForce
-from gps_core.money import is_multiple, to_decimal
+from gps_core.api import retry_safe
+from gps_core.api import OrderRequest, OrderSnapshot, Side, TimeInForce
+from gps_core.api import is_multiple, to_decimal
 
 from .auth import RequestSigner, TokenManager
 from .config import VENUE

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from gps_core.errors import BadInput, InvalidReply
-from gps_core.instruments import OptionKey, OptionType
-from gps_core.model import (
+from gps_core.api import BadInput, InvalidReply
+from gps_core.api import OptionKey, OptionType
+from gps_core.api import (
     BookLevel,
     FeeSchedule,
     OrderBook,
@@ -20,7 +20,7 @@ from gps_core.model import (
     VenueInstrument,
     VenueOrderStatus,
 )
-from gps_core.money import ZERO, Money, to_decimal
+from gps_core.api import ZERO, Money, to_decimal
 
 from .config import VENUE
 #: Option fees are capped at 12.5% of the option price (Deribit fee schedule).

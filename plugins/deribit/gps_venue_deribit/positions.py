@@ -17,10 +17,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Callable
 
-from gps_core.errors import InvalidReply
-from gps_core.instruments import OptionKey
-from gps_core.model import Position
-from gps_core.money import to_decimal
+from gps_core.api import InvalidReply
+from gps_core.api import OptionKey
+from gps_core.api import Position
+from gps_core.api import to_decimal
 
 from .config import VENUE
 from .listing import LINEAR_SETTLEMENT, LISTING_CURRENCIES

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gps_core.errors import (
+from gps_core.api import (
     InvalidOrder,
     InvalidReply,
     NetworkError,
@@ -29,8 +29,8 @@ from gps_core.errors import (
     ReduceOnlyRefused,
     VenueError,
 )
-from gps_core.http import never_sent
-from gps_core.secrets import redact
+from gps_core.api import never_sent
+from gps_core.api import redact
 
 from . import wire
 from .config import API_PREFIX, Settings
@@ -58,7 +58,7 @@ class Transport:
     """Sends JSON-RPC calls to one Deribit base URL. Thread-safe."""
 
     def __init__(self, settings: Settings, session=None):
-        from gps_core.http import new_session
+        from gps_core.api import new_session
 
         self.settings = settings
         self._session = session if session is not None else new_session(url=settings.base_url)

@@ -36,7 +36,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from urllib.parse import parse_qs, urlsplit
 
-from gps_core.instruments import MONTHS
+from gps_core.api import MONTHS
 from gps_core.testing.market import black_scholes, expiry_calendar, expiry_moment
 from gps_core.testing.server import LocalServer, QuietHandler
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from gps_core.instruments import MONTHS
+from gps_core.api import MONTHS
 from gps_core.testing.market import black_scholes, expiry_calendar, last_friday
 
 TICK = Decimal("0.0001")
