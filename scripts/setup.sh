@@ -12,6 +12,6 @@ want=$(cat pyproject.toml plugins/*/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # PYTHONWARNINGS quiets setuptools' deprecation notices in the build subprocesses; errors still show.
-  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".[test]" -e plugins/dryrun -e plugins/deribit -e plugins/aevo
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".[test,packaging-test]" -e plugins/dryrun -e plugins/deribit -e plugins/aevo
   echo "$want" > "$stamp"
 fi

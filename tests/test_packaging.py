@@ -172,6 +172,9 @@ def test_each_wheel_carries_license_types_metadata_and_its_one_version(built, di
     assert f"\nVersion: {version}\n" in headers and "\nLicense-Expression: MIT\n" in headers
     assert "\nKeywords: " in headers and "\nProject-URL: " in headers
     assert "Classifier: Typing :: Typed" in headers and "Description-Content-Type: text/markdown" in headers
+    description = metadata.split("\n\n", 1)[1]
+    relative = re.findall(r"\]\((?!https?://|#)[^)]*\)", description)
+    assert relative == [], relative  # a link an index cannot follow
     if dist != "gps-core":
         assert "\nRequires-Dist: gps-core<1,>=0.1\n" in headers  # a range of the core, not a bare name
     assert not any(name.startswith("tests/") for name in names)
