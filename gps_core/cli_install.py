@@ -291,7 +291,7 @@ def _report(before: dict[str, str], after: dict[str, str], verb: str, as_json: b
         _say(f"Removed venue {name} ({before[name]}).")
     for name, (old, new) in changed.items():
         _say(f"Also changed: {name} {old or '(absent)'} -> {new or '(removed)'}.", err=True)
-    if not added and not removed and not replaced:
+    if not added and not removed and not replaced and not clashes:
         _say(f"No venue was {verb}.")
     _say(f"Installed venues: {', '.join(sorted(after)) or 'none'}.")
     return EXIT_INCOMPLETE if failed else EXIT_OK

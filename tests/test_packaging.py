@@ -48,7 +48,7 @@ version = "0.0.1"
 dependencies = [{dependencies}]
 
 [project.entry-points."gps.venues"]
-{name} = "gps_venue_{name}:Venue"
+{venue} = "gps_venue_{name}:Venue"
 """
 OLD_CORE_PYPROJECT = """
 [build-system]
@@ -107,9 +107,12 @@ def wheelhouse(tmp_path_factory, built):
         shutil.copy(wheel, out)
     for name, module, dependencies in (("broken", "import a_dependency_that_is_not_installed\n", ""),
                                        ("future", FUTURE_PLUGIN, ""),
-                                       ("oldcore", FUTURE_PLUGIN.replace("future", "oldcore"), '"gps-core<0.1"')):
+                                       ("oldcore", FUTURE_PLUGIN.replace("future", "oldcore"), '"gps-core<0.1"'),
+                                       ("shadow", "Venue = None\n", "")):
         source = tmp_path_factory.mktemp(f"{name}-src")
-        (source / "pyproject.toml").write_text(TEST_PLUGIN_PYPROJECT.format(name=name, dependencies=dependencies))
+        venue = "dryrun" if name == "shadow" else name
+        (source / "pyproject.toml").write_text(TEST_PLUGIN_PYPROJECT.format(name=name, venue=venue,
+                                                                            dependencies=dependencies))
         (source / f"gps_venue_{name}.py").write_text(module)
         run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", out, source)
     # an older gps-core pip could pick to satisfy gps-venue-oldcore: gps install must never let it
@@ -224,6 +227,13 @@ def test_install_trade_break_and_uninstall_a_venue_in_a_fresh_virtualenv(tmp_pat
         "(gps install never changes gps-core)")
     assert run(python, "-c", "import importlib.metadata as m; print(m.version('gps-core'))", **here).stdout.strip() == core
     assert "gps-venue-oldcore" not in run(python, "-m", "pip", "list", **here).stdout
+
+    # a second distribution claiming the venue name dryrun: reported, exit 1, the first by name still loads
+    shadow = run(gps, "install", "--no-index", "--find-links", wheelhouse, "gps-venue-shadow", check=False, **here)
+    assert shadow.returncode == 1 and "No venue was added" not in shadow.stdout
+    assert shadow.stderr.strip() == ("Venue name dryrun is claimed by gps-venue-dryrun and gps-venue-shadow: gps loads "
+                                     "gps-venue-dryrun; uninstall the other")
+    run(gps, "uninstall", "--yes", "gps-venue-shadow", **here)
 
     # a plugin that fails to import, and one built for a newer hook API: listed, refused, gps goes on
     run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--find-links", wheelhouse,
