@@ -254,7 +254,8 @@ def _changed(before: dict[str, str], after: dict[str, str], *, leave_out: set[st
 
 
 def _report(before: dict[str, str], after: dict[str, str], verb: str, as_json: bool, *,
-            dists_before: dict[str, str], clashes: dict[str, list[str]] | None = None, **extra) -> int:
+            dists_before: dict[str, str], plugins_before: set[str], clashes: dict[str, list[str]] | None = None,
+            **extra) -> int:
     """Say which venues came, went or were replaced, and what else changed; return the exit code.
 
     1 when an added venue does not load, replaced another, or shares its name with another.
@@ -267,7 +268,9 @@ def _report(before: dict[str, str], after: dict[str, str], verb: str, as_json: b
                 if _normalise(before[name]) != _normalise(after[name])}
     clashes = clashes or {}
     broken = _load_errors(added + list(replaced))
-    venue_dists = {_normalise(d) for d in list(before.values()) + list(after.values())}
+    # the venue and plugin distributions are reported as venues: "other" means everything else
+    venue_dists = ({_normalise(d) for d in list(before.values()) + list(after.values())} | plugins_before
+                   | plugin_distributions())
     changed = _changed(dists_before, installed_distributions(), leave_out=venue_dists)
     failed = bool(broken or replaced or clashes)
     if as_json:
@@ -343,7 +346,7 @@ def install_cmd(packages, editable, upgrade, force_reinstall, pre, find_links, n
         args += ["--editable", path]
     requirements = [pip_requirement(p, package=package) for p in packages]
     args += requirements
-    before, dists_before = installed_venues(), installed_distributions()
+    before, dists_before, plugins_before = installed_venues(), installed_distributions(), plugin_distributions()
     if not as_json:
         _say(f"Installing {', '.join(requirements + list(editable))} with {sys.executable} -m pip")
     with tempfile.TemporaryDirectory(prefix="gps-install-") as scratch:
@@ -352,7 +355,8 @@ def install_cmd(packages, editable, upgrade, force_reinstall, pre, find_links, n
         _run_pip([*args, "--constraint", str(constraint)], as_json=as_json)
     after = installed_venues()
     clashes = {name: dists for name, dists in venue_claims().items() if len(dists) > 1}
-    sys.exit(_report(before, after, "added", as_json, dists_before=dists_before, clashes=clashes,
+    sys.exit(_report(before, after, "added", as_json, dists_before=dists_before, plugins_before=plugins_before,
+                     clashes=clashes,
                      installed=requirements + list(editable)))
 
 
@@ -409,7 +413,8 @@ def uninstall_cmd(names, yes, force, as_json) -> None:
         if not confirmed:
             raise BadInput("not confirmed; nothing was removed")
     _require_pip()
-    dists_before = installed_distributions()
+    dists_before, plugins_before = installed_distributions(), plugin_distributions()
     _run_pip(["uninstall", "--yes", *distributions], as_json=as_json)
     sys.exit(_report(venues, installed_venues(), "removed", as_json, dists_before=dists_before,
+                     plugins_before=plugins_before,
                      uninstalled=distributions))
