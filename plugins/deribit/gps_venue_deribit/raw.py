@@ -28,7 +28,7 @@ import threading
 from typing import Callable
 from urllib.parse import urlsplit
 
-from gps_core.errors import NetworkError, OutcomeUnknown
+from gps_core.api import NetworkError, OutcomeUnknown
 
 #: Connections opened ahead for prepared orders (one per leg of a 4-leg strategy, twice over).
 WARM_CONNECTIONS = 8
