@@ -53,3 +53,20 @@ def paper_orders(home) -> list[dict]:
 
     store = Path(home) / "dryrun" / "orders.json"
     return json.loads(store.read_text())["orders"] if store.exists() else []
+
+
+def paper_broker(home):
+    """The dry-run venue's paper broker over ``<GPS_HOME>``: its store is the book of record."""
+    import gps_venue_dryrun
+
+    return gps_venue_dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker()
+
+
+def paper_held(home) -> dict:
+    """What the dry-run venue holds: ``{symbol: signed quantity}``."""
+    return {p.symbol: p.quantity for p in paper_broker(home).positions()}
+
+
+def paper_open_orders(home) -> list:
+    """The dry-run venue's orders still open."""
+    return [o for o in paper_broker(home).orders() if o.status.value == "open"]

@@ -19,6 +19,16 @@ def gps_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def dryrun_home(tmp_path, monkeypatch):
+    """A fresh ``GPS_HOME`` with only the dry-run venue loaded and no fault or crash armed."""
+    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
+    for name in ("GPS_DRYRUN_FAULTS", "GPS_PAPER_FAULTS", "GPS_CRASH_AT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture
 def venues(tmp_path, monkeypatch):
     """Both real venue plugins (and only them) pointed at their fake servers on 127.0.0.1.
 

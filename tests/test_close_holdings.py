@@ -19,6 +19,8 @@ import gps_core.execution as execution_module
 from gps_core.cli import cli
 from gps_core.instruments import OptionKey
 
+from builders import paper_broker as broker, paper_held as held, paper_open_orders as open_orders
+
 dryrun = pytest.importorskip("gps_venue_dryrun")
 
 D = Decimal
@@ -27,29 +29,12 @@ CALL_95, CALL_100 = OptionKey.parse("BTC-25JUN27-95000-C"), OptionKey.parse("BTC
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
-    monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
-    monkeypatch.delenv("GPS_PAPER_FAULTS", raising=False)
-    monkeypatch.delenv("GPS_CRASH_AT", raising=False)
-    return tmp_path / "home"
+def home(dryrun_home):
+    return dryrun_home
 
 
 def gps(*args, env=None):
     return CliRunner().invoke(cli, [str(a) for a in args], env=env)
-
-
-def broker(home):
-    return dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker()
-
-
-def held(home) -> dict:
-    return {p.symbol: p.quantity for p in broker(home).positions()}
-
-
-def open_orders(home) -> list:
-    return [o for o in broker(home).orders() if o.status.value == "open"]
 
 
 def buy_call(*flags) -> str:

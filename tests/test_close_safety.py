@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from gps_core.cli import cli
 from gps_core.instruments import OptionKey
 
+from builders import paper_broker as broker, paper_held as held, paper_open_orders as open_orders
+
 dryrun = pytest.importorskip("gps_venue_dryrun")
 
 D = Decimal
@@ -26,28 +28,12 @@ CALL_95, CALL_100 = OptionKey.parse("BTC-25JUN27-95000-C"), OptionKey.parse("BTC
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("GPS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("GPS_LOAD_PLUGINS", "dryrun")
-    monkeypatch.delenv("GPS_DRYRUN_FAULTS", raising=False)
-    monkeypatch.delenv("GPS_PAPER_FAULTS", raising=False)
-    return tmp_path / "home"
+def home(dryrun_home):
+    return dryrun_home
 
 
 def gps(*args, env=None):
     return CliRunner().invoke(cli, [str(a) for a in args], env=env)
-
-
-def broker(home):
-    return dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker()
-
-
-def held(home) -> dict:
-    return {p.symbol: p.quantity for p in broker(home).positions()}
-
-
-def open_orders(home) -> list:
-    return [o for o in broker(home).orders() if o.status.value == "open"]
 
 
 def test_close_refuses_a_running_execution_whatever_its_flags(home):

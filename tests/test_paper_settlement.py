@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 from gps_core.cli import cli
 
+from builders import paper_held as held
+
 dryrun = pytest.importorskip("gps_venue_dryrun")
 
 D = Decimal
@@ -41,11 +43,6 @@ def paper(gps_home, monkeypatch):
 
 def store(home) -> dict:
     return json.loads((home / "dryrun" / "orders.json").read_text())
-
-
-def held(home) -> dict:
-    broker = dryrun.DryRunVenue(environ={"GPS_HOME": str(home)}).broker()
-    return {p.symbol: p.quantity for p in broker.positions()}
 
 
 def expire_near_legs(monkeypatch):
