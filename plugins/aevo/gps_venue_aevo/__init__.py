@@ -100,7 +100,7 @@ class AevoVenue:
     def gps_cancel(self, order):
         return self._backend().cancel(order)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def gps_positions(self, underlying):
         """Open option positions from ``GET /positions`` (see :mod:`gps_venue_aevo.positions`)."""
         return self._backend().positions(underlying)

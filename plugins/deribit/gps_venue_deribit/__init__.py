@@ -102,7 +102,7 @@ class DeribitVenue:
     def gps_place(self, order):
         return self.backend.orders.place(order)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def gps_prepare_place(self, order):
         """The order signed and ready to write on a warmed connection, or ``None`` (see ``Orders.prepare_place``)."""
         return self.backend.orders.prepare_place(order)
@@ -115,12 +115,12 @@ class DeribitVenue:
     def gps_cancel(self, order):
         return self.backend.orders.cancel(order)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def gps_positions(self, underlying):
         """Open option positions from ``private/get_positions`` (see :mod:`gps_venue_deribit.positions`)."""
         return self.backend.orders.positions(underlying)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def gps_combo_offer(self, legs, create: bool, depth: int):
         """The combo book for ``legs`` (``public/get_combos``; ``private/create_combo`` when ``create``);
         ``None`` with ``DERIBIT_COMBOS=off``."""

@@ -112,17 +112,17 @@ class DryRunVenue:
     def gps_cancel(self, order):
         return self.backend.cancel(order)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def gps_positions(self, underlying):
         """The paper store's net positions, marked at the offline market's mark (prices in USD)."""
         return self.backend.positions(underlying)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def gps_settlements(self, underlying):
         """Positions settled at expiry (cash, at intrinsic value against the market's index)."""
         return self.backend.settlements(underlying)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def gps_combo_offer(self, legs, create: bool, depth: int):
         """A paper combo of ``legs``, quoted at exactly the legs' prices (see :mod:`gps_venue_dryrun.combos`)."""
         return self.backend.combo_offer(legs, create, depth)
