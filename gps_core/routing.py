@@ -393,8 +393,10 @@ def plan_strategy(
         if leg.instrument.is_expired(moment):
             hint = ""
             if market is not None and market.offline:
-                hint = (f" (the paper market's date is {moment.date().isoformat()}; set GPS_DRYRUN_ASOF=YYYY-MM-DD "
-                        "to paper-trade an older card)")
+                # The paper market's date is known only from its books' timestamps (``now``); with
+                # no book for any leg, the real clock judged the expiry and is not the market's date.
+                dated = f"the paper market's date is {now.date().isoformat()}; " if now is not None else ""
+                hint = f" ({dated}set GPS_DRYRUN_ASOF=YYYY-MM-DD to paper-trade an older card)"
             raise RoutingError(f"leg {index + 1}: {leg.instrument.name} has expired{hint}")
     every = [[evaluate(leg, quote, max_slippage) for quote in quotes.get(index, ())]
              for index, leg in enumerate(strategy.legs)]

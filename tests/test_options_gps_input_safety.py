@@ -167,8 +167,21 @@ def test_an_expired_leg_on_the_paper_market_hints_at_its_date(env, monkeypatch):
     result = CliRunner().invoke(cli, ["execute", "-", "--venue", "dryrun", "--yes"], input=bare("BTC-bullish-medium"))
     line = refused(result) if len(result.stderr.strip().splitlines()) == 1 else result.stderr.strip().splitlines()[-1]
     assert result.exit_code == 2
-    assert line == ("gps: error: leg 1: BTC-27MAR26-71000-P has expired (the paper market's date is 2026-11-29; "
-                    "set GPS_DRYRUN_ASOF=YYYY-MM-DD to paper-trade an older card)")
+    # No leg has a book, so the market's date is unknown and not claimed (the real clock judged it).
+    assert line == ("gps: error: leg 1: BTC-27MAR26-71000-P has expired "
+                    "(set GPS_DRYRUN_ASOF=YYYY-MM-DD to paper-trade an older card)")
+    assert venue_orders(env / "home") == []
+
+
+def test_an_expired_leg_beside_a_live_one_names_the_paper_markets_own_date(env, monkeypatch):
+    """The date in the hint is the paper market's (GPS_DRYRUN_ASOF), never the real clock's."""
+    monkeypatch.setenv("GPS_DRYRUN_ASOF", "2026-10-01")
+    result = CliRunner().invoke(cli, ["execute", "--venue", "dryrun", "--yes", "--leg", "buy 0.1 BTC-25JUN27-95000-C",
+                                      "--leg", "sell 0.1 BTC-27MAR26-71000-P"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "gps: error: leg 2: BTC-27MAR26-71000-P has expired (the paper market's date is 2026-10-01; "
+        "set GPS_DRYRUN_ASOF=YYYY-MM-DD to paper-trade an older card)")
     assert venue_orders(env / "home") == []
 
 
